@@ -1,0 +1,1 @@
+# ctl: see the folder's files for what each does.

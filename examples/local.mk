@@ -1,0 +1,1 @@
+# examples: see the folder's files for what each does.

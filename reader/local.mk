@@ -1,0 +1,1 @@
+# reader: see the folder's files for what each does.

@@ -1,0 +1,1 @@
+# shm: see the folder's files for what each does.

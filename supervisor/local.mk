@@ -1,0 +1,1 @@
+# supervisor: see the folder's files for what each does.

@@ -1,0 +1,19 @@
+# tests/: CUnit programs, one per module (unit/<module>_test.c) and per integration
+# scenario (integration/<scenario>_test.c). Integration tests need the emulators:
+# scripts/test starts them and exports KINESIS_ENDPOINT and DYNAMODB_ENDPOINT.
+noinst_LIBRARIES += tests/libklstest.a
+tests_libklstest_a_CPPFLAGS = $(AM_CPPFLAGS) $(CUNIT_CFLAGS) \
+	-DKLS_TESTDATA_DIR='"$(KLS_TESTDATA_DIR)"' \
+	-DKLS_TOP_SRCDIR='"$(abs_top_srcdir)"' -DKLS_TOP_BUILDDIR='"$(abs_top_builddir)"'
+tests_libklstest_a_SOURCES = tests/harness.c tests/harness.h tests/stub_http.c tests/stub_http.h
+
+TEST_CPPFLAGS = $(AM_CPPFLAGS) $(CUNIT_CFLAGS) $(KLS_AWS_CFLAGS)
+TEST_COMMON_LIBS = tests/libklstest.a common/libklscommon.a $(KLS_AWS_LIBS) $(CUNIT_LIBS)
+
+DISTCHECK_CONFIGURE_FLAGS = --with-testdata=$(KLS_TESTDATA_DIR)
+
+check_PROGRAMS += tests/unit/buf_test
+tests_unit_buf_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_buf_test_LDADD = $(TEST_COMMON_LIBS)
+
+TESTS += $(check_PROGRAMS)
