@@ -16,4 +16,20 @@ check_PROGRAMS += tests/unit/buf_test
 tests_unit_buf_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_buf_test_LDADD = $(TEST_COMMON_LIBS)
 
+# == request layer tests ==
+
+# == credentials tests ==
+
+# == GetRecords scanner tests ==
+
+# == Kinesis and DynamoDB client tests ==
+
+# == configuration tests ==
+
+# == shm and kls-ctl tests ==
+
+# == handler ABI, examples and reader loader tests ==
+
+# == end of test blocks ==
+
 TESTS += $(check_PROGRAMS)
