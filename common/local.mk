@@ -11,6 +11,7 @@ common_libklscommon_a_SOURCES = \
 # == request layer: http, sigv4, retry, aws (calls) ==
 
 # == credentials chain ==
+common_libklscommon_a_SOURCES += common/creds.c
 
 # == GetRecords scanner, base64 ==
 

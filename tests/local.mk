@@ -19,6 +19,9 @@ tests_unit_buf_test_LDADD = $(TEST_COMMON_LIBS)
 # == request layer tests ==
 
 # == credentials tests ==
+check_PROGRAMS += tests/unit/creds_test
+tests_unit_creds_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_creds_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == GetRecords scanner tests ==
 
