@@ -11,7 +11,8 @@ common_libklscommon_a_SOURCES = \
 # == request layer: http, sigv4, retry, aws (calls) ==
 
 # == credentials chain ==
-common_libklscommon_a_SOURCES += common/creds.c
+common_libklscommon_a_SOURCES += common/creds.c common/creds_int.h \
+	common/creds_files.c common/creds_http.c
 
 # == GetRecords scanner, base64 ==
 
