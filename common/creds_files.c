@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/creds_int.h"
 
 /* Far beyond any real credentials file; stops us reading a mistaken path to a log. */
@@ -30,15 +31,17 @@ struct profile_keys {
 	int has_id, has_secret, has_token;
 };
 
-/* One file's bytes; ABSENT when it does not exist. */
+/*
+ * One file's bytes, at most CREDS_FILE_MAX; ABSENT when it does not exist. Character
+ * devices are read too, so AWS_SHARED_CREDENTIALS_FILE=/dev/null works as "none";
+ * FIFOs and folders are refused, a FIFO would block the caller.
+ */
 static enum creds_status
-read_file(const char *path, char **data, size_t *len, char *why, size_t whysize)
+read_file(const char *path, struct kls_buf *b, char *why, size_t whysize)
 {
 	struct stat st;
-	size_t have = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
-	*data = NULL;
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
 		snprintf(why, whysize, "no file %s", path);
 		return CREDS_ABSENT;
@@ -47,37 +50,34 @@ read_file(const char *path, char **data, size_t *len, char *why, size_t whysize)
 		snprintf(why, whysize, "%s: %s", path, strerror(errno));
 		return CREDS_FAILED;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CREDS_FILE_MAX) {
-		snprintf(why, whysize, "%s: not a regular file of at most 1 MiB", path);
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
+		snprintf(why, whysize, "%s: not a regular file", path);
 		close(fd);
 		return CREDS_FAILED;
 	}
-	*data = malloc((size_t)st.st_size + 1);
-	if (*data == NULL) {
-		snprintf(why, whysize, "%s: out of memory", path);
-		close(fd);
-		return CREDS_FAILED;
-	}
-	/* Read no more than fstat promised: a file growing under us is cut, not overrun. */
-	while (have < (size_t)st.st_size) {
-		ssize_t n = read(fd, *data + have, (size_t)st.st_size - have);
+	for (;;) {
+		ssize_t n;
+
+		if (buf_reserve(b, 4096) < 0) {
+			snprintf(why, whysize, "%s: %s", path, errno == EMSGSIZE ?
+			    "larger than 1 MiB" : "out of memory");
+			close(fd);
+			return CREDS_FAILED;
+		}
+		n = read(fd, b->data + b->len, 4096);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			snprintf(why, whysize, "%s: %s", path, strerror(errno));
 			close(fd);
-			explicit_bzero(*data, have);
-			free(*data);
-			*data = NULL;
 			return CREDS_FAILED;
 		}
 		if (n == 0)
 			break;
-		have += (size_t)n;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
 	}
 	close(fd);
-	(*data)[have] = '\0';
-	*len = have;
 	return CREDS_FOUND;
 }
 
@@ -227,15 +227,18 @@ static enum creds_status
 profile_from_file(const char *path, const char *profile, int is_config, struct profile_keys *pk,
     char *why, size_t whysize)
 {
-	char *data;
-	size_t len;
-	enum creds_status st = read_file(path, &data, &len, why, whysize);
+	struct kls_buf b;
+	enum creds_status st;
 
-	if (st != CREDS_FOUND)
-		return st;
-	st = parse_profile(path, data, len, profile, is_config, pk, why, whysize);
-	explicit_bzero(data, len);
-	free(data);
+	/* One read's slack over the cap, so a file of exactly 1 MiB still fits. */
+	buf_init(&b, CREDS_FILE_MAX + 4096);
+	st = read_file(path, &b, why, whysize);
+	if (st == CREDS_FOUND)
+		st = parse_profile(path, b.data ? b.data : "", b.len, profile, is_config, pk, why,
+		    whysize);
+	if (b.data != NULL)
+		explicit_bzero(b.data, b.cap);
+	buf_free(&b);
 	if (st != CREDS_FOUND)
 		return st;
 	if (!pk->section_seen) {

@@ -124,7 +124,7 @@ creds_parse_time(const char *s, int64_t *ms)
 			;
 	if (strcmp(s, "Z") != 0 && strcmp(s, "+00:00") != 0)
 		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	if (y < 1970)
 		return -1;
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y - 1900;
@@ -134,7 +134,11 @@ creds_parse_time(const char *s, int64_t *ms)
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
 	t = timegm(&tm);
-	if (t == (time_t)-1)
+	/* timegm normalises (Feb 31 becomes Mar 3, second -1 the minute before): a value
+	 * that does not come back unchanged was not a real time. */
+	if (t == (time_t)-1 || gmtime_r(&t, &tm) == NULL || tm.tm_year != y - 1900 ||
+	    tm.tm_mon != mo - 1 || tm.tm_mday != d || tm.tm_hour != h || tm.tm_min != mi ||
+	    tm.tm_sec != sec)
 		return -1;
 	*ms = (int64_t)t * 1000;
 	return 0;

@@ -440,6 +440,25 @@ test_creds_file_key_without_secret(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no aws_secret_access_key"));
 }
 
+static void
+test_creds_file_kinds(void)
+{
+	struct aws_credentials c;
+	struct aws_error err;
+
+	/* /dev/null is the usual way to say "no shared credentials file". */
+	reset_env();
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
+	CU_ASSERT_EQUAL(get_once(NULL, &c, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no credentials found"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/dev/null: no profile default"));
+
+	/* A folder is a mistake worth stopping for. */
+	setenv("AWS_SHARED_CREDENTIALS_FILE", tmpdir, 1);
+	CU_ASSERT_EQUAL(get_once(NULL, &c, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "not a regular file"));
+}
+
 /* ---- container ---- */
 
 static void
@@ -992,6 +1011,9 @@ test_creds_parse_time(void)
 		{ "2024-05-01T12:00:00", -1 },
 		{ "2024-05-01T12:00:00+02:00", -1 },
 		{ "2024-13-01T12:00:00Z", -1 },
+		{ "2023-02-29T12:00:00Z", -1 },
+		{ "2024-05-01T12:00:-1Z", -1 },
+		{ "2024-05-01T24:00:00Z", -1 },
 		{ "2024-05-01 12:00:00Z", -1 },
 		{ "2024-5-1T12:00:00Z", -1 },
 		{ "", -1 },
@@ -1018,6 +1040,7 @@ static CU_TestInfo creds_tests[] = {
 	{ "profile default paths", test_creds_profile_default_paths },
 	{ "malformed files", test_creds_malformed_files },
 	{ "file key without secret", test_creds_file_key_without_secret },
+	{ "file kinds", test_creds_file_kinds },
 	{ "files beat container", test_creds_files_beat_container },
 	{ "container token", test_creds_container_token },
 	{ "container token file", test_creds_container_token_file },
