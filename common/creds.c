@@ -92,8 +92,8 @@ creds_provider_new(const struct creds_config *cfg)
 	p->imds_endpoint = dup_or_null(cfg->imds_endpoint, &failed);
 	p->imds_disabled = cfg->imds_disabled;
 	p->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
-	p->refresh_before_ms = cfg->refresh_before_ms > 0 ? cfg->refresh_before_ms
-							  : DEFAULT_REFRESH_BEFORE_MS;
+	p->refresh_before_ms =
+	    cfg->refresh_before_ms > 0 ? cfg->refresh_before_ms : DEFAULT_REFRESH_BEFORE_MS;
 	if (failed || pthread_mutex_init(&p->mu, NULL) != 0) {
 		free(p->profile);
 		free(p->credentials_file);
@@ -106,8 +106,8 @@ creds_provider_new(const struct creds_config *cfg)
 }
 
 struct aws_creds_provider *
-creds_provider_new_static(const char *access_key_id, const char *secret_access_key,
-    const char *session_token)
+creds_provider_new_static(
+    const char *access_key_id, const char *secret_access_key, const char *session_token)
 {
 	struct aws_creds_provider *p;
 
@@ -118,9 +118,9 @@ creds_provider_new_static(const char *access_key_id, const char *secret_access_k
 		return NULL;
 	if (creds_copy(p->cur.access_key_id, sizeof(p->cur.access_key_id), access_key_id) < 0 ||
 	    creds_copy(p->cur.secret_access_key, sizeof(p->cur.secret_access_key),
-		secret_access_key) < 0 ||
+	        secret_access_key) < 0 ||
 	    creds_copy(p->cur.session_token, sizeof(p->cur.session_token),
-		session_token != NULL ? session_token : "") < 0 ||
+	        session_token != NULL ? session_token : "") < 0 ||
 	    pthread_mutex_init(&p->mu, NULL) != 0) {
 		explicit_bzero(p, sizeof(*p));
 		free(p);
@@ -148,12 +148,12 @@ creds_provider_free(struct aws_creds_provider *p)
 static enum creds_status
 from_env(struct aws_credentials *out, char *why, size_t whysize)
 {
-	static const char *const names[3] = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-		"AWS_SESSION_TOKEN" };
+	static const char *const names[3] = {
+	    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
 	const char *v[3];
-	char *dst[3] = { out->access_key_id, out->secret_access_key, out->session_token };
-	size_t size[3] = { sizeof(out->access_key_id), sizeof(out->secret_access_key),
-		sizeof(out->session_token) };
+	char *dst[3] = {out->access_key_id, out->secret_access_key, out->session_token};
+	size_t size[3] = {
+	    sizeof(out->access_key_id), sizeof(out->secret_access_key), sizeof(out->session_token)};
 
 	for (int i = 0; i < 3; i++)
 		v[i] = env_nonempty(names[i]);
@@ -169,7 +169,8 @@ from_env(struct aws_credentials *out, char *why, size_t whysize)
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < 3; i++) {
 		if (creds_copy(dst[i], size[i], v[i] != NULL ? v[i] : "") < 0) {
-			snprintf(why, whysize, "%s is longer than %zu bytes", names[i], size[i] - 1);
+			snprintf(
+			    why, whysize, "%s is longer than %zu bytes", names[i], size[i] - 1);
 			explicit_bzero(out, sizeof(*out));
 			return CREDS_FAILED;
 		}
@@ -212,32 +213,36 @@ from_files(const struct aws_creds_provider *p, struct aws_credentials *out, char
 		snprintf(why, whysize, "profile name longer than %d bytes", PROFILE_NAME_MAX);
 		return CREDS_FAILED;
 	}
-	cred = file_path(p->credentials_file, "AWS_SHARED_CREDENTIALS_FILE", "credentials",
-	    credbuf, sizeof(credbuf));
+	cred = file_path(p->credentials_file, "AWS_SHARED_CREDENTIALS_FILE", "credentials", credbuf,
+	    sizeof(credbuf));
 	conf = file_path(p->config_file, "AWS_CONFIG_FILE", "config", confbuf, sizeof(confbuf));
 	return creds_from_files(profile, explicit, cred, conf, out, why, whysize);
 }
 
 static enum creds_status
-from_imds(const struct aws_creds_provider *p, struct aws_credentials *out, char *why,
-    size_t whysize)
+from_imds(
+    const struct aws_creds_provider *p, struct aws_credentials *out, char *why, size_t whysize)
 {
 	const char *off = getenv("AWS_EC2_METADATA_DISABLED");
 	const char *ep;
 
 	if (p->imds_disabled || (off != NULL && strcasecmp(off, "true") == 0)) {
-		snprintf(why, whysize, "disabled%s", p->imds_disabled ? "" : " by AWS_EC2_METADATA_DISABLED");
+		snprintf(why, whysize, "disabled%s",
+		    p->imds_disabled ? "" : " by AWS_EC2_METADATA_DISABLED");
 		return CREDS_ABSENT;
 	}
-	ep = p->imds_endpoint != NULL ? p->imds_endpoint : env_nonempty("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-	return creds_from_imds(ep != NULL ? ep : DEFAULT_IMDS_ENDPOINT, p->timeout_ms, out, why, whysize);
+	ep = p->imds_endpoint != NULL ? p->imds_endpoint
+	                              : env_nonempty("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	return creds_from_imds(
+	    ep != NULL ? ep : DEFAULT_IMDS_ENDPOINT, p->timeout_ms, out, why, whysize);
 }
 
 static enum creds_status
 from_source(const struct aws_creds_provider *p, enum source s, struct aws_credentials *out,
     char *label, size_t labelsize, char *why, size_t whysize)
 {
-	static const char *const labels[SRC_COUNT] = { "environment", "profile", "container", "imds" };
+	static const char *const labels[SRC_COUNT] = {
+	    "environment", "profile", "container", "imds"};
 
 	snprintf(label, labelsize, "%s", labels[s]);
 	switch (s) {
@@ -315,7 +320,8 @@ refresh(struct aws_creds_provider *p, struct aws_error *err)
 {
 	char label[PROFILE_NAME_MAX + 16], why[512], msg[700];
 	struct aws_credentials c;
-	enum creds_status st = from_source(p, p->cur_src, &c, label, sizeof(label), why, sizeof(why));
+	enum creds_status st =
+	    from_source(p, p->cur_src, &c, label, sizeof(label), why, sizeof(why));
 	int64_t now;
 
 	if (st == CREDS_FOUND) {

@@ -59,8 +59,8 @@ read_file(const char *path, struct kls_buf *b, char *why, size_t whysize)
 		ssize_t n;
 
 		if (buf_reserve(b, 4096) < 0) {
-			snprintf(why, whysize, "%s: %s", path, errno == EMSGSIZE ?
-			    "larger than 1 MiB" : "out of memory");
+			snprintf(why, whysize, "%s: %s", path,
+			    errno == EMSGSIZE ? "larger than 1 MiB" : "out of memory");
 			close(fd);
 			return CREDS_FAILED;
 		}
@@ -115,15 +115,15 @@ take_key(struct profile_keys *pk, const char *k, const char *ke, char *v, char *
 		const char *name;
 		size_t off, size, flag;
 	} keys[] = {
-		{ "aws_access_key_id", offsetof(struct aws_credentials, access_key_id),
-		    sizeof(pk->c.access_key_id), offsetof(struct profile_keys, has_id) },
-		{ "aws_secret_access_key", offsetof(struct aws_credentials, secret_access_key),
-		    sizeof(pk->c.secret_access_key), offsetof(struct profile_keys, has_secret) },
-		{ "aws_session_token", offsetof(struct aws_credentials, session_token),
-		    sizeof(pk->c.session_token), offsetof(struct profile_keys, has_token) },
-		/* The name older tools wrote for the session token. */
-		{ "aws_security_token", offsetof(struct aws_credentials, session_token),
-		    sizeof(pk->c.session_token), offsetof(struct profile_keys, has_token) },
+	    {"aws_access_key_id", offsetof(struct aws_credentials, access_key_id),
+	        sizeof(pk->c.access_key_id), offsetof(struct profile_keys, has_id)},
+	    {"aws_secret_access_key", offsetof(struct aws_credentials, secret_access_key),
+	        sizeof(pk->c.secret_access_key), offsetof(struct profile_keys, has_secret)},
+	    {"aws_session_token", offsetof(struct aws_credentials, session_token),
+	        sizeof(pk->c.session_token), offsetof(struct profile_keys, has_token)},
+	    /* The name older tools wrote for the session token. */
+	    {"aws_security_token", offsetof(struct aws_credentials, session_token),
+	        sizeof(pk->c.session_token), offsetof(struct profile_keys, has_token)},
 	};
 	size_t klen = (size_t)(ke - k), vlen = (size_t)(e - v);
 
@@ -234,8 +234,8 @@ profile_from_file(const char *path, const char *profile, int is_config, struct p
 	buf_init(&b, CREDS_FILE_MAX + 4096);
 	st = read_file(path, &b, why, whysize);
 	if (st == CREDS_FOUND)
-		st = parse_profile(path, b.data ? b.data : "", b.len, profile, is_config, pk, why,
-		    whysize);
+		st = parse_profile(
+		    path, b.data ? b.data : "", b.len, profile, is_config, pk, why, whysize);
 	if (b.data != NULL)
 		explicit_bzero(b.data, b.cap);
 	buf_free(&b);
@@ -262,8 +262,8 @@ enum creds_status
 creds_from_files(const char *profile, int explicit, const char *cred_path, const char *conf_path,
     struct aws_credentials *out, char *why, size_t whysize)
 {
-	const char *paths[2] = { cred_path, conf_path };
-	char reasons[2][256] = { "", "" };
+	const char *paths[2] = {cred_path, conf_path};
+	char reasons[2][256] = {"", ""};
 	int seen = 0;
 
 	for (int i = 0; i < 2; i++) {
@@ -276,7 +276,8 @@ creds_from_files(const char *profile, int explicit, const char *cred_path, const
 			continue;
 		}
 		memset(&pk, 0, sizeof(pk));
-		st = profile_from_file(paths[i], profile, i == 1, &pk, reasons[i], sizeof(reasons[i]));
+		st = profile_from_file(
+		    paths[i], profile, i == 1, &pk, reasons[i], sizeof(reasons[i]));
 		seen |= pk.section_seen;
 		if (st == CREDS_FOUND) {
 			*out = pk.c;
@@ -298,8 +299,10 @@ creds_from_files(const char *profile, int explicit, const char *cred_path, const
 	if (explicit) {
 		/* A named profile that only assumes a role (role_arn, sso_*, credential_process)
 		 * must not quietly become the instance's identity further down the chain. */
-		snprintf(why, whysize, "no static keys; role_arn, sso and "
-		    "credential_process are not supported (%s; %s)", reasons[0], reasons[1]);
+		snprintf(why, whysize,
+		    "no static keys; role_arn, sso and "
+		    "credential_process are not supported (%s; %s)",
+		    reasons[0], reasons[1]);
 		return CREDS_FAILED;
 	}
 	snprintf(why, whysize, "%s; %s", reasons[0], reasons[1]);

@@ -56,7 +56,7 @@ http_fetch(const char *method, const char *url, const char *header, long timeout
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
-	struct sink sink = { body, 0 };
+	struct sink sink = {body, 0};
 	CURL *h = curl_easy_init();
 
 	*status = 0;
@@ -101,10 +101,18 @@ done:
 	return 0;
 }
 
-/* FAILED_IO for statuses worth retrying later (throttling, server errors). */
+/* http_fetch expecting 200: FOUND, or FAILED_IO for what is worth retrying later
+ * (network, throttling, server errors), else FAILED. */
 static enum creds_status
-status_failure(const char *method, const char *url, long status, char *why, size_t whysize)
+fetch_200(const char *method, const char *url, const char *header, long timeout_ms,
+    struct kls_buf *body, char *why, size_t whysize)
 {
+	long status;
+
+	if (http_fetch(method, url, header, timeout_ms, body, &status, why, whysize) < 0)
+		return CREDS_FAILED_IO;
+	if (status == 200)
+		return CREDS_FOUND;
 	snprintf(why, whysize, "%s %s: HTTP %ld", method, url, status);
 	return status == 429 || status >= 500 ? CREDS_FAILED_IO : CREDS_FAILED;
 }
@@ -159,8 +167,8 @@ member(struct json_object *o, const char *name)
  * {"AccessKeyId", "SecretAccessKey", "Token", "Expiration"} (IMDS adds "Code").
  */
 static enum creds_status
-parse_document(const char *what, const struct kls_buf *body, struct aws_credentials *out,
-    char *why, size_t whysize)
+parse_document(const char *what, const struct kls_buf *body, struct aws_credentials *out, char *why,
+    size_t whysize)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *doc = NULL;
@@ -221,7 +229,7 @@ out:
 static int
 container_http_host_allowed(const char *host)
 {
-	static const char *const v6ok[] = { "::1", "fd00:ec2::23" };
+	static const char *const v6ok[] = {"::1", "fd00:ec2::23"};
 	unsigned char a4[4], a6[16], ok6[16];
 	char inner[64];
 	size_t n = strlen(host);
@@ -230,7 +238,7 @@ container_http_host_allowed(const char *host)
 		return 1;
 	if (inet_pton(AF_INET, host, a4) == 1)
 		return a4[0] == 127 || (a4[0] == 169 && a4[1] == 254 && a4[2] == 170 &&
-		    (a4[3] == 2 || a4[3] == 23));
+		                           (a4[3] == 2 || a4[3] == 23));
 	if (n < 3 || n - 2 >= sizeof(inner) || host[0] != '[' || host[n - 1] != ']')
 		return 0;
 	memcpy(inner, host + 1, n - 2);
@@ -255,19 +263,24 @@ container_url_allowed(const char *url, char *why, size_t whysize)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
 		snprintf(why, whysize, "AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL");
 	} else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-		snprintf(why, whysize, "AWS_CONTAINER_CREDENTIALS_FULL_URI: scheme %s not allowed "
-		    "(http or https)", scheme);
+		snprintf(why, whysize,
+		    "AWS_CONTAINER_CREDENTIALS_FULL_URI: scheme %s not allowed "
+		    "(http or https)",
+		    scheme);
 	} else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
 		snprintf(why, whysize, "AWS_CONTAINER_CREDENTIALS_FULL_URI has no host");
 	} else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
 		/* user:password@ would be a secret in every message naming the URL */
-		snprintf(why, whysize, "AWS_CONTAINER_CREDENTIALS_FULL_URI must not hold a user name");
+		snprintf(
+		    why, whysize, "AWS_CONTAINER_CREDENTIALS_FULL_URI must not hold a user name");
 	} else if (strcmp(scheme, "https") == 0) {
 		ok = 1;
 	} else if (!container_http_host_allowed(host)) {
-		snprintf(why, whysize, "AWS_CONTAINER_CREDENTIALS_FULL_URI: plain http not allowed "
+		snprintf(why, whysize,
+		    "AWS_CONTAINER_CREDENTIALS_FULL_URI: plain http not allowed "
 		    "to host %s (only loopback, 169.254.170.2, 169.254.170.23, fd00:ec2::23; "
-		    "use https)", host);
+		    "use https)",
+		    host);
 	} else {
 		ok = 1;
 	}
@@ -303,15 +316,17 @@ container_auth_header(char *hdr, size_t size, char *why, size_t whysize)
 		size_t n;
 
 		if (f == NULL) {
-			snprintf(why, whysize, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s", path,
-			    strerror(errno));
+			snprintf(why, whysize, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s",
+			    path, strerror(errno));
 			return CREDS_FAILED;
 		}
 		n = fread(filetok, 1, sizeof(filetok), f);
 		fclose(f);
 		if (n == sizeof(filetok)) {
-			snprintf(why, whysize, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: longer than "
-			    "%d bytes", path, TOKEN_MAX);
+			snprintf(why, whysize,
+			    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: longer than "
+			    "%d bytes",
+			    path, TOKEN_MAX);
 			return CREDS_FAILED;
 		}
 		/* Kubernetes writes the token with a trailing newline. */
@@ -340,15 +355,16 @@ creds_from_container(long timeout_ms, struct aws_credentials *out, char *why, si
 	const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	char url[2048], hdr[TOKEN_MAX + 32];
 	struct kls_buf body;
-	long status;
 	enum creds_status st;
 
 	if (rel != NULL && *rel != '\0') {
 		/* The relative form always goes to the ECS agent's fixed address. */
-		if (rel[0] != '/' || snprintf(url, sizeof(url), "%s%s", CONTAINER_HOST, rel) >=
-		    (int)sizeof(url)) {
-			snprintf(why, whysize, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must be a path "
-			    "under %zu bytes starting with /", sizeof(url) - sizeof(CONTAINER_HOST));
+		if (rel[0] != '/' ||
+		    snprintf(url, sizeof(url), "%s%s", CONTAINER_HOST, rel) >= (int)sizeof(url)) {
+			snprintf(why, whysize,
+			    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must be a path "
+			    "under %zu bytes starting with /",
+			    sizeof(url) - sizeof(CONTAINER_HOST));
 			return CREDS_FAILED;
 		}
 	} else if (full != NULL && *full != '\0') {
@@ -360,18 +376,16 @@ creds_from_container(long timeout_ms, struct aws_credentials *out, char *why, si
 			return CREDS_FAILED;
 		strcpy(url, full);
 	} else {
-		snprintf(why, whysize, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI not set");
+		snprintf(
+		    why, whysize, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI not set");
 		return CREDS_ABSENT;
 	}
 	st = container_auth_header(hdr, sizeof(hdr), why, whysize);
 	if (st != CREDS_FOUND)
 		return st;
 	buf_init(&body, META_BODY_MAX);
-	if (http_fetch("GET", url, hdr[0] ? hdr : NULL, timeout_ms, &body, &status, why, whysize) < 0)
-		st = CREDS_FAILED_IO;
-	else if (status != 200)
-		st = status_failure("GET", url, status, why, whysize);
-	else
+	st = fetch_200("GET", url, hdr[0] ? hdr : NULL, timeout_ms, &body, why, whysize);
+	if (st == CREDS_FOUND)
 		st = parse_document(url, &body, out, why, whysize);
 	if (st == CREDS_FOUND)
 		snprintf(out->source, sizeof(out->source), "container");
@@ -402,15 +416,14 @@ role_name(const struct kls_buf *b, char *out, size_t size)
 }
 
 enum creds_status
-creds_from_imds(const char *endpoint, long timeout_ms, struct aws_credentials *out, char *why,
-    size_t whysize)
+creds_from_imds(
+    const char *endpoint, long timeout_ms, struct aws_credentials *out, char *why, size_t whysize)
 {
 	static const char prefix[] = "/latest/meta-data/iam/security-credentials/";
 	char url[1024], hdr[TOKEN_MAX + 64], role[72];
 	struct kls_buf body;
 	size_t elen = strlen(endpoint);
-	long status;
-	enum creds_status st = CREDS_FAILED;
+	enum creds_status st;
 
 	while (elen > 0 && endpoint[elen - 1] == '/')
 		elen--;
@@ -423,50 +436,34 @@ creds_from_imds(const char *endpoint, long timeout_ms, struct aws_credentials *o
 
 	/* IMDSv2: a session token first. If that fails we stop: IMDSv1 is never tried. */
 	snprintf(url, sizeof(url), "%.*s/latest/api/token", (int)elen, endpoint);
-	if (http_fetch("PUT", url, "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL,
-		timeout_ms, &body, &status, why, whysize) < 0) {
-		st = CREDS_FAILED_IO;
+	st = fetch_200("PUT", url, "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL,
+	    timeout_ms, &body, why, whysize);
+	if (st != CREDS_FOUND)
 		goto out;
-	}
-	if (status != 200) {
-		st = status_failure("PUT", url, status, why, whysize);
-		goto out;
-	}
 	while (body.len > 0 && isspace((unsigned char)body.data[body.len - 1]))
 		body.data[--body.len] = '\0';
 	if (body.len == 0 || body.len > TOKEN_MAX || !header_safe(body.data)) {
 		snprintf(why, whysize, "PUT %s: not a usable token", url);
+		st = CREDS_FAILED;
 		goto out;
 	}
 	snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s", body.data);
 
+	/* The role list (404 here means no instance profile is attached). */
 	snprintf(url, sizeof(url), "%.*s%s", (int)elen, endpoint, prefix);
-	if (http_fetch("GET", url, hdr, timeout_ms, &body, &status, why, whysize) < 0) {
-		st = CREDS_FAILED_IO;
+	st = fetch_200("GET", url, hdr, timeout_ms, &body, why, whysize);
+	if (st != CREDS_FOUND)
 		goto out;
-	}
-	if (status == 404) {
-		snprintf(why, whysize, "GET %s: HTTP 404 (no IAM role attached to the instance)", url);
-		goto out;
-	}
-	if (status != 200) {
-		st = status_failure("GET", url, status, why, whysize);
-		goto out;
-	}
 	if (role_name(&body, role, sizeof(role)) < 0) {
 		snprintf(why, whysize, "GET %s: not an IAM role name", url);
+		st = CREDS_FAILED;
 		goto out;
 	}
 
 	snprintf(url, sizeof(url), "%.*s%s%s", (int)elen, endpoint, prefix, role);
-	if (http_fetch("GET", url, hdr, timeout_ms, &body, &status, why, whysize) < 0) {
-		st = CREDS_FAILED_IO;
+	st = fetch_200("GET", url, hdr, timeout_ms, &body, why, whysize);
+	if (st != CREDS_FOUND)
 		goto out;
-	}
-	if (status != 200) {
-		st = status_failure("GET", url, status, why, whysize);
-		goto out;
-	}
 	st = parse_document(url, &body, out, why, whysize);
 	if (st == CREDS_FOUND)
 		snprintf(out->source, sizeof(out->source), "imds");

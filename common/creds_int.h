@@ -11,11 +11,15 @@
 
 #include "common/creds.h"
 
+/* FOUND: out is filled (source included). ABSENT: not configured here, the chain
+ * moves on. FAILED: configured but unusable (bad file, URL or response), the chain
+ * stops. FAILED_IO: configured but the fetch failed (network, 5xx), the chain stops
+ * and the caller may retry. */
 enum creds_status {
-	CREDS_FOUND,     /* out is filled (source included) */
-	CREDS_ABSENT,    /* not configured here: the chain moves on */
-	CREDS_FAILED,    /* configured but unusable (bad file, bad URL, bad response): the chain stops */
-	CREDS_FAILED_IO, /* configured, but the fetch failed (network, 5xx): the chain stops, retryable */
+	CREDS_FOUND,
+	CREDS_ABSENT,
+	CREDS_FAILED,
+	CREDS_FAILED_IO,
 };
 
 /* Copies src into a fixed field; -1 (nothing copied) if it does not fit. */
@@ -28,12 +32,12 @@ enum creds_status creds_from_files(const char *profile, int explicit, const char
     const char *conf_path, struct aws_credentials *out, char *why, size_t whysize);
 
 /* Container credentials from $AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI. */
-enum creds_status creds_from_container(long timeout_ms, struct aws_credentials *out, char *why,
-    size_t whysize);
+enum creds_status creds_from_container(
+    long timeout_ms, struct aws_credentials *out, char *why, size_t whysize);
 
 /* EC2 instance metadata, IMDSv2 only. endpoint: base URL without a trailing path. */
-enum creds_status creds_from_imds(const char *endpoint, long timeout_ms, struct aws_credentials *out,
-    char *why, size_t whysize);
+enum creds_status creds_from_imds(
+    const char *endpoint, long timeout_ms, struct aws_credentials *out, char *why, size_t whysize);
 
 /* "2024-05-01T12:00:00Z" (fractional seconds and a +00:00 offset accepted) to ms
  * since the epoch; -1 if it is not an ISO 8601 UTC time. */

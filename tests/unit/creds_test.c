@@ -23,11 +23,18 @@
 static char tmpdir[64];
 
 static const char *const aws_vars[] = {
-	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-	"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-	"AWS_EC2_METADATA_DISABLED",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_EC2_METADATA_DISABLED",
 };
 
 static void
@@ -94,14 +101,31 @@ get_once(const struct creds_config *cfg, struct aws_credentials *c, struct aws_e
 	return rc;
 }
 
+/* Resolves once with a fresh provider and expects failure naming want (if set) and
+ * never holding secret (if set). */
+static void
+expect_fail(const struct creds_config *cfg, const char *want, const char *secret)
+{
+	struct aws_credentials c;
+	struct aws_error err;
+
+	CU_ASSERT_EQUAL(get_once(cfg, &c, &err), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "Credentials");
+	CU_ASSERT_STRING_EQUAL(c.access_key_id, "");
+	if (want != NULL)
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.message, want));
+	if (secret != NULL)
+		CU_ASSERT_PTR_NULL(strstr(err.message, secret));
+}
+
 /* ---- stub container credentials endpoint ---- */
 
 struct cstub {
-	int exp_s;          /* Expiration this far from now */
-	int fail_from;      /* requests with index >= this get HTTP 500 (0: never) */
-	const char *raw;    /* if set, the body verbatim */
-	size_t big;         /* if set, a body this large */
-	char auth[256];     /* Authorization header of the last request, "" if none */
+	int exp_s;       /* Expiration this far from now */
+	int fail_from;   /* requests with index >= this get HTTP 500 (0: never) */
+	const char *raw; /* if set, the body verbatim */
+	size_t big;      /* if set, a body this large */
+	char auth[256];  /* Authorization header of the last request, "" if none */
 };
 
 static void
@@ -128,7 +152,8 @@ container_handler(void *arg, const struct stub_request *req, struct stub_respons
 	iso_time(exp, sizeof(exp), cs->exp_s ? cs->exp_s : 3600);
 	buf_printf(&resp->body,
 	    "{\"AccessKeyId\":\"ASIACONTAINER%d\",\"SecretAccessKey\":\"CSECRET\","
-	    "\"Token\":\"CTOKEN\",\"Expiration\":\"%s\"}", req->index, exp);
+	    "\"Token\":\"CTOKEN\",\"Expiration\":\"%s\"}",
+	    req->index, exp);
 }
 
 static struct stub_server *
@@ -146,8 +171,8 @@ container_stub(struct cstub *cs)
 /* ---- stub IMDS ---- */
 
 struct istub {
-	int put_status;        /* 0 = 200 */
-	int put_drop;          /* drop the PUT's connection */
+	int put_status; /* 0 = 200 */
+	int put_drop;   /* drop the PUT's connection */
 	int puts, puts_with_ttl;
 	int gets_with_token, gets_without_token;
 };
@@ -183,7 +208,8 @@ imds_handler(void *arg, const struct stub_request *req, struct stub_response *re
 		iso_time(exp, sizeof(exp), 6 * 3600);
 		buf_printf(&resp->body,
 		    "{\"Code\":\"Success\",\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"ASIAIMDS\","
-		    "\"SecretAccessKey\":\"ISECRET\",\"Token\":\"ITOKEN\",\"Expiration\":\"%s\"}", exp);
+		    "\"SecretAccessKey\":\"ISECRET\",\"Token\":\"ITOKEN\",\"Expiration\":\"%s\"}",
+		    exp);
 	} else {
 		resp->status = 404;
 	}
@@ -242,8 +268,8 @@ test_creds_env_partial(void)
 	static const struct {
 		const char *id, *secret, *missing;
 	} cases[] = {
-		{ "AKIAENV", NULL, "AWS_SECRET_ACCESS_KEY is not" },
-		{ NULL, "ENVSECRET", "AWS_ACCESS_KEY_ID is not" },
+	    {"AKIAENV", NULL, "AWS_SECRET_ACCESS_KEY is not"},
+	    {NULL, "ENVSECRET", "AWS_ACCESS_KEY_ID is not"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct aws_credentials c;
@@ -251,8 +277,10 @@ test_creds_env_partial(void)
 
 		reset_env();
 		/* A usable file must not be reached: the half-set environment is an error. */
-		setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("env-partial",
-		    "[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = FILESECRET\n"), 1);
+		setenv("AWS_SHARED_CREDENTIALS_FILE",
+		    write_file("env-partial", "[default]\naws_access_key_id = "
+		                              "AKIAFILE\naws_secret_access_key = FILESECRET\n"),
+		    1);
 		if (cases[i].id)
 			setenv("AWS_ACCESS_KEY_ID", cases[i].id, 1);
 		if (cases[i].secret)
@@ -274,8 +302,10 @@ test_creds_env_beats_files(void)
 	struct aws_error err;
 
 	reset_env();
-	setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("both",
-	    "[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = FILESECRET\n"), 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE",
+	    write_file("both",
+	        "[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = FILESECRET\n"),
+	    1);
 	setenv("AWS_ACCESS_KEY_ID", "AKIAENV", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "ENVSECRET", 1);
 	CU_ASSERT_EQUAL_FATAL(get_once(NULL, &c, &err), 0);
@@ -292,67 +322,65 @@ test_creds_env_beats_files(void)
 static void
 test_creds_profiles(void)
 {
-	static const char credfile[] =
-	    "# comment\n"
-	    "; another\n"
-	    "[default]\n"
-	    "aws_access_key_id = AKIADEFAULT\n"
-	    "aws_secret_access_key = DEFSECRET\n"
-	    "\n"
-	    "[dev]\r\n"
-	    "  AWS_Access_Key_Id=AKIADEV\r\n"
-	    "aws_secret_access_key: DEVSECRET\r\n"
-	    "aws_session_token = DEVTOKEN\r\n"
-	    "[profile prefixed]\n"
-	    "aws_access_key_id = AKIAPREFIXEDCRED\n"
-	    "aws_secret_access_key = S\n"
-	    "[both]\n"
-	    "aws_access_key_id = AKIABOTHCRED\n"
-	    "aws_secret_access_key = S\n"
-	    "[regiononly]\n"
-	    "region = eu-west-1\n"
-	    "[roleonly]\n"
-	    "role_arn = arn:aws:iam::123456789012:role/x\n"
-	    "source_profile = default\n";
-	static const char conffile[] =
-	    "[default]\n"
-	    "region = us-east-1\n"
-	    "[profile ops]\n"
-	    "region = us-west-2\n"
-	    "s3 =\n"
-	    "    max_concurrent_requests = 20\n"
-	    "aws_access_key_id = AKIAOPS\n"
-	    "aws_secret_access_key = OPSSECRET\n"
-	    "[plain]\n"
-	    "aws_access_key_id = AKIAPLAIN\n"
-	    "aws_secret_access_key = S\n"
-	    "[profile both]\n"
-	    "aws_access_key_id = AKIABOTHCONF\n"
-	    "aws_secret_access_key = S\n"
-	    "[profile regiononly]\n"
-	    "aws_access_key_id = AKIAREGIONONLY\n"
-	    "aws_secret_access_key = S\n";
+	static const char credfile[] = "# comment\n"
+	                               "; another\n"
+	                               "[default]\n"
+	                               "aws_access_key_id = AKIADEFAULT\n"
+	                               "aws_secret_access_key = DEFSECRET\n"
+	                               "\n"
+	                               "[dev]\r\n"
+	                               "  AWS_Access_Key_Id=AKIADEV\r\n"
+	                               "aws_secret_access_key: DEVSECRET\r\n"
+	                               "aws_session_token = DEVTOKEN\r\n"
+	                               "[profile prefixed]\n"
+	                               "aws_access_key_id = AKIAPREFIXEDCRED\n"
+	                               "aws_secret_access_key = S\n"
+	                               "[both]\n"
+	                               "aws_access_key_id = AKIABOTHCRED\n"
+	                               "aws_secret_access_key = S\n"
+	                               "[regiononly]\n"
+	                               "region = eu-west-1\n"
+	                               "[roleonly]\n"
+	                               "role_arn = arn:aws:iam::123456789012:role/x\n"
+	                               "source_profile = default\n";
+	static const char conffile[] = "[default]\n"
+	                               "region = us-east-1\n"
+	                               "[profile ops]\n"
+	                               "region = us-west-2\n"
+	                               "s3 =\n"
+	                               "    max_concurrent_requests = 20\n"
+	                               "aws_access_key_id = AKIAOPS\n"
+	                               "aws_secret_access_key = OPSSECRET\n"
+	                               "[plain]\n"
+	                               "aws_access_key_id = AKIAPLAIN\n"
+	                               "aws_secret_access_key = S\n"
+	                               "[profile both]\n"
+	                               "aws_access_key_id = AKIABOTHCONF\n"
+	                               "aws_secret_access_key = S\n"
+	                               "[profile regiononly]\n"
+	                               "aws_access_key_id = AKIAREGIONONLY\n"
+	                               "aws_secret_access_key = S\n";
 	static const struct {
 		const char *env_profile, *cfg_profile, *id, *token, *fail;
 	} cases[] = {
-		{ NULL, NULL, "AKIADEFAULT", "", NULL },
-		{ "dev", NULL, "AKIADEV", "DEVTOKEN", NULL },
-		{ "nope", "dev", "AKIADEV", "DEVTOKEN", NULL }, /* cfg beats AWS_PROFILE */
-		{ "ops", NULL, "AKIAOPS", "", NULL },          /* config file, [profile NAME] */
-		{ "both", NULL, "AKIABOTHCRED", "", NULL },    /* credentials file beats config */
-		{ "regiononly", NULL, "AKIAREGIONONLY", "", NULL }, /* keys only in config */
-		/* "[NAME]" in the config file and "[profile NAME]" in credentials are other profiles */
-		{ "plain", NULL, NULL, NULL, "profile plain: not found" },
-		{ "prefixed", NULL, NULL, NULL, "profile prefixed: not found" },
-		{ "missing", NULL, NULL, NULL, "profile missing: not found" },
-		/* a named profile that only assumes a role must not fall through to IMDS */
-		{ "roleonly", NULL, NULL, NULL, "profile roleonly: no static keys" },
+	    {NULL, NULL, "AKIADEFAULT", "", NULL},
+	    {"dev", NULL, "AKIADEV", "DEVTOKEN", NULL},
+	    {"nope", "dev", "AKIADEV", "DEVTOKEN", NULL},     /* cfg beats AWS_PROFILE */
+	    {"ops", NULL, "AKIAOPS", "", NULL},               /* config file, [profile NAME] */
+	    {"both", NULL, "AKIABOTHCRED", "", NULL},         /* credentials file beats config */
+	    {"regiononly", NULL, "AKIAREGIONONLY", "", NULL}, /* keys only in config */
+	    /* "[NAME]" in the config file and "[profile NAME]" in credentials are other profiles */
+	    {"plain", NULL, NULL, NULL, "profile plain: not found"},
+	    {"prefixed", NULL, NULL, NULL, "profile prefixed: not found"},
+	    {"missing", NULL, NULL, NULL, "profile missing: not found"},
+	    /* a named profile that only assumes a role must not fall through to IMDS */
+	    {"roleonly", NULL, NULL, NULL, "profile roleonly: no static keys"},
 	};
 	const char *cred = write_file("profiles-credentials", credfile);
 	const char *conf = write_file("profiles-config", conffile);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct creds_config cfg = { .profile = cases[i].cfg_profile };
+		struct creds_config cfg = {.profile = cases[i].cfg_profile};
 		struct aws_credentials c;
 		struct aws_error err;
 		int rc;
@@ -386,7 +414,7 @@ test_creds_profile_default_paths(void)
 	snprintf(dir, sizeof(dir), "%s/.aws", tmpdir);
 	mkdir(dir, 0700);
 	write_file(".aws/config", "[profile home]\naws_access_key_id = AKIAHOME\n"
-				  "aws_secret_access_key = HOMESECRET\n");
+	                          "aws_secret_access_key = HOMESECRET\n");
 	setenv("AWS_PROFILE", "home", 1);
 	CU_ASSERT_EQUAL(get_once(NULL, &c, &err), 0);
 	CU_ASSERT_STRING_EQUAL(c.access_key_id, "AKIAHOME");
@@ -395,68 +423,54 @@ test_creds_profile_default_paths(void)
 	CU_ASSERT_EQUAL(rmdir(dir), 0);
 }
 
+/* Files that stop the chain: the message names the file and line (or profile). */
 static void
-test_creds_malformed_files(void)
+test_creds_bad_files(void)
 {
 	static const struct {
 		const char *content, *where;
 	} cases[] = {
-		{ "[default\naws_access_key_id = A\n", ":1:" },
-		{ "[default]\naws_access_key_id = A\naws_secret_access_key FILESECRET\n", ":3:" },
-		{ "aws_access_key_id = A\n[default]\n", ":1:" },
-		{ "[default]\n\n# c\n= FILESECRET\n", ":4:" },
-		{ "[]\n", ":1:" },
-		{ "[other]\nok = 1\n[default]\naws_access_key_id = A\naws_secret_access_key = B\n"
-		  "garbage line\n", ":6:" },
+	    {"[default\naws_access_key_id = A\n", ":1: section header without ]"},
+	    {"[default]\naws_access_key_id = A\naws_secret_access_key FILESECRET\n",
+	        ":3: expected key = value"},
+	    {"aws_access_key_id = A\n[default]\n", ":1: key outside any [section]"},
+	    {"[default]\n\n# c\n= FILESECRET\n", ":4: empty key"},
+	    {"[]\n", ":1: empty section name"},
+	    {"[other]\nok = 1\n[default]\naws_access_key_id = A\naws_secret_access_key = B\n"
+	     "garbage line\n",
+	        ":6: expected key = value"},
+	    {"[default]\naws_access_key_id = AKIAFILE\n",
+	        ": profile default has aws_access_key_id but no aws_secret_access_key"},
+	    {"[default]\naws_secret_access_key = FILESECRET\n",
+	        ": profile default has aws_secret_access_key but no aws_access_key_id"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		for (int inconf = 0; inconf < 2; inconf++) {
-			struct aws_credentials c;
-			struct aws_error err;
-			const char *path = write_file("malformed", cases[i].content);
+			const char *path = write_file("bad", cases[i].content);
 			char want[300];
 
 			reset_env();
 			setenv(inconf ? "AWS_CONFIG_FILE" : "AWS_SHARED_CREDENTIALS_FILE", path, 1);
-			CU_ASSERT_EQUAL(get_once(NULL, &c, &err), -1);
 			snprintf(want, sizeof(want), "%s%s", path, cases[i].where);
-			CU_ASSERT_PTR_NOT_NULL(strstr(err.message, want));
-			CU_ASSERT_PTR_NULL(strstr(err.message, "FILESECRET"));
+			expect_fail(NULL, want, "FILESECRET");
 		}
 	}
 }
 
 static void
-test_creds_file_key_without_secret(void)
-{
-	struct aws_credentials c;
-	struct aws_error err;
-	const char *path = write_file("nosecret", "[default]\naws_access_key_id = AKIAFILE\n");
-
-	reset_env();
-	setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
-	CU_ASSERT_EQUAL(get_once(NULL, &c, &err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, path));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no aws_secret_access_key"));
-}
-
-static void
 test_creds_file_kinds(void)
 {
-	struct aws_credentials c;
-	struct aws_error err;
-
 	/* /dev/null is the usual way to say "no shared credentials file". */
 	reset_env();
 	setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
-	CU_ASSERT_EQUAL(get_once(NULL, &c, &err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no credentials found"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/dev/null: no profile default"));
+	expect_fail(NULL,
+	    "no credentials found: environment: AWS_ACCESS_KEY_ID not set; "
+	    "profile default: /dev/null: no profile default",
+	    NULL);
 
 	/* A folder is a mistake worth stopping for. */
 	setenv("AWS_SHARED_CREDENTIALS_FILE", tmpdir, 1);
-	CU_ASSERT_EQUAL(get_once(NULL, &c, &err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "not a regular file"));
+	expect_fail(NULL, "not a regular file", NULL);
 }
 
 /* ---- container ---- */
@@ -464,15 +478,17 @@ test_creds_file_kinds(void)
 static void
 test_creds_files_beat_container(void)
 {
-	struct cstub cs = { 0 };
+	struct cstub cs = {0};
 	struct stub_server *s;
 	struct aws_credentials c;
 	struct aws_error err;
 
 	reset_env();
 	s = container_stub(&cs);
-	setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("beat-container",
-	    "[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = FILESECRET\n"), 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE",
+	    write_file("beat-container",
+	        "[default]\naws_access_key_id = AKIAFILE\naws_secret_access_key = FILESECRET\n"),
+	    1);
 	CU_ASSERT_EQUAL(get_once(NULL, &c, &err), 0);
 	CU_ASSERT_STRING_EQUAL(c.access_key_id, "AKIAFILE");
 	CU_ASSERT_EQUAL(stub_count(s), 0);
@@ -487,7 +503,7 @@ test_creds_files_beat_container(void)
 static void
 test_creds_container_token(void)
 {
-	struct cstub cs = { .exp_s = 1800 };
+	struct cstub cs = {.exp_s = 1800};
 	struct stub_server *s;
 	struct aws_credentials c;
 	struct aws_error err;
@@ -514,7 +530,7 @@ test_creds_container_token(void)
 static void
 test_creds_container_token_file(void)
 {
-	struct cstub cs = { 0 };
+	struct cstub cs = {0};
 	struct stub_server *s;
 	struct aws_credentials c;
 	struct aws_error err;
@@ -529,14 +545,11 @@ test_creds_container_token_file(void)
 
 	/* A token with a line break would inject a header: refused, and not echoed. */
 	write_file("token", "file-token\r\nX-Evil: 1");
-	CU_ASSERT_EQUAL(get_once(NULL, &c, &err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"));
-	CU_ASSERT_PTR_NULL(strstr(err.message, "file-token"));
+	expect_fail(NULL, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "file-token");
 	CU_ASSERT_EQUAL(stub_count(s), 1);
 
 	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/nonexistent/kls-token", 1);
-	CU_ASSERT_EQUAL(get_once(NULL, &c, &err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/nonexistent/kls-token"));
+	expect_fail(NULL, "/nonexistent/kls-token", NULL);
 	CU_ASSERT_EQUAL(stub_count(s), 1);
 	stub_stop(s);
 }
@@ -544,23 +557,19 @@ test_creds_container_token_file(void)
 static void
 test_creds_container_relative_uri(void)
 {
-	struct cstub cs = { 0 };
-	struct creds_config cfg = { .timeout_ms = 300 };
+	struct cstub cs = {0};
+	struct creds_config cfg = {.timeout_ms = 300};
 	struct stub_server *s;
-	struct aws_credentials c;
-	struct aws_error err;
 
 	reset_env();
 	s = container_stub(&cs);
 	/* The relative form wins over the full one and always means the ECS agent's address. */
 	setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/rel", 1);
-	CU_ASSERT_EQUAL(get_once(&cfg, &c, &err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "http://169.254.170.2/v2/credentials/rel"));
+	expect_fail(&cfg, "http://169.254.170.2/v2/credentials/rel", NULL);
 	CU_ASSERT_EQUAL(stub_count(s), 0);
 
 	setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "no-slash", 1);
-	CU_ASSERT_EQUAL(get_once(&cfg, &c, &err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"));
+	expect_fail(&cfg, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", NULL);
 	stub_stop(s);
 }
 
@@ -571,25 +580,25 @@ test_creds_container_hosts(void)
 		const char *url;
 		int allowed;
 	} cases[] = {
-		{ "http://10.0.0.1/creds", 0 },
-		{ "http://example.com/creds", 0 },
-		{ "http://169.254.170.3/creds", 0 },
-		{ "http://169.254.169.254/creds", 0 },
-		{ "http://127.0.0.1.example.com/creds", 0 },
-		{ "http://[fd00:ec2::24]/creds", 0 },
-		{ "http://[::2]/creds", 0 },
-		{ "ftp://127.0.0.1/creds", 0 },
-		{ "file:///etc/passwd", 0 },
-		{ "not a url", 0 },
-		{ "http://127.9.9.9:1/creds", 1 },
-		{ "http://[::1]:1/creds", 1 },
-		{ "http://LOCALHOST:1/creds", 1 },
-		{ "http://169.254.170.2:1/creds", 1 },
-		{ "http://169.254.170.23:1/creds", 1 },
-		{ "http://[fd00:ec2::23]:1/creds", 1 },
-		{ "https://10.0.0.1:1/creds", 1 },
+	    {"http://10.0.0.1/creds", 0},
+	    {"http://example.com/creds", 0},
+	    {"http://169.254.170.3/creds", 0},
+	    {"http://169.254.169.254/creds", 0},
+	    {"http://127.0.0.1.example.com/creds", 0},
+	    {"http://[fd00:ec2::24]/creds", 0},
+	    {"http://[::2]/creds", 0},
+	    {"ftp://127.0.0.1/creds", 0},
+	    {"file:///etc/passwd", 0},
+	    {"not a url", 0},
+	    {"http://127.9.9.9:1/creds", 1},
+	    {"http://[::1]:1/creds", 1},
+	    {"http://LOCALHOST:1/creds", 1},
+	    {"http://169.254.170.2:1/creds", 1},
+	    {"http://169.254.170.23:1/creds", 1},
+	    {"http://[fd00:ec2::23]:1/creds", 1},
+	    {"https://10.0.0.1:1/creds", 1},
 	};
-	struct creds_config cfg = { .timeout_ms = 300 };
+	struct creds_config cfg = {.timeout_ms = 300};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct aws_credentials c;
@@ -604,7 +613,8 @@ test_creds_container_hosts(void)
 		if (cases[i].allowed) {
 			CU_ASSERT_PTR_NULL(strstr(err.message, "FULL_URI"));
 		} else {
-			CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "AWS_CONTAINER_CREDENTIALS_FULL_URI"));
+			CU_ASSERT_PTR_NOT_NULL(
+			    strstr(err.message, "AWS_CONTAINER_CREDENTIALS_FULL_URI"));
 		}
 		CU_ASSERT_PTR_NULL(strstr(err.message, "TOKSECRET"));
 	}
@@ -613,7 +623,7 @@ test_creds_container_hosts(void)
 static void
 test_creds_container_localhost(void)
 {
-	struct cstub cs = { 0 };
+	struct cstub cs = {0};
 	struct stub_server *s;
 	struct aws_credentials c;
 	struct aws_error err;
@@ -636,32 +646,30 @@ test_creds_container_bad_responses(void)
 		size_t big;
 		const char *why;
 	} cases[] = {
-		{ "not json", 0, "not a JSON object" },
-		{ "[1,2]", 0, "not a JSON object" },
-		{ "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"RESPSECRET\",\"Token\":\"T\"}", 0,
-		    "no Expiration" },
-		{ "{\"SecretAccessKey\":\"RESPSECRET\"}", 0, "lacks AccessKeyId" },
-		{ "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"\"}", 0, "lacks SecretAccessKey" },
-		{ "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"RESPSECRET\",\"Token\":\"T\","
-		  "\"Expiration\":\"tomorrow\"}", 0, "Expiration is not" },
-		{ NULL, 100 * 1024, "larger than 65536" },
+	    {"not json", 0, "not a JSON object"},
+	    {"[1,2]", 0, "not a JSON object"},
+	    {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"RESPSECRET\",\"Token\":\"T\"}", 0,
+	        "no Expiration"},
+	    {"{\"SecretAccessKey\":\"RESPSECRET\"}", 0, "lacks AccessKeyId"},
+	    {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"\"}", 0, "lacks SecretAccessKey"},
+	    {"{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"RESPSECRET\",\"Token\":\"T\","
+	     "\"Expiration\":\"tomorrow\"}",
+	        0, "Expiration is not"},
+	    {NULL, 100 * 1024, "larger than 65536"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct cstub cs = { .raw = cases[i].raw, .big = cases[i].big };
+		struct cstub cs = {.raw = cases[i].raw, .big = cases[i].big};
 		struct stub_server *s;
-		struct aws_credentials c;
-		struct aws_error err;
 
 		reset_env();
 		s = container_stub(&cs);
-		CU_ASSERT_EQUAL(get_once(NULL, &c, &err), -1);
-		CU_ASSERT_PTR_NOT_NULL(strstr(err.message, cases[i].why));
-		CU_ASSERT_PTR_NULL(strstr(err.message, "RESPSECRET"));
+		expect_fail(NULL, cases[i].why, "RESPSECRET");
 		stub_stop(s);
 	}
 	{
 		/* A long-lived key pair (no Token) needs no Expiration. */
-		struct cstub cs = { .raw = "{\"AccessKeyId\":\"AKIALONG\",\"SecretAccessKey\":\"S\"}" };
+		struct cstub cs = {
+		    .raw = "{\"AccessKeyId\":\"AKIALONG\",\"SecretAccessKey\":\"S\"}"};
 		struct stub_server *s;
 		struct aws_credentials c;
 		struct aws_error err;
@@ -679,10 +687,10 @@ test_creds_container_bad_responses(void)
 static void
 test_creds_container_beats_imds(void)
 {
-	struct cstub cs = { 0 };
-	struct istub is = { 0 };
+	struct cstub cs = {0};
+	struct istub is = {0};
 	struct stub_server *cont, *imds;
-	struct creds_config cfg = { 0 };
+	struct creds_config cfg = {0};
 	struct aws_credentials c;
 	struct aws_error err;
 
@@ -707,7 +715,7 @@ test_creds_container_beats_imds(void)
 static void
 test_creds_imds_v2(void)
 {
-	struct istub is = { 0 };
+	struct istub is = {0};
 	struct stub_server *s = stub_start(imds_handler, &is);
 	struct aws_credentials c;
 	struct aws_error err;
@@ -738,12 +746,12 @@ test_creds_imds_no_v1_fallback(void)
 {
 	static const struct {
 		int status, drop;
-	} cases[] = { { 403, 0 }, { 405, 0 }, { 500, 0 }, { 200, 1 } };
+	} cases[] = {{403, 0}, {405, 0}, {500, 0}, {200, 1}};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct istub is = { .put_status = cases[i].status, .put_drop = cases[i].drop };
+		struct istub is = {.put_status = cases[i].status, .put_drop = cases[i].drop};
 		struct stub_server *s = stub_start(imds_handler, &is);
-		struct creds_config cfg = { .timeout_ms = 2000 };
+		struct creds_config cfg = {.timeout_ms = 2000};
 		struct aws_credentials c;
 		struct aws_error err;
 
@@ -757,8 +765,8 @@ test_creds_imds_no_v1_fallback(void)
 		CU_ASSERT_EQUAL(is.gets_without_token, 0);
 		CU_ASSERT_EQUAL(is.gets_with_token, 0);
 		CU_ASSERT_EQUAL(stub_count(s), 1);
-		CU_ASSERT_EQUAL(err.cls, cases[i].status >= 500 || cases[i].drop ? AWS_ERR_RETRYABLE
-										    : AWS_ERR_FATAL);
+		CU_ASSERT_EQUAL(err.cls,
+		    cases[i].status >= 500 || cases[i].drop ? AWS_ERR_RETRYABLE : AWS_ERR_FATAL);
 		stub_stop(s);
 	}
 }
@@ -766,43 +774,49 @@ test_creds_imds_no_v1_fallback(void)
 static void
 test_creds_imds_disabled(void)
 {
-	struct istub is = { 0 };
+	struct istub is = {0};
 	struct stub_server *s = stub_start(imds_handler, &is);
-	struct creds_config cfg = { 0 };
-	struct aws_credentials c;
-	struct aws_error err;
+	struct creds_config cfg = {0};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	reset_env();
 	setenv("AWS_EC2_METADATA_DISABLED", "TRUE", 1);
 	cfg.imds_endpoint = stub_url(s);
-	CU_ASSERT_EQUAL(get_once(&cfg, &c, &err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "imds: disabled"));
+	expect_fail(&cfg, "imds: disabled", NULL);
 
 	unsetenv("AWS_EC2_METADATA_DISABLED");
 	cfg.imds_disabled = 1;
-	CU_ASSERT_EQUAL(get_once(&cfg, &c, &err), -1);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "imds: disabled"));
+	expect_fail(&cfg, "imds: disabled", NULL);
 	CU_ASSERT_EQUAL(stub_count(s), 0);
 	stub_stop(s);
 }
 
 /* ---- refresh ---- */
 
+/* A chain provider whose credentials come from a container stub (cs) with the
+ * given refresh window. */
+static struct aws_creds_provider *
+container_provider(struct cstub *cs, int64_t refresh_before_ms, struct stub_server **s)
+{
+	struct creds_config cfg = {.refresh_before_ms = refresh_before_ms};
+	struct aws_creds_provider *p;
+
+	reset_env();
+	*s = container_stub(cs);
+	p = creds_provider_new(&cfg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	return p;
+}
+
 static void
 test_creds_refresh_before_expiry(void)
 {
-	struct cstub cs = { .exp_s = 120 };
-	struct creds_config cfg = { .refresh_before_ms = 10 * 60 * 1000 };
+	struct cstub cs = {.exp_s = 120};
 	struct stub_server *s;
-	struct aws_creds_provider *p;
+	struct aws_creds_provider *p = container_provider(&cs, 10 * 60 * 1000, &s);
 	struct aws_credentials c;
 	struct aws_error err;
 
-	reset_env();
-	s = container_stub(&cs);
-	p = creds_provider_new(&cfg);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	CU_ASSERT_EQUAL(creds_get(p, &c, &err), 0);
 	CU_ASSERT_STRING_EQUAL(c.access_key_id, "ASIACONTAINER0");
 	/* Two minutes left is inside the ten-minute window: fetched again. */
@@ -826,17 +840,12 @@ test_creds_refresh_before_expiry(void)
 static void
 test_creds_refresh_failure_keeps_valid(void)
 {
-	struct cstub cs = { .exp_s = 120, .fail_from = 1 };
-	struct creds_config cfg = { .refresh_before_ms = 10 * 60 * 1000 };
+	struct cstub cs = {.exp_s = 120, .fail_from = 1};
 	struct stub_server *s;
-	struct aws_creds_provider *p;
+	struct aws_creds_provider *p = container_provider(&cs, 10 * 60 * 1000, &s);
 	struct aws_credentials c;
 	struct aws_error err;
 
-	reset_env();
-	s = container_stub(&cs);
-	p = creds_provider_new(&cfg);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	CU_ASSERT_EQUAL(creds_get(p, &c, &err), 0);
 	CU_ASSERT_EQUAL(creds_get(p, &c, &err), 0);
 	CU_ASSERT_EQUAL(stub_count(s), 2); /* the refresh was tried and failed */
@@ -853,17 +862,12 @@ test_creds_refresh_failure_keeps_valid(void)
 static void
 test_creds_expired_refetched(void)
 {
-	struct cstub cs = { .exp_s = 2, .fail_from = 1 };
-	struct creds_config cfg = { .refresh_before_ms = 1 };
+	struct cstub cs = {.exp_s = 2, .fail_from = 1};
 	struct stub_server *s;
-	struct aws_creds_provider *p;
+	struct aws_creds_provider *p = container_provider(&cs, 1, &s);
 	struct aws_credentials c;
 	struct aws_error err;
 
-	reset_env();
-	s = container_stub(&cs);
-	p = creds_provider_new(&cfg);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	CU_ASSERT_EQUAL(creds_get(p, &c, &err), 0);
 	sleep_ms(3000);
 	/* Expired and the endpoint now fails: an error, not the stale keys. */
@@ -892,7 +896,8 @@ test_creds_nothing_found(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "profile default: no file "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/.aws/credentials"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/.aws/config"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(err.message, "container: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "imds: disabled"));
 }
 
@@ -906,7 +911,7 @@ test_creds_errors_hide_secrets(void)
 	char body[512], path[64];
 
 	for (int i = 0; i < 6; i++) {
-		struct cstub cs = { 0 };
+		struct cstub cs = {0};
 		struct stub_server *s = NULL;
 
 		reset_env();
@@ -916,28 +921,33 @@ test_creds_errors_hide_secrets(void)
 			setenv("AWS_SESSION_TOKEN", secret, 1);
 			break;
 		case 1: /* a malformed line holding the secret */
-			snprintf(body, sizeof(body), "[default]\naws_secret_access_key %s\n", secret);
+			snprintf(
+			    body, sizeof(body), "[default]\naws_secret_access_key %s\n", secret);
 			setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("secret1", body), 1);
 			break;
 		case 2: /* a secret without its key id */
-			snprintf(body, sizeof(body), "[default]\naws_secret_access_key = %s\n", secret);
+			snprintf(
+			    body, sizeof(body), "[default]\naws_secret_access_key = %s\n", secret);
 			setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("secret2", body), 1);
 			break;
 		case 3: /* a secret longer than its field */
-			snprintf(body, sizeof(body), "[default]\naws_access_key_id = A\n"
-			    "aws_secret_access_key = %s%s%s%s\n", secret, secret, secret, secret);
+			snprintf(body, sizeof(body),
+			    "[default]\naws_access_key_id = A\n"
+			    "aws_secret_access_key = %s%s%s%s\n",
+			    secret, secret, secret, secret);
 			setenv("AWS_SHARED_CREDENTIALS_FILE", write_file("secret3", body), 1);
 			break;
 		case 4: /* a container response with the secret but no key id */
-			snprintf(body, sizeof(body), "{\"SecretAccessKey\":\"%s\",\"Token\":\"%s\"}",
-			    secret, secret);
+			snprintf(body, sizeof(body),
+			    "{\"SecretAccessKey\":\"%s\",\"Token\":\"%s\"}", secret, secret);
 			cs.raw = body;
 			s = container_stub(&cs);
 			setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", secret, 1);
 			break;
 		case 5: /* an authorization token file to a refused host */
 			snprintf(path, sizeof(path), "secret5");
-			setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", write_file(path, secret), 1);
+			setenv(
+			    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", write_file(path, secret), 1);
 			setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://10.9.9.9/", 1);
 			break;
 		}
@@ -961,7 +971,8 @@ getter(void *arg)
 	for (int i = 0; i < 10; i++) {
 		struct aws_credentials c;
 		struct aws_error err;
-		if (creds_get(ta->p, &c, &err) != 0 || strncmp(c.access_key_id, "ASIACONTAINER", 13) != 0)
+		if (creds_get(ta->p, &c, &err) != 0 ||
+		    strncmp(c.access_key_id, "ASIACONTAINER", 13) != 0)
 			ta->failures++;
 	}
 	return NULL;
@@ -970,19 +981,14 @@ getter(void *arg)
 static void
 test_creds_threads(void)
 {
-	struct cstub cs = { .exp_s = 120 };
-	struct creds_config cfg = { .refresh_before_ms = 10 * 60 * 1000 };
+	struct cstub cs = {.exp_s = 120};
 	struct thread_arg ta[4];
 	pthread_t th[4];
 	struct stub_server *s;
-	struct aws_creds_provider *p;
+	struct aws_creds_provider *p = container_provider(&cs, 10 * 60 * 1000, &s);
 
-	reset_env();
-	s = container_stub(&cs);
-	p = creds_provider_new(&cfg);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	for (int i = 0; i < 4; i++) {
-		ta[i] = (struct thread_arg){ p, 0 };
+		ta[i] = (struct thread_arg){p, 0};
 		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, getter, &ta[i]), 0);
 	}
 	for (int i = 0; i < 4; i++) {
@@ -1003,21 +1009,21 @@ test_creds_parse_time(void)
 		const char *in;
 		int64_t ms; /* -1: rejected */
 	} cases[] = {
-		{ "1970-01-01T00:00:00Z", 0 },
-		{ "2024-05-01T12:00:00Z", 1714564800000LL },
-		{ "2024-05-01T12:00:00.123Z", 1714564800000LL },
-		{ "2024-05-01T12:00:00+00:00", 1714564800000LL },
-		{ "2024-02-29T23:59:59Z", 1709251199000LL },
-		{ "2024-05-01T12:00:00", -1 },
-		{ "2024-05-01T12:00:00+02:00", -1 },
-		{ "2024-13-01T12:00:00Z", -1 },
-		{ "2023-02-29T12:00:00Z", -1 },
-		{ "2024-05-01T12:00:-1Z", -1 },
-		{ "2024-05-01T24:00:00Z", -1 },
-		{ "2024-05-01 12:00:00Z", -1 },
-		{ "2024-5-1T12:00:00Z", -1 },
-		{ "", -1 },
-		{ "2024-05-01T12:00:00Zjunk", -1 },
+	    {"1970-01-01T00:00:00Z", 0},
+	    {"2024-05-01T12:00:00Z", 1714564800000LL},
+	    {"2024-05-01T12:00:00.123Z", 1714564800000LL},
+	    {"2024-05-01T12:00:00+00:00", 1714564800000LL},
+	    {"2024-02-29T23:59:59Z", 1709251199000LL},
+	    {"2024-05-01T12:00:00", -1},
+	    {"2024-05-01T12:00:00+02:00", -1},
+	    {"2024-13-01T12:00:00Z", -1},
+	    {"2023-02-29T12:00:00Z", -1},
+	    {"2024-05-01T12:00:-1Z", -1},
+	    {"2024-05-01T24:00:00Z", -1},
+	    {"2024-05-01 12:00:00Z", -1},
+	    {"2024-5-1T12:00:00Z", -1},
+	    {"", -1},
+	    {"2024-05-01T12:00:00Zjunk", -1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t ms = 42;
@@ -1032,39 +1038,38 @@ test_creds_parse_time(void)
 }
 
 static CU_TestInfo creds_tests[] = {
-	{ "static", test_creds_static },
-	{ "env", test_creds_env },
-	{ "env partial", test_creds_env_partial },
-	{ "env beats files", test_creds_env_beats_files },
-	{ "profiles", test_creds_profiles },
-	{ "profile default paths", test_creds_profile_default_paths },
-	{ "malformed files", test_creds_malformed_files },
-	{ "file key without secret", test_creds_file_key_without_secret },
-	{ "file kinds", test_creds_file_kinds },
-	{ "files beat container", test_creds_files_beat_container },
-	{ "container token", test_creds_container_token },
-	{ "container token file", test_creds_container_token_file },
-	{ "container relative uri", test_creds_container_relative_uri },
-	{ "container hosts", test_creds_container_hosts },
-	{ "container localhost", test_creds_container_localhost },
-	{ "container bad responses", test_creds_container_bad_responses },
-	{ "container beats imds", test_creds_container_beats_imds },
-	{ "imds v2", test_creds_imds_v2 },
-	{ "imds no v1 fallback", test_creds_imds_no_v1_fallback },
-	{ "imds disabled", test_creds_imds_disabled },
-	{ "refresh before expiry", test_creds_refresh_before_expiry },
-	{ "refresh failure keeps valid", test_creds_refresh_failure_keeps_valid },
-	{ "expired refetched", test_creds_expired_refetched },
-	{ "nothing found", test_creds_nothing_found },
-	{ "errors hide secrets", test_creds_errors_hide_secrets },
-	{ "threads", test_creds_threads },
-	{ "parse time", test_creds_parse_time },
-	CU_TEST_INFO_NULL,
+    {"static", test_creds_static},
+    {"env", test_creds_env},
+    {"env partial", test_creds_env_partial},
+    {"env beats files", test_creds_env_beats_files},
+    {"profiles", test_creds_profiles},
+    {"profile default paths", test_creds_profile_default_paths},
+    {"bad files", test_creds_bad_files},
+    {"file kinds", test_creds_file_kinds},
+    {"files beat container", test_creds_files_beat_container},
+    {"container token", test_creds_container_token},
+    {"container token file", test_creds_container_token_file},
+    {"container relative uri", test_creds_container_relative_uri},
+    {"container hosts", test_creds_container_hosts},
+    {"container localhost", test_creds_container_localhost},
+    {"container bad responses", test_creds_container_bad_responses},
+    {"container beats imds", test_creds_container_beats_imds},
+    {"imds v2", test_creds_imds_v2},
+    {"imds no v1 fallback", test_creds_imds_no_v1_fallback},
+    {"imds disabled", test_creds_imds_disabled},
+    {"refresh before expiry", test_creds_refresh_before_expiry},
+    {"refresh failure keeps valid", test_creds_refresh_failure_keeps_valid},
+    {"expired refetched", test_creds_expired_refetched},
+    {"nothing found", test_creds_nothing_found},
+    {"errors hide secrets", test_creds_errors_hide_secrets},
+    {"threads", test_creds_threads},
+    {"parse time", test_creds_parse_time},
+    CU_TEST_INFO_NULL,
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "creds", suite_init, suite_clean, NULL, NULL, creds_tests },
-	CU_SUITE_INFO_NULL,
+    {"creds", suite_init, suite_clean, NULL, NULL, creds_tests},
+    CU_SUITE_INFO_NULL,
 };
 
 int
