@@ -26,7 +26,7 @@
 
 #include "common/config_keys.h"
 
-static const char *const sections[] = { "kls", "reader", "lease", "aws", "metrics", "handler" };
+static const char *const sections[] = {"kls", "reader", "lease", "aws", "metrics", "handler"};
 
 /* Environment variables, most specific first: for each key the first one set wins.
  * KINESIS_ENDPOINT and DYNAMODB_ENDPOINT are kls's own (from gokini; scripts/emulators
@@ -35,17 +35,20 @@ static const char *const sections[] = { "kls", "reader", "lease", "aws", "metric
 static const struct {
 	const char *name;
 	int key;
-} env_vars[CONFIG_ENV_VARS] = {
-	{ "KINESIS_ENDPOINT", K_KINESIS_ENDPOINT },
-	{ "AWS_ENDPOINT_URL_KINESIS", K_KINESIS_ENDPOINT },
-	{ "DYNAMODB_ENDPOINT", K_DYNAMODB_ENDPOINT },
-	{ "AWS_ENDPOINT_URL_DYNAMODB", K_DYNAMODB_ENDPOINT },
-	{ "AWS_ENDPOINT_URL_CLOUDWATCH", K_CLOUDWATCH_ENDPOINT },
-	{ "AWS_ENDPOINT_URL", ENV_ALL_ENDPOINTS },
-	{ "AWS_REGION", K_REGION },
-	{ "AWS_DEFAULT_REGION", K_REGION },
-	{ "AWS_PROFILE", K_PROFILE },
+} env_vars[] = {
+    {"KINESIS_ENDPOINT", K_KINESIS_ENDPOINT},
+    {"AWS_ENDPOINT_URL_KINESIS", K_KINESIS_ENDPOINT},
+    {"DYNAMODB_ENDPOINT", K_DYNAMODB_ENDPOINT},
+    {"AWS_ENDPOINT_URL_DYNAMODB", K_DYNAMODB_ENDPOINT},
+    {"AWS_ENDPOINT_URL_CLOUDWATCH", K_CLOUDWATCH_ENDPOINT},
+    {"AWS_ENDPOINT_URL", ENV_ALL_ENDPOINTS},
+    {"AWS_REGION", K_REGION},
+    {"AWS_DEFAULT_REGION", K_REGION},
+    {"AWS_PROFILE", K_PROFILE},
 };
+
+_Static_assert(sizeof(env_vars) / sizeof(env_vars[0]) == CONFIG_ENV_VARS,
+    "CONFIG_ENV_VARS must match the table");
 
 /* Enough for any value of any key (strings are the largest), aligned for each type. */
 union key_value {
@@ -250,8 +253,8 @@ set_pair(struct config *cfg, const char *key, const char *value, enum config_ori
 			break;
 	}
 	if (i < cfg->handler_count && origin == CONFIG_ORIGIN_FILE && m->pair_line[i] != 0) {
-		error_at(cfg, origin, line, 0, "handler", key, "duplicate key (first set on line %u)",
-		    m->pair_line[i]);
+		error_at(cfg, origin, line, 0, "handler", key,
+		    "duplicate key (first set on line %u)", m->pair_line[i]);
 		return -1;
 	}
 	if (i == cfg->handler_count) {
@@ -348,8 +351,8 @@ check_line(struct parse *ps, const char *s, size_t len)
 		ps->skip = !known_section(s + 1, (size_t)(close - s - 1));
 		if (ps->skip)
 			add_error(ps->cfg, ps->line, "%s:%u: unknown section [%.*s]",
-			    source_name(ps->cfg), ps->line, (int)(close - s - 1 > 60 ? 60 : close - s - 1),
-			    s + 1);
+			    source_name(ps->cfg), ps->line,
+			    (int)(close - s - 1 > 60 ? 60 : close - s - 1), s + 1);
 		return 0;
 	}
 	const char *sep = key_separator(s, s + len);
@@ -383,8 +386,8 @@ parse_reader(char *str, int num, void *stream)
 		len--;
 	str[0] = '\0';
 	if (memchr(s, '\0', len) != NULL) {
-		add_error(ps->cfg, ps->line, "%s:%u: line contains a NUL byte", source_name(ps->cfg),
-		    ps->line);
+		add_error(ps->cfg, ps->line, "%s:%u: line contains a NUL byte",
+		    source_name(ps->cfg), ps->line);
 		return str;
 	}
 	/* inih needs room for the line, a newline and the NUL in num bytes. */
@@ -431,7 +434,8 @@ take_source(struct config *cfg, const char *label)
 {
 	struct config_meta *m = &cfg->meta;
 	if (m->have_source) {
-		add_error(cfg, 0, "%s: a configuration was already loaded from %s", label, m->source);
+		add_error(
+		    cfg, 0, "%s: a configuration was already loaded from %s", label, m->source);
 		return -1;
 	}
 	snprintf(m->source, sizeof(m->source), "%s", label);
@@ -443,7 +447,7 @@ static int
 parse_text(struct config *cfg, const char *text, size_t len)
 {
 	size_t before = cfg->meta.error_count + cfg->meta.errors_dropped;
-	struct parse ps = { .cfg = cfg, .p = text, .end = text + len };
+	struct parse ps = {.cfg = cfg, .p = text, .end = text + len};
 	int rc = ini_parse_stream(parse_reader, &ps, parse_handler, &ps);
 	if (rc == -2)
 		add_error(cfg, 0, "%s: out of memory while parsing", source_name(cfg));
@@ -470,7 +474,7 @@ read_all(int fd, struct kls_buf *b)
 		if (buf_reserve(b, 4096) == -1)
 			return -1;
 		ssize_t n = seekable ? pread(fd, b->data + b->len, b->cap - b->len - 1, off)
-				     : read(fd, b->data + b->len, b->cap - b->len - 1);
+		                     : read(fd, b->data + b->len, b->cap - b->len - 1);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -607,14 +611,15 @@ config_apply_env(struct config *cfg, char *const *envp)
 static void
 apply_env(struct config *cfg)
 {
-	static const int endpoints[] = { K_KINESIS_ENDPOINT, K_DYNAMODB_ENDPOINT,
-		K_CLOUDWATCH_ENDPOINT };
+	static const int endpoints[] = {
+	    K_KINESIS_ENDPOINT, K_DYNAMODB_ENDPOINT, K_CLOUDWATCH_ENDPOINT};
 	struct config_meta *m = &cfg->meta;
 	for (int i = 0; i < CONFIG_ENV_VARS; i++) {
 		if (!m->env_set[i])
 			continue;
 		for (size_t j = 0; j < 3; j++) {
-			int key = env_vars[i].key == ENV_ALL_ENDPOINTS ? endpoints[j] : env_vars[i].key;
+			int key =
+			    env_vars[i].key == ENV_ALL_ENDPOINTS ? endpoints[j] : env_vars[i].key;
 			/* Only keys no file or command line set, and not one an earlier (more
 			 * specific) variable already set. */
 			if (m->origin[key] == CONFIG_ORIGIN_DEFAULT && !m->invalid[key])
@@ -629,6 +634,8 @@ int
 config_finish(struct config *cfg)
 {
 	struct config_meta *m = &cfg->meta;
+	if (m->finished)
+		return m->error_count + m->errors_dropped == 0 ? 0 : -1;
 	apply_env(cfg);
 	for (int key = 0; key < K_COUNT; key++) {
 		const struct config_key *k = &config_keys[key];

@@ -54,7 +54,7 @@
 #define CONFIG_ENV_VARS 9
 
 enum config_checkpoint {
-	CONFIG_CHECKPOINT_AUTO,	  /* kls checkpoints after every batch the handler accepts */
+	CONFIG_CHECKPOINT_AUTO,   /* kls checkpoints after every batch the handler accepts */
 	CONFIG_CHECKPOINT_MANUAL, /* the handler checkpoints */
 };
 
@@ -76,7 +76,7 @@ enum config_poison_policy {
 };
 
 enum config_shard_end {
-	CONFIG_SHARD_END_AUTO,	  /* kls checkpoints SHARD_END if the handler did not */
+	CONFIG_SHARD_END_AUTO,    /* kls checkpoints SHARD_END if the handler did not */
 	CONFIG_SHARD_END_HANDLER, /* the handler must; the shard stays open until it does */
 };
 
@@ -111,7 +111,7 @@ struct config_reader {
 	uint32_t max_calls_per_second;
 	enum config_read_mode read_mode;
 	char consumer_name[CONFIG_VALUE_MAX + 1]; /* "" unless read_mode is fan-out */
-	uint32_t heartbeat_timeout_ms;		  /* 0 = no watchdog */
+	uint32_t heartbeat_timeout_ms;            /* 0 = no watchdog */
 	uint32_t drain_timeout_ms;
 	uint32_t poison_retries;
 	enum config_poison_policy poison_policy;
@@ -130,7 +130,7 @@ struct config_lease {
 	uint32_t max_leases; /* 0 = no limit */
 	uint32_t handoff_timeout_ms;
 	enum config_billing billing_mode;
-	uint32_t read_capacity;	 /* 0 unless billing_mode is provisioned */
+	uint32_t read_capacity;  /* 0 unless billing_mode is provisioned */
 	uint32_t write_capacity; /* 0 unless billing_mode is provisioned */
 	uint32_t safety_margin_ms;
 };
@@ -178,8 +178,8 @@ struct config_meta {
 	bool have_source;
 	bool finished;
 	uint8_t origin[CONFIG_KEYS_MAX]; /* enum config_origin of each key's value */
-	bool invalid[CONFIG_KEYS_MAX];	 /* a bad value was given: skip rules that use it */
-	uint32_t line[CONFIG_KEYS_MAX];	 /* file line of the value, when from the file */
+	bool invalid[CONFIG_KEYS_MAX];   /* a bad value was given: skip rules that use it */
+	uint32_t line[CONFIG_KEYS_MAX];  /* file line of the value, when from the file */
 	uint8_t env_var[CONFIG_KEYS_MAX];
 	uint8_t pair_origin[CONFIG_HANDLER_MAX];
 	uint32_t pair_line[CONFIG_HANDLER_MAX];
@@ -227,7 +227,8 @@ int config_parse_override(struct config *cfg, const char *arg);
 int config_apply_env(struct config *cfg, char *const *envp);
 
 /* Applies the environment, defaults and derived defaults, then checks required keys and
- * the rules between keys. 0 when the configuration has no error at all, else -1. */
+ * the rules between keys. 0 when the configuration has no error at all, else -1. Sources
+ * added afterwards are not merged; calling it again only repeats the verdict. */
 int config_finish(struct config *cfg);
 
 /* Convenience for one source and nothing else: new + parse + finish. NULL only when memory
@@ -257,11 +258,10 @@ struct config_change {
 	/* First key (in documentation order) that only a full restart can change, as
 	 * "section.key"; "" when a reload can apply the new configuration. */
 	char restart_key[64];
-	bool readers;	 /* a key readers use changed: restart them one by one */
+	bool readers;    /* a key readers use changed: restart them one by one */
 	bool supervisor; /* a key only klsd uses changed: klsd applies it in place */
 };
-void config_compare(const struct config *old, const struct config *new,
-    struct config_change *out);
+void config_compare(const struct config *old, const struct config *new, struct config_change *out);
 
 /* Names of enum values as written in the file, for logs and status output. */
 const char *config_position_name(enum config_position p);

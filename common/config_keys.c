@@ -31,144 +31,169 @@ _Static_assert(K_COUNT <= CONFIG_KEYS_MAX, "CONFIG_KEYS_MAX too small for the ke
 
 /* The first name of each value is the one config_write uses. */
 static const struct config_enum_name bool_names[] = {
-	{ "on", 1 }, { "off", 0 }, { "true", 1 }, { "false", 0 }, { "yes", 1 }, { "no", 0 },
-	{ NULL, 0 },
+    {"on", 1},
+    {"off", 0},
+    {"true", 1},
+    {"false", 0},
+    {"yes", 1},
+    {"no", 0},
+    {NULL, 0},
 };
 static const struct config_enum_name log_level_names[] = {
-	{ "error", LOG_LEVEL_ERROR }, { "warn", LOG_LEVEL_WARN }, { "info", LOG_LEVEL_INFO },
-	{ "debug", LOG_LEVEL_DEBUG }, { NULL, 0 },
+    {"error", LOG_LEVEL_ERROR},
+    {"warn", LOG_LEVEL_WARN},
+    {"info", LOG_LEVEL_INFO},
+    {"debug", LOG_LEVEL_DEBUG},
+    {NULL, 0},
 };
 static const struct config_enum_name log_target_names[] = {
-	{ "stderr", LOG_TARGET_STDERR }, { "journal", LOG_TARGET_JOURNAL },
-	{ "syslog", LOG_TARGET_SYSLOG }, { NULL, 0 },
+    {"stderr", LOG_TARGET_STDERR},
+    {"journal", LOG_TARGET_JOURNAL},
+    {"syslog", LOG_TARGET_SYSLOG},
+    {NULL, 0},
 };
 static const struct config_enum_name checkpoint_names[] = {
-	{ "auto", CONFIG_CHECKPOINT_AUTO }, { "manual", CONFIG_CHECKPOINT_MANUAL }, { NULL, 0 },
+    {"auto", CONFIG_CHECKPOINT_AUTO},
+    {"manual", CONFIG_CHECKPOINT_MANUAL},
+    {NULL, 0},
 };
 static const struct config_enum_name position_names[] = {
-	{ "TRIM_HORIZON", CONFIG_POSITION_TRIM_HORIZON }, { "LATEST", CONFIG_POSITION_LATEST },
-	{ "AT_TIMESTAMP", CONFIG_POSITION_AT_TIMESTAMP }, { NULL, 0 },
+    {"TRIM_HORIZON", CONFIG_POSITION_TRIM_HORIZON},
+    {"LATEST", CONFIG_POSITION_LATEST},
+    {"AT_TIMESTAMP", CONFIG_POSITION_AT_TIMESTAMP},
+    {NULL, 0},
 };
 static const struct config_enum_name read_mode_names[] = {
-	{ "polling", CONFIG_READ_POLLING }, { "fan-out", CONFIG_READ_FAN_OUT }, { NULL, 0 },
+    {"polling", CONFIG_READ_POLLING},
+    {"fan-out", CONFIG_READ_FAN_OUT},
+    {NULL, 0},
 };
 static const struct config_enum_name poison_names[] = {
-	{ "retry", CONFIG_POISON_RETRY }, { "dead-letter", CONFIG_POISON_DEAD_LETTER },
-	{ "release", CONFIG_POISON_RELEASE }, { NULL, 0 },
+    {"retry", CONFIG_POISON_RETRY},
+    {"dead-letter", CONFIG_POISON_DEAD_LETTER},
+    {"release", CONFIG_POISON_RELEASE},
+    {NULL, 0},
 };
 static const struct config_enum_name shard_end_names[] = {
-	{ "auto", CONFIG_SHARD_END_AUTO }, { "handler", CONFIG_SHARD_END_HANDLER }, { NULL, 0 },
+    {"auto", CONFIG_SHARD_END_AUTO},
+    {"handler", CONFIG_SHARD_END_HANDLER},
+    {NULL, 0},
 };
 static const struct config_enum_name billing_names[] = {
-	{ "on-demand", CONFIG_BILLING_ON_DEMAND }, { "provisioned", CONFIG_BILLING_PROVISIONED },
-	{ NULL, 0 },
+    {"on-demand", CONFIG_BILLING_ON_DEMAND},
+    {"provisioned", CONFIG_BILLING_PROVISIONED},
+    {NULL, 0},
 };
 
 #define AT(group, field) offsetof(struct config, group.field)
-#define STR(sec, name, syn, group, field, lo, hi, flags)                                     \
-	{ sec, name, CT_STR, syn, AT(group, field), lo, hi, NULL, NULL, flags }
-#define U32(sec, name, group, field, lo, hi, def, flags)                                     \
-	{ sec, name, CT_U32, SYN_ANY, AT(group, field), lo, hi, NULL, def, flags }
-#define ENUM(sec, name, group, field, names, def, flags)                                     \
-	{ sec, name, CT_ENUM, SYN_ANY, AT(group, field), 0, 0, names, def, flags }
+#define STR(sec, name, syn, group, field, lo, hi, flags)                                           \
+	{                                                                                          \
+		sec, name, CT_STR, syn, AT(group, field), lo, hi, NULL, NULL, flags                \
+	}
+#define U32(sec, name, group, field, lo, hi, def, flags)                                           \
+	{                                                                                          \
+		sec, name, CT_U32, SYN_ANY, AT(group, field), lo, hi, NULL, def, flags             \
+	}
+#define ENUM(sec, name, group, field, names, def, flags)                                           \
+	{                                                                                          \
+		sec, name, CT_ENUM, SYN_ANY, AT(group, field), 0, 0, names, def, flags             \
+	}
 
 const struct config_key config_keys[K_COUNT] = {
-	[K_APPLICATION] = STR("kls", "application", SYN_APP, kls, application, 1, 64,
-	    CK_REQUIRED | CK_RESTART),
-	[K_STREAM] = STR("kls", "stream", SYN_NAME, kls, stream, 1, 128, CK_REQUIRED | CK_RESTART),
-	[K_REGION] = STR("kls", "region", SYN_REGION, kls, region, 1, 32, CK_REQUIRED | CK_RESTART),
-	[K_TABLE] = STR("kls", "table", SYN_NAME, kls, table, 3, CONFIG_VALUE_MAX, CK_RESTART),
-	[K_WORKER_ID] = STR("kls", "worker_id", SYN_WORKER, kls, worker_id, 1, 128,
-	    CK_EMPTY_OK | CK_RESTART),
-	[K_STATE_DIR] = STR("kls", "state_dir", SYN_PATH, kls, state_dir, 2, CONFIG_VALUE_MAX,
-	    CK_RESTART),
-	[K_SHM_NAME] = STR("kls", "shm_name", SYN_SHM, kls, shm_name, 2, CONFIG_VALUE_MAX,
-	    CK_RESTART),
-	/* sun_path holds 108 bytes with the NUL. */
-	[K_CONTROL_SOCKET] = STR("kls", "control_socket", SYN_PATH, kls, control_socket, 2, 107,
-	    CK_RESTART),
-	[K_USER] = STR("kls", "user", SYN_USER, kls, user, 1, 32, CK_EMPTY_OK | CK_READER),
-	[K_LOG_LEVEL] = ENUM("kls", "log_level", kls, log_level, log_level_names, "info",
-	    CK_READER | CK_SUPER),
-	[K_LOG_TARGET] = ENUM("kls", "log_target", kls, log_target, log_target_names, "stderr",
-	    CK_READER | CK_SUPER),
+    [K_APPLICATION] =
+        STR("kls", "application", SYN_APP, kls, application, 1, 64, CK_REQUIRED | CK_RESTART),
+    [K_STREAM] = STR("kls", "stream", SYN_NAME, kls, stream, 1, 128, CK_REQUIRED | CK_RESTART),
+    [K_REGION] = STR("kls", "region", SYN_REGION, kls, region, 1, 32, CK_REQUIRED | CK_RESTART),
+    [K_TABLE] = STR("kls", "table", SYN_NAME, kls, table, 3, CONFIG_VALUE_MAX, CK_RESTART),
+    [K_WORKER_ID] =
+        STR("kls", "worker_id", SYN_WORKER, kls, worker_id, 1, 128, CK_EMPTY_OK | CK_RESTART),
+    [K_STATE_DIR] =
+        STR("kls", "state_dir", SYN_PATH, kls, state_dir, 2, CONFIG_VALUE_MAX, CK_RESTART),
+    [K_SHM_NAME] = STR("kls", "shm_name", SYN_SHM, kls, shm_name, 2, CONFIG_VALUE_MAX, CK_RESTART),
+    /* sun_path holds 108 bytes with the NUL. */
+    [K_CONTROL_SOCKET] =
+        STR("kls", "control_socket", SYN_PATH, kls, control_socket, 2, 107, CK_RESTART),
+    [K_USER] = STR("kls", "user", SYN_USER, kls, user, 1, 32, CK_EMPTY_OK | CK_READER),
+    [K_LOG_LEVEL] =
+        ENUM("kls", "log_level", kls, log_level, log_level_names, "info", CK_READER | CK_SUPER),
+    [K_LOG_TARGET] = ENUM(
+        "kls", "log_target", kls, log_target, log_target_names, "stderr", CK_READER | CK_SUPER),
 
-	[K_HANDLER] = STR("reader", "handler", SYN_PATH, reader, handler, 2, CONFIG_VALUE_MAX,
-	    CK_REQUIRED | CK_READER),
-	[K_CHECKPOINT] = ENUM("reader", "checkpoint", reader, checkpoint, checkpoint_names,
-	    "auto", CK_READER),
-	[K_INITIAL_POSITION] = ENUM("reader", "initial_position", reader, initial_position,
-	    position_names, "TRIM_HORIZON", CK_READER | CK_SUPER),
-	[K_INITIAL_TIMESTAMP] = { "reader", "initial_timestamp", CT_TIMESTAMP, SYN_ANY,
-	    AT(reader, initial_timestamp_ms), 0, 0, NULL, NULL,
-	    CK_EMPTY_OK | CK_READER | CK_SUPER },
-	[K_MAX_RECORDS] = U32("reader", "max_records", reader, max_records, 1, 10000, "10000",
-	    CK_READER),
-	[K_IDLE_BACKOFF_MS] = U32("reader", "idle_backoff_ms", reader, idle_backoff_ms, 0, 600000,
-	    "500", CK_READER),
-	[K_MAX_CALLS_PER_SECOND] = U32("reader", "max_calls_per_second", reader,
-	    max_calls_per_second, 1, 5, "5", CK_READER),
-	[K_READ_MODE] = ENUM("reader", "read_mode", reader, read_mode, read_mode_names, "polling",
-	    CK_RESTART),
-	[K_CONSUMER_NAME] = STR("reader", "consumer_name", SYN_NAME, reader, consumer_name, 1, 128,
-	    CK_EMPTY_OK | CK_RESTART),
-	[K_HEARTBEAT_TIMEOUT_MS] = U32("reader", "heartbeat_timeout_ms", reader,
-	    heartbeat_timeout_ms, 1000, 3600000, "60000", CK_ZERO_OK | CK_SUPER),
-	[K_DRAIN_TIMEOUT_MS] = U32("reader", "drain_timeout_ms", reader, drain_timeout_ms, 100,
-	    600000, "10000", CK_SUPER),
-	[K_POISON_RETRIES] = U32("reader", "poison_retries", reader, poison_retries, 1, 1000, "3",
-	    CK_SUPER),
-	[K_POISON_POLICY] = ENUM("reader", "poison_policy", reader, poison_policy, poison_names,
-	    "retry", CK_READER | CK_SUPER),
-	[K_DEAD_LETTER_DIR] = STR("reader", "dead_letter_dir", SYN_PATH, reader, dead_letter_dir,
-	    2, CONFIG_VALUE_MAX, CK_EMPTY_OK | CK_READER | CK_SUPER),
-	[K_RESTART_BACKOFF_MIN_MS] = U32("reader", "restart_backoff_min_ms", reader,
-	    restart_backoff_min_ms, 10, 600000, "100", CK_SUPER),
-	[K_RESTART_BACKOFF_MAX_MS] = U32("reader", "restart_backoff_max_ms", reader,
-	    restart_backoff_max_ms, 10, 3600000, "30000", CK_SUPER),
-	[K_SHARD_END_CHECKPOINT] = ENUM("reader", "shard_end_checkpoint", reader,
-	    shard_end_checkpoint, shard_end_names, "auto", CK_READER),
+    [K_HANDLER] = STR("reader", "handler", SYN_PATH, reader, handler, 2, CONFIG_VALUE_MAX,
+        CK_REQUIRED | CK_READER),
+    [K_CHECKPOINT] =
+        ENUM("reader", "checkpoint", reader, checkpoint, checkpoint_names, "auto", CK_READER),
+    [K_INITIAL_POSITION] = ENUM("reader", "initial_position", reader, initial_position,
+        position_names, "TRIM_HORIZON", CK_READER | CK_SUPER),
+    [K_INITIAL_TIMESTAMP] = {"reader", "initial_timestamp", CT_TIMESTAMP, SYN_ANY,
+        AT(reader, initial_timestamp_ms), 0, 0, NULL, NULL, CK_EMPTY_OK | CK_READER | CK_SUPER},
+    [K_MAX_RECORDS] =
+        U32("reader", "max_records", reader, max_records, 1, 10000, "10000", CK_READER),
+    [K_IDLE_BACKOFF_MS] =
+        U32("reader", "idle_backoff_ms", reader, idle_backoff_ms, 0, 600000, "500", CK_READER),
+    [K_MAX_CALLS_PER_SECOND] =
+        U32("reader", "max_calls_per_second", reader, max_calls_per_second, 1, 5, "5", CK_READER),
+    [K_READ_MODE] =
+        ENUM("reader", "read_mode", reader, read_mode, read_mode_names, "polling", CK_RESTART),
+    [K_CONSUMER_NAME] = STR("reader", "consumer_name", SYN_NAME, reader, consumer_name, 1, 128,
+        CK_EMPTY_OK | CK_RESTART),
+    [K_HEARTBEAT_TIMEOUT_MS] = U32("reader", "heartbeat_timeout_ms", reader, heartbeat_timeout_ms,
+        1000, 3600000, "60000", CK_ZERO_OK | CK_SUPER),
+    [K_DRAIN_TIMEOUT_MS] =
+        U32("reader", "drain_timeout_ms", reader, drain_timeout_ms, 100, 600000, "10000", CK_SUPER),
+    [K_POISON_RETRIES] =
+        U32("reader", "poison_retries", reader, poison_retries, 1, 1000, "3", CK_SUPER),
+    [K_POISON_POLICY] = ENUM("reader", "poison_policy", reader, poison_policy, poison_names,
+        "retry", CK_READER | CK_SUPER),
+    [K_DEAD_LETTER_DIR] = STR("reader", "dead_letter_dir", SYN_PATH, reader, dead_letter_dir, 2,
+        CONFIG_VALUE_MAX, CK_EMPTY_OK | CK_READER | CK_SUPER),
+    [K_RESTART_BACKOFF_MIN_MS] = U32("reader", "restart_backoff_min_ms", reader,
+        restart_backoff_min_ms, 10, 600000, "100", CK_SUPER),
+    [K_RESTART_BACKOFF_MAX_MS] = U32("reader", "restart_backoff_max_ms", reader,
+        restart_backoff_max_ms, 10, 3600000, "30000", CK_SUPER),
+    [K_SHARD_END_CHECKPOINT] = ENUM("reader", "shard_end_checkpoint", reader, shard_end_checkpoint,
+        shard_end_names, "auto", CK_READER),
 
-	[K_FAILOVER_MS] = U32("lease", "failover_ms", lease, failover_ms, 500, 3600000, "10000",
-	    CK_SUPER),
-	[K_RENEW_INTERVAL_MS] = U32("lease", "renew_interval_ms", lease, renew_interval_ms, 50,
-	    3600000, NULL, CK_SUPER),
-	[K_TAKE_INTERVAL_MS] = U32("lease", "take_interval_ms", lease, take_interval_ms, 100,
-	    86400000, NULL, CK_SUPER),
-	[K_SHARD_SYNC_INTERVAL_MS] = U32("lease", "shard_sync_interval_ms", lease,
-	    shard_sync_interval_ms, 1000, 86400000, "60000", CK_SUPER),
-	[K_MAX_LEASES] = U32("lease", "max_leases", lease, max_leases, 0, 65535, "0", CK_SUPER),
-	[K_HANDOFF_TIMEOUT_MS] = U32("lease", "handoff_timeout_ms", lease, handoff_timeout_ms,
-	    1000, 3600000, "30000", CK_SUPER),
-	[K_BILLING_MODE] = ENUM("lease", "billing_mode", lease, billing_mode, billing_names,
-	    "on-demand", CK_RESTART),
-	[K_READ_CAPACITY] = U32("lease", "read_capacity", lease, read_capacity, 1, 40000, NULL,
-	    CK_EMPTY_OK | CK_RESTART),
-	[K_WRITE_CAPACITY] = U32("lease", "write_capacity", lease, write_capacity, 1, 40000, NULL,
-	    CK_EMPTY_OK | CK_RESTART),
-	[K_SAFETY_MARGIN_MS] = U32("lease", "safety_margin_ms", lease, safety_margin_ms, 0,
-	    3600000, NULL, CK_SUPER),
+    [K_FAILOVER_MS] =
+        U32("lease", "failover_ms", lease, failover_ms, 500, 3600000, "10000", CK_SUPER),
+    [K_RENEW_INTERVAL_MS] =
+        U32("lease", "renew_interval_ms", lease, renew_interval_ms, 50, 3600000, NULL, CK_SUPER),
+    [K_TAKE_INTERVAL_MS] =
+        U32("lease", "take_interval_ms", lease, take_interval_ms, 100, 86400000, NULL, CK_SUPER),
+    [K_SHARD_SYNC_INTERVAL_MS] = U32("lease", "shard_sync_interval_ms", lease,
+        shard_sync_interval_ms, 1000, 86400000, "60000", CK_SUPER),
+    [K_MAX_LEASES] = U32("lease", "max_leases", lease, max_leases, 0, 65535, "0", CK_SUPER),
+    [K_HANDOFF_TIMEOUT_MS] = U32(
+        "lease", "handoff_timeout_ms", lease, handoff_timeout_ms, 1000, 3600000, "30000", CK_SUPER),
+    [K_BILLING_MODE] =
+        ENUM("lease", "billing_mode", lease, billing_mode, billing_names, "on-demand", CK_RESTART),
+    [K_READ_CAPACITY] = U32(
+        "lease", "read_capacity", lease, read_capacity, 1, 40000, NULL, CK_EMPTY_OK | CK_RESTART),
+    [K_WRITE_CAPACITY] = U32(
+        "lease", "write_capacity", lease, write_capacity, 1, 40000, NULL, CK_EMPTY_OK | CK_RESTART),
+    [K_SAFETY_MARGIN_MS] =
+        U32("lease", "safety_margin_ms", lease, safety_margin_ms, 0, 3600000, NULL, CK_SUPER),
 
-	[K_KINESIS_ENDPOINT] = STR("aws", "kinesis_endpoint", SYN_URL, aws, kinesis_endpoint, 1,
-	    CONFIG_VALUE_MAX, CK_EMPTY_OK | CK_RESTART),
-	[K_DYNAMODB_ENDPOINT] = STR("aws", "dynamodb_endpoint", SYN_URL, aws, dynamodb_endpoint, 1,
-	    CONFIG_VALUE_MAX, CK_EMPTY_OK | CK_RESTART),
-	[K_CLOUDWATCH_ENDPOINT] = STR("aws", "cloudwatch_endpoint", SYN_URL, aws,
-	    cloudwatch_endpoint, 1, CONFIG_VALUE_MAX, CK_EMPTY_OK | CK_RESTART),
-	[K_PROFILE] = STR("aws", "profile", SYN_NAME, aws, profile, 1, 64, CK_EMPTY_OK | CK_RESTART),
-	[K_CONNECT_TIMEOUT_MS] = U32("aws", "connect_timeout_ms", aws, connect_timeout_ms, 100,
-	    120000, "5000", CK_READER | CK_SUPER),
-	[K_REQUEST_TIMEOUT_MS] = U32("aws", "request_timeout_ms", aws, request_timeout_ms, 1000,
-	    600000, "10000", CK_READER | CK_SUPER),
-	[K_MAX_RESPONSE_BYTES] = U32("aws", "max_response_bytes", aws, max_response_bytes, 65536,
-	    1073741824, "33554432", CK_READER | CK_SUPER),
+    [K_KINESIS_ENDPOINT] = STR("aws", "kinesis_endpoint", SYN_URL, aws, kinesis_endpoint, 1,
+        CONFIG_VALUE_MAX, CK_EMPTY_OK | CK_RESTART),
+    [K_DYNAMODB_ENDPOINT] = STR("aws", "dynamodb_endpoint", SYN_URL, aws, dynamodb_endpoint, 1,
+        CONFIG_VALUE_MAX, CK_EMPTY_OK | CK_RESTART),
+    [K_CLOUDWATCH_ENDPOINT] = STR("aws", "cloudwatch_endpoint", SYN_URL, aws, cloudwatch_endpoint,
+        1, CONFIG_VALUE_MAX, CK_EMPTY_OK | CK_RESTART),
+    [K_PROFILE] = STR("aws", "profile", SYN_NAME, aws, profile, 1, 64, CK_EMPTY_OK | CK_RESTART),
+    [K_CONNECT_TIMEOUT_MS] = U32("aws", "connect_timeout_ms", aws, connect_timeout_ms, 100, 120000,
+        "5000", CK_READER | CK_SUPER),
+    [K_REQUEST_TIMEOUT_MS] = U32("aws", "request_timeout_ms", aws, request_timeout_ms, 1000, 600000,
+        "10000", CK_READER | CK_SUPER),
+    [K_MAX_RESPONSE_BYTES] = U32("aws", "max_response_bytes", aws, max_response_bytes, 65536,
+        1073741824, "33554432", CK_READER | CK_SUPER),
 
-	[K_METRICS_LISTEN] = STR("metrics", "listen", SYN_HOSTPORT, metrics, listen, 1,
-	    CONFIG_VALUE_MAX, CK_EMPTY_OK | CK_RESTART),
-	[K_METRICS_CLOUDWATCH] = { "metrics", "cloudwatch", CT_BOOL, SYN_ANY,
-	    AT(metrics, cloudwatch), 0, 0, bool_names, "off", CK_SUPER },
-	[K_METRICS_NAMESPACE] = STR("metrics", "namespace", SYN_NAMESPACE, metrics,
-	    cloudwatch_namespace, 1, CONFIG_VALUE_MAX, CK_SUPER),
+    [K_METRICS_LISTEN] = STR("metrics", "listen", SYN_HOSTPORT, metrics, listen, 1,
+        CONFIG_VALUE_MAX, CK_EMPTY_OK | CK_RESTART),
+    [K_METRICS_CLOUDWATCH] = {"metrics", "cloudwatch", CT_BOOL, SYN_ANY, AT(metrics, cloudwatch), 0,
+        0, bool_names, "off", CK_SUPER},
+    [K_METRICS_NAMESPACE] = STR("metrics", "namespace", SYN_NAMESPACE, metrics,
+        cloudwatch_namespace, 1, CONFIG_VALUE_MAX, CK_SUPER),
 };
 
 int
@@ -285,8 +310,8 @@ check_syntax(enum config_syntax syn, const char *s, char *why, size_t whylen)
 		/* fall through */
 	case SYN_NAME:
 		if (!all_chars(s, is_name_char)) {
-			snprintf(why, whylen, "\"%s\" may only contain letters, digits, '_', '.' and '-'",
-			    s);
+			snprintf(why, whylen,
+			    "\"%s\" may only contain letters, digits, '_', '.' and '-'", s);
 			return -1;
 		}
 		return 0;
@@ -311,7 +336,8 @@ check_syntax(enum config_syntax syn, const char *s, char *why, size_t whylen)
 	case SYN_SHM:
 		if (s[0] != '/' || s[1] == '.' || !all_chars(s + 1, is_name_char)) {
 			snprintf(why, whylen,
-			    "\"%s\" is not a shared memory name (\"/name\" of letters, digits, '_', '.', '-')",
+			    "\"%s\" is not a shared memory name (\"/name\" of letters, digits, "
+			    "'_', '.', '-')",
 			    s);
 			return -1;
 		}
@@ -332,7 +358,8 @@ check_syntax(enum config_syntax syn, const char *s, char *why, size_t whylen)
 			return -1;
 		}
 		if (strpbrk(p, " ?#") != NULL) {
-			snprintf(why, whylen, "\"%s\" must not have blanks, a query or a fragment", s);
+			snprintf(
+			    why, whylen, "\"%s\" must not have blanks, a query or a fragment", s);
 			return -1;
 		}
 		return 0;
@@ -360,7 +387,8 @@ check_syntax(enum config_syntax syn, const char *s, char *why, size_t whylen)
 	case SYN_NAMESPACE:
 		if (!all_chars(s, is_namespace_char) || strncmp(s, "AWS/", 4) == 0) {
 			snprintf(why, whylen,
-			    "\"%s\" is not a CloudWatch namespace (letters, digits, . _ - / # : and blanks; not AWS/...)",
+			    "\"%s\" is not a CloudWatch namespace (letters, digits, . _ - / # : "
+			    "and blanks; not AWS/...)",
 			    s);
 			return -1;
 		}
@@ -441,8 +469,8 @@ parse_names(const struct config_key *k, const char *s, int *out, char *why, size
 	for (const struct config_enum_name *n = k->names; n->name != NULL; n++) {
 		if (len < 0 || (size_t)len >= whylen)
 			break;
-		len += snprintf(why + len, whylen - (size_t)len, "%s %s",
-		    n == k->names ? "" : ",", n->name);
+		len += snprintf(
+		    why + len, whylen - (size_t)len, "%s %s", n == k->names ? "" : ",", n->name);
 	}
 	return -1;
 }
@@ -487,8 +515,7 @@ fraction_ms(const char **p, int *ms)
 #define TIMESTAMP_MAX_S INT64_C(253402300799)
 
 static int
-parse_timestamp(const struct config_key *k, const char *s, int64_t *out, char *why,
-    size_t whylen)
+parse_timestamp(const struct config_key *k, const char *s, int64_t *out, char *why, size_t whylen)
 {
 	if (*s == '\0') {
 		*out = -1;
@@ -498,7 +525,7 @@ parse_timestamp(const struct config_key *k, const char *s, int64_t *out, char *w
 	int ms = 0;
 	int64_t secs = -1;
 	if (strlen(s) >= 20 && s[4] == '-') {
-		struct tm tm = { 0 };
+		struct tm tm = {0};
 		int y, mo, d, h, mi, se;
 		if (digits(s, 4, &y) && s[4] == '-' && digits(s + 5, 2, &mo) && s[7] == '-' &&
 		    digits(s + 8, 2, &d) && s[10] == 'T' && digits(s + 11, 2, &h) && s[13] == ':' &&
@@ -537,8 +564,7 @@ parse_timestamp(const struct config_key *k, const char *s, int64_t *out, char *w
 }
 
 int
-config_key_parse(const struct config_key *k, const char *text, void *out, char *why,
-    size_t whylen)
+config_key_parse(const struct config_key *k, const char *text, void *out, char *why, size_t whylen)
 {
 	if (config_value_check(text, CONFIG_VALUE_MAX, why, whylen) == -1)
 		return -1;
@@ -569,7 +595,8 @@ config_key_parse(const struct config_key *k, const char *text, void *out, char *
 		return -1;
 	}
 	if (len < k->min) {
-		snprintf(why, whylen, "\"%s\" is shorter than %" PRIu32 " characters", text, k->min);
+		snprintf(
+		    why, whylen, "\"%s\" is shorter than %" PRIu32 " characters", text, k->min);
 		return -1;
 	}
 	if (len > k->max) {
@@ -706,7 +733,7 @@ static bool
 any_invalid(const struct config *cfg, int a, int b, int c)
 {
 	return config_key_invalid(cfg, a) || config_key_invalid(cfg, b) ||
-	    (c >= 0 && config_key_invalid(cfg, c));
+	       (c >= 0 && config_key_invalid(cfg, c));
 }
 
 void
@@ -741,7 +768,7 @@ config_check_rules(struct config *cfg)
 		    "%" PRIu32 " must be less than failover_ms (%" PRIu32 ")", l->safety_margin_ms,
 		    l->failover_ms);
 	} else if (!any_invalid(cfg, K_RENEW_INTERVAL_MS, K_SAFETY_MARGIN_MS, K_FAILOVER_MS) &&
-	    l->renew_interval_ms >= l->failover_ms - l->safety_margin_ms) {
+	           l->renew_interval_ms >= l->failover_ms - l->safety_margin_ms) {
 		config_key_error(cfg, K_RENEW_INTERVAL_MS, K_FAILOVER_MS,
 		    "%" PRIu32 " must be less than failover_ms - safety_margin_ms (%" PRIu32
 		    " - %" PRIu32 " = %" PRIu32 ")",

@@ -103,18 +103,18 @@ struct config_enum_name {
 /* Key flags. */
 #define CK_REQUIRED 0x01 /* no default: must be set */
 #define CK_EMPTY_OK 0x02 /* "" means not set ("" string, 0 integer, -1 timestamp) */
-#define CK_ZERO_OK 0x04	 /* integer 0 is allowed outside min..max (off / no limit) */
-#define CK_RESTART 0x08	 /* only a full restart can change it */
-#define CK_READER 0x10	 /* readers use it: a change restarts them */
-#define CK_SUPER 0x20	 /* klsd uses it and applies a change in place */
+#define CK_ZERO_OK 0x04  /* integer 0 is allowed outside min..max (off / no limit) */
+#define CK_RESTART 0x08  /* only a full restart can change it */
+#define CK_READER 0x10   /* readers use it: a change restarts them */
+#define CK_SUPER 0x20    /* klsd uses it and applies a change in place */
 
 struct config_key {
 	const char *section;
 	const char *name;
 	enum config_type type;
-	enum config_syntax syntax; /* CT_STR only */
-	size_t offset;		   /* of the field in struct config */
-	uint32_t min, max;	   /* integer range, or string length range */
+	enum config_syntax syntax;            /* CT_STR only */
+	size_t offset;                        /* of the field in struct config */
+	uint32_t min, max;                    /* integer range, or string length range */
 	const struct config_enum_name *names; /* CT_ENUM and CT_BOOL: NULL-terminated */
 	const char *def; /* default as text; NULL = required, optional or derived */
 	unsigned flags;
@@ -126,14 +126,13 @@ extern const struct config_key config_keys[K_COUNT];
 int config_key_find(const char *section, const char *name);
 /* Parses text for key k into out (at least CONFIG_VALUE_MAX + 1 bytes, aligned for
  * int64_t). 0, or -1 with a reason in why ("20000 is out of range 1..10000"). */
-int config_key_parse(const struct config_key *k, const char *text, void *out, char *why,
-    size_t whylen);
+int config_key_parse(
+    const struct config_key *k, const char *text, void *out, char *why, size_t whylen);
 /* Checks a free-form value (printable, representable in the INI syntax, bounded). */
 int config_value_check(const char *text, size_t max, char *why, size_t whylen);
 /* Appends the field's value as text that config_key_parse reads back to the same value. */
 int config_key_format(const struct config_key *k, const struct config *cfg, struct kls_buf *out);
-bool config_key_equal(const struct config_key *k, const struct config *a,
-    const struct config *b);
+bool config_key_equal(const struct config_key *k, const struct config *a, const struct config *b);
 /* Size of the field of k in struct config. */
 size_t config_key_size(const struct config_key *k);
 
