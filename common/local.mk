@@ -19,5 +19,8 @@ common_libklscommon_a_SOURCES += common/creds.c common/creds_int.h \
 # == Kinesis and DynamoDB clients ==
 
 # == configuration ==
+common_libklscommon_a_SOURCES += \
+	common/config.c common/config.h common/config_keys.c common/config_keys.h
+EXTRA_DIST += docs/kls.conf.md scripts/kls.conf.example
 
 # == end of module blocks ==

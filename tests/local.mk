@@ -28,6 +28,9 @@ tests_unit_creds_test_LDADD = $(TEST_COMMON_LIBS)
 # == Kinesis and DynamoDB client tests ==
 
 # == configuration tests ==
+check_PROGRAMS += tests/unit/config_test
+tests_unit_config_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_config_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == shm and kls-ctl tests ==
 
