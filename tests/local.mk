@@ -17,6 +17,9 @@ tests_unit_buf_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_buf_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == request layer tests ==
+check_PROGRAMS += tests/unit/sigv4_test
+tests_unit_sigv4_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_sigv4_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == credentials tests ==
 check_PROGRAMS += tests/unit/creds_test
