@@ -52,7 +52,7 @@ struct http_response {
 
 struct http_client;
 
-/* NULL only when allocation or libcurl setup fails (err says which). */
+/* NULL only when allocation or libcurl setup fails (err, if not NULL, says which). */
 struct http_client *http_client_new(const struct http_config *cfg, struct aws_error *err);
 void http_client_free(struct http_client *c);
 

@@ -23,6 +23,9 @@ tests_unit_sigv4_test_LDADD = $(TEST_COMMON_LIBS)
 check_PROGRAMS += tests/unit/retry_test
 tests_unit_retry_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_retry_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/http_test
+tests_unit_http_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_http_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == credentials tests ==
 check_PROGRAMS += tests/unit/creds_test
