@@ -10,7 +10,7 @@ common_libklscommon_a_SOURCES = \
 
 # == request layer: http, sigv4, retry, aws (calls) ==
 common_libklscommon_a_SOURCES += common/sigv4.c common/sigv4.h common/http.h \
-	common/retry.c common/retry.h common/http.c
+	common/retry.c common/retry.h common/http.c common/aws.c
 
 # == credentials chain ==
 common_libklscommon_a_SOURCES += common/creds.c

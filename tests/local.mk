@@ -26,6 +26,9 @@ tests_unit_retry_test_LDADD = $(TEST_COMMON_LIBS)
 check_PROGRAMS += tests/unit/http_test
 tests_unit_http_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_http_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/aws_test
+tests_unit_aws_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_aws_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == credentials tests ==
 check_PROGRAMS += tests/unit/creds_test
