@@ -14,6 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "common/http.h"
 #include "tests/harness.h"
 #include "tests/stub_http.h"
@@ -436,6 +441,165 @@ test_http_refuses_header_injection(void)
 	buf_free(&body);
 }
 
+/*
+ * A one-connection HTTPS server with a fresh self-signed certificate, to show that
+ * verification is on: an unknown issuer or a wrong name fails, and the same server
+ * is accepted once its certificate is a trust anchor given through ca_file.
+ */
+struct tls_server {
+	int lfd, port;
+	pthread_t thread;
+	SSL_CTX *ctx;
+	EVP_PKEY *key;
+	X509 *cert;
+	char ca_path[64];
+};
+
+static void *
+tls_main(void *p)
+{
+	static const char reply[] =
+	    "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\ntls-ok";
+	struct tls_server *t = p;
+	char buf[4096];
+	size_t have = 0;
+	int fd = accept(t->lfd, NULL, NULL);
+	SSL *ssl;
+
+	if (fd < 0)
+		return NULL;
+	ssl = SSL_new(t->ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_accept(ssl) == 1) {
+		while (have < sizeof(buf) - 1) {
+			int n = SSL_read(ssl, buf + have, (int)(sizeof(buf) - 1 - have));
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+			buf[have] = '\0';
+			if (strstr(buf, "\r\n\r\n")) {
+				SSL_write(ssl, reply, (int)strlen(reply));
+				break;
+			}
+		}
+		SSL_shutdown(ssl);
+	}
+	SSL_free(ssl);
+	close(fd);
+	return NULL;
+}
+
+/* san: the certificate's subjectAltName, e.g. "IP:127.0.0.1". */
+static int
+tls_start(struct tls_server *t, const char *san)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t slen = sizeof(sin);
+	X509_NAME *name;
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	FILE *f;
+	int fd;
+
+	memset(t, 0, sizeof(*t));
+	t->key = EVP_EC_gen("P-256");
+	t->cert = X509_new();
+	if (!t->key || !t->cert)
+		return -1;
+	X509_set_version(t->cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(t->cert), 1);
+	X509_gmtime_adj(X509_getm_notBefore(t->cert), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(t->cert), 3600);
+	X509_set_pubkey(t->cert, t->key);
+	name = X509_get_subject_name(t->cert);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"kls test", -1,
+	    -1, 0);
+	X509_set_issuer_name(t->cert, name);
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, t->cert, t->cert, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+	if (!ext)
+		return -1;
+	X509_add_ext(t->cert, ext, -1);
+	X509_EXTENSION_free(ext);
+	if (!X509_sign(t->cert, t->key, EVP_sha256()))
+		return -1;
+
+	snprintf(t->ca_path, sizeof(t->ca_path), "/tmp/kls-http-test-ca-XXXXXX");
+	fd = mkstemp(t->ca_path);
+	if (fd < 0 || !(f = fdopen(fd, "w")))
+		return -1;
+	PEM_write_X509(f, t->cert);
+	fclose(f);
+
+	t->ctx = SSL_CTX_new(TLS_server_method());
+	if (!t->ctx || SSL_CTX_use_certificate(t->ctx, t->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(t->ctx, t->key) != 1)
+		return -1;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(t->lfd, 4) < 0 || getsockname(t->lfd, (struct sockaddr *)&sin, &slen) < 0)
+		return -1;
+	t->port = ntohs(sin.sin_port);
+	return pthread_create(&t->thread, NULL, tls_main, t) == 0 ? 0 : -1;
+}
+
+static void
+tls_stop(struct tls_server *t)
+{
+	pthread_join(t->thread, NULL);
+	close(t->lfd);
+	unlink(t->ca_path);
+	SSL_CTX_free(t->ctx);
+	X509_free(t->cert);
+	EVP_PKEY_free(t->key);
+}
+
+/* One GET to the TLS server with the given trust anchors; returns http_request's result. */
+static int
+tls_get(const char *san, int trust, struct aws_error *err, struct kls_buf *body)
+{
+	struct tls_server t;
+	struct http_config cfg = { .timeout_ms = 5000 };
+	struct http_client *c;
+	struct http_response resp = { .body = body };
+	char url[64];
+	struct http_request req = { "GET", url, NULL, 0, NULL, 0 };
+	int rc;
+
+	CU_ASSERT_EQUAL_FATAL(tls_start(&t, san), 0);
+	if (trust)
+		cfg.ca_file = t.ca_path;
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", t.port);
+	c = http_client_new(&cfg, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	rc = http_request(c, &req, &resp, err);
+	http_client_free(c);
+	tls_stop(&t);
+	return rc;
+}
+
+static void
+test_http_tls_verification(void)
+{
+	struct aws_error err;
+	struct kls_buf body;
+
+	buf_init(&body, 0);
+	/* Unknown issuer. */
+	CU_ASSERT_EQUAL(tls_get("IP:127.0.0.1", 0, &err, &body), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "TLSVerifyFailed");
+	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
+	/* Trusted issuer, but the certificate names another host. */
+	CU_ASSERT_EQUAL(tls_get("IP:127.0.0.2", 1, &err, &body), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "TLSVerifyFailed");
+	/* Trusted and named: the request goes through. */
+	CU_ASSERT_EQUAL(tls_get("IP:127.0.0.1", 1, &err, &body), 0);
+	CU_ASSERT_STRING_EQUAL(body.data, "tls-ok");
+	buf_free(&body);
+}
+
 static void
 collect_trace(void *arg, const char *line)
 {
@@ -503,6 +667,7 @@ static CU_TestInfo http_tests[] = {
 	{ "url host", test_http_url_host },
 	{ "refuses header injection", test_http_refuses_header_injection },
 	{ "trace redacts secrets", test_http_trace_redacts_secrets },
+	{ "tls verification", test_http_tls_verification },
 	CU_TEST_INFO_NULL,
 };
 
