@@ -115,10 +115,11 @@ test_http_error_status_is_a_response(void)
 	stub_stop(s);
 }
 
-/* Runs one request against a stub scenario with a client config; fills err. */
+/* Runs one request against a stub scenario with a client config; fills err and
+ * returns http_request's result, with the number of requests the stub answered. */
 static int
 run_scenario(struct scenario *sc, const struct http_config *cfg, struct kls_buf *body,
-    struct aws_error *err, struct stub_server **out_stub)
+    struct aws_error *err, int *answered)
 {
 	struct stub_server *s = stub_start(scenario_handler, sc);
 	struct http_client *c = http_client_new(cfg, err);
@@ -129,46 +130,80 @@ run_scenario(struct scenario *sc, const struct http_config *cfg, struct kls_buf 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	rc = post(c, stub_url(s), body, &resp, err);
 	http_client_free(c);
-	if (out_stub)
-		*out_stub = s;
-	else
-		stub_stop(s);
+	if (answered)
+		*answered = stub_count(s);
+	stub_stop(s);
 	return rc;
 }
 
+/* Failures a stub can stage, each with the error it must give. */
 static void
-test_http_timeout_fires(void)
+test_http_failures(void)
 {
-	struct scenario sc = { .body = "late", .delay_ms = 1500 };
-	struct http_config cfg = { .timeout_ms = 300 };
-	struct aws_error err;
-	struct kls_buf body;
+	static char pad[1600];
+	static struct {
+		const char *name;
+		struct scenario sc;
+		struct http_config cfg;
+		const char *type;
+		enum aws_err_class cls;
+		long status;
+		const char *message_has;
+	} cases[] = {
+		{ "timeout fires", { .body = "late", .delay_ms = 1500 }, { .timeout_ms = 300 },
+		    "Timeout", AWS_ERR_RETRYABLE, 0, "POST http://127.0.0.1:" },
+		{ "body over cap", { .body = "0123456789abcdef", .body_repeat = 256 },
+		    { .max_response_bytes = 1024 }, "ResponseTooLarge", AWS_ERR_FATAL, 200, "1024" },
+		{ "redirect not followed", { .status = 302, .headers = "Location: /elsewhere\r\n" },
+		    { 0 }, "Redirect", AWS_ERR_FATAL, 302, "/elsewhere" },
+		{ "truncated body", { .body = "0123456789", .body_repeat = 100, .truncate_to = 100 },
+		    { 0 }, "TruncatedResponse", AWS_ERR_RETRYABLE, 200, "ended early" },
+		{ "dropped connection", { .drop = 1 }, { 0 }, "NetworkError", AWS_ERR_RETRYABLE, 0,
+		    "POST" },
+		{ "headers over cap", { .body = "ok", .headers = pad }, { .max_header_bytes = 512 },
+		    "HeadersTooLarge", AWS_ERR_FATAL, 200, "512" },
+	};
 
-	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "Timeout");
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_RETRYABLE);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "POST http://127.0.0.1:"));
-	buf_free(&body);
+	memset(pad, 'p', sizeof(pad));
+	memcpy(pad, "X-Pad: ", 7);
+	memcpy(pad + sizeof(pad) - 3, "\r\n", 3);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct aws_error err;
+		struct kls_buf body;
+		int answered;
+
+		buf_init(&body, 0);
+		CU_ASSERT_EQUAL(run_scenario(&cases[i].sc, &cases[i].cfg, &body, &err, &answered), -1);
+		if (strcmp(err.type, cases[i].type) != 0 || err.cls != cases[i].cls ||
+		    err.http_status != cases[i].status || !strstr(err.message, cases[i].message_has))
+			fprintf(stderr, "%s: got %s cls %d status %ld: %s\n", cases[i].name, err.type,
+			    err.cls, err.http_status, err.message);
+		CU_ASSERT_STRING_EQUAL(err.type, cases[i].type);
+		CU_ASSERT_EQUAL(err.cls, cases[i].cls);
+		CU_ASSERT_EQUAL(err.http_status, cases[i].status);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.message, cases[i].message_has));
+		/* Nothing is retried or followed inside the HTTP layer. */
+		CU_ASSERT_EQUAL(answered, 1);
+		CU_ASSERT(body.len <= 1024);
+		buf_free(&body);
+	}
 }
 
+/* The bounds that refused the replies above let them through once large enough. */
 static void
-test_http_body_over_cap(void)
+test_http_caps_admit_within(void)
 {
-	struct scenario sc = { .body = "0123456789abcdef", .body_repeat = 256 }; /* 4096 B */
-	struct http_config cfg = { .max_response_bytes = 1024 };
+	struct scenario big = { .body = "0123456789abcdef", .body_repeat = 256 };
+	struct scenario padded = { .body = "ok", .headers = "X-Pad: pppppppppppppppppppp\r\n" };
+	struct http_config cfg = { .max_response_bytes = 4096, .max_header_bytes = 512 };
 	struct aws_error err;
 	struct kls_buf body;
 
 	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "ResponseTooLarge");
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
-	CU_ASSERT(body.len <= 1024);
-	/* The same body fits under a larger cap. */
-	cfg.max_response_bytes = 4096;
-	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), 0);
+	CU_ASSERT_EQUAL(run_scenario(&big, &cfg, &body, &err, NULL), 0);
 	CU_ASSERT_EQUAL(body.len, 4096);
+	CU_ASSERT_EQUAL(run_scenario(&padded, &cfg, &body, &err, NULL), 0);
+	CU_ASSERT_STRING_EQUAL(body.data, "ok");
 	buf_free(&body);
 }
 
@@ -208,19 +243,32 @@ raw_main(void *p)
 	return NULL;
 }
 
+/* A listening socket on 127.0.0.1 and a free port; -1 on failure. */
 static int
-raw_start(struct raw_server *r, const char *reply, size_t len)
+listen_loopback(int *port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t slen = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 4) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &slen) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int
+raw_start(struct raw_server *r, const char *reply, size_t len)
+{
 	r->reply = reply;
 	r->len = len;
-	r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(r->lfd, 4) < 0 || getsockname(r->lfd, (struct sockaddr *)&sin, &slen) < 0)
+	if ((r->lfd = listen_loopback(&r->port)) < 0)
 		return -1;
-	r->port = ntohs(sin.sin_port);
 	return pthread_create(&r->thread, NULL, raw_main, r) == 0 ? 0 : -1;
 }
 
@@ -263,77 +311,6 @@ test_http_chunked_body_over_cap(void)
 	http_client_free(c);
 	raw_stop(&r);
 	buf_free(&reply);
-	buf_free(&body);
-}
-
-static void
-test_http_redirect_not_followed(void)
-{
-	struct scenario sc = { .status = 302, .headers = "Location: /elsewhere\r\n" };
-	struct stub_server *s;
-	struct aws_error err;
-	struct kls_buf body;
-
-	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, &s), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "Redirect");
-	CU_ASSERT_EQUAL(err.http_status, 302);
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/elsewhere"));
-	CU_ASSERT_EQUAL(stub_count(s), 1);
-	stub_stop(s);
-	buf_free(&body);
-}
-
-static void
-test_http_truncated_body(void)
-{
-	struct scenario sc = { .body = "0123456789", .body_repeat = 100, .truncate_to = 100 };
-	struct aws_error err;
-	struct kls_buf body;
-
-	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, NULL), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "TruncatedResponse");
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_RETRYABLE);
-	CU_ASSERT_EQUAL(err.http_status, 200);
-	buf_free(&body);
-}
-
-static void
-test_http_dropped_connection(void)
-{
-	struct scenario sc = { .drop = 1 };
-	struct aws_error err;
-	struct kls_buf body;
-
-	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, NULL), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "NetworkError");
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_RETRYABLE);
-	CU_ASSERT_EQUAL(err.http_status, 0);
-	buf_free(&body);
-}
-
-static void
-test_http_headers_over_cap(void)
-{
-	char pad[1600];
-	struct scenario sc = { .body = "ok" };
-	struct http_config cfg = { .max_header_bytes = 512 };
-	struct aws_error err;
-	struct kls_buf body;
-
-	memset(pad, 'p', sizeof(pad));
-	memcpy(pad, "X-Pad: ", 7);
-	memcpy(pad + sizeof(pad) - 3, "\r\n", 3);
-	sc.headers = pad;
-	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "HeadersTooLarge");
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
-	/* The default bound lets the same reply through. */
-	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, NULL), 0);
 	buf_free(&body);
 }
 
@@ -493,8 +470,6 @@ tls_main(void *p)
 static int
 tls_start(struct tls_server *t, const char *san)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t slen = sizeof(sin);
 	X509_NAME *name;
 	X509V3_CTX v3;
 	X509_EXTENSION *ext;
@@ -536,12 +511,8 @@ tls_start(struct tls_server *t, const char *san)
 	if (!t->ctx || SSL_CTX_use_certificate(t->ctx, t->cert) != 1 ||
 	    SSL_CTX_use_PrivateKey(t->ctx, t->key) != 1)
 		return -1;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	t->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(t->lfd, 4) < 0 || getsockname(t->lfd, (struct sockaddr *)&sin, &slen) < 0)
+	if ((t->lfd = listen_loopback(&t->port)) < 0)
 		return -1;
-	t->port = ntohs(sin.sin_port);
 	return pthread_create(&t->thread, NULL, tls_main, t) == 0 ? 0 : -1;
 }
 
@@ -655,13 +626,9 @@ test_http_trace_redacts_secrets(void)
 static CU_TestInfo http_tests[] = {
 	{ "reuses connection", test_http_reuses_connection },
 	{ "error status is a response", test_http_error_status_is_a_response },
-	{ "timeout fires", test_http_timeout_fires },
-	{ "body over cap", test_http_body_over_cap },
+	{ "failures: timeout, caps, redirect, truncated, dropped", test_http_failures },
+	{ "caps admit within", test_http_caps_admit_within },
 	{ "chunked body over cap", test_http_chunked_body_over_cap },
-	{ "redirect not followed", test_http_redirect_not_followed },
-	{ "truncated body", test_http_truncated_body },
-	{ "dropped connection", test_http_dropped_connection },
-	{ "headers over cap", test_http_headers_over_cap },
 	{ "url rules", test_http_url_rules },
 	{ "refuses plain http remote", test_http_refuses_plain_http_remote },
 	{ "url host", test_http_url_host },
