@@ -17,6 +17,19 @@ tests_unit_buf_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_buf_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == request layer tests ==
+check_PROGRAMS += tests/unit/sigv4_test
+tests_unit_sigv4_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_sigv4_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/retry_test
+tests_unit_retry_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_retry_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/http_test
+tests_unit_http_test_CPPFLAGS = $(TEST_CPPFLAGS)
+# libssl only for the test's own TLS server (kls itself reaches TLS through libcurl).
+tests_unit_http_test_LDADD = $(TEST_COMMON_LIBS) -lssl
+check_PROGRAMS += tests/unit/aws_test
+tests_unit_aws_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_aws_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == credentials tests ==
 check_PROGRAMS += tests/unit/creds_test
