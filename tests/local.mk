@@ -27,6 +27,9 @@ tests_unit_buf_test_LDADD = $(TEST_COMMON_LIBS)
 # == configuration tests ==
 
 # == shm and kls-ctl tests ==
+check_PROGRAMS += tests/unit/shm_test
+tests_unit_shm_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_shm_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
 
 # == handler ABI, examples and reader loader tests ==
 
