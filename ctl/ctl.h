@@ -54,6 +54,7 @@ struct ctl_status {
 	char stream[KLS_SHM_NAME_MAX];
 	char worker_id[KLS_SHM_WORKER_MAX];
 	long klsd_pid;
+	bool klsd_alive; /* the recorded klsd (pid and start time) still runs */
 	int64_t klsd_heartbeat_ns;
 	uint32_t slot_count;
 	kls_mono now; /* CLOCK_BOOTTIME when the table was read */

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@ ctl_status_read(const struct kls_shm *t, unsigned tries, struct ctl_status *st)
 	snprintf(st->worker_id, sizeof(st->worker_id), "%.*s", (int)sizeof(h->worker_id) - 1,
 	    h->worker_id);
 	st->klsd_pid = h->klsd_pid;
+	st->klsd_alive = kls_proc_alive(h->klsd_pid, h->klsd_start_ticks);
 	st->klsd_heartbeat_ns = kls_shm_klsd_heartbeat_get(t).ns;
 	st->slot_count = kls_shm_slot_count(t);
 	st->now = mono_now();
@@ -217,7 +219,8 @@ ctl_status_text(const struct ctl_status *st, FILE *out)
 	fmt_safe(stream, sizeof(stream), st->stream);
 	fmt_safe(worker, sizeof(worker), st->worker_id);
 	fprintf(out, "application %s  stream %s  worker %s\n", app, stream, worker);
-	fprintf(out, "klsd pid %ld, heartbeat %.1f s ago, %zu of %u slots in use\n", st->klsd_pid,
+	fprintf(out, "klsd pid %ld%s, heartbeat %.1f s ago, %zu of %u slots in use\n",
+	    st->klsd_pid, st->klsd_alive ? "" : " (not running)",
 	    (double)(st->now.ns - st->klsd_heartbeat_ns) / 1e9, st->n, st->slot_count);
 
 	for (int c = 0; c < NCOLS; c++)
@@ -334,7 +337,7 @@ ctl_cmd_status(int argc, char **argv, FILE *out, FILE *err)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *app = NULL, *shm = NULL;
-	char name[KLS_SHM_NAME_MAX + 8], msg[512];
+	char name[NAME_MAX + 2], msg[512];
 	struct kls_shm_err serr;
 	struct kls_shm *t;
 	struct ctl_status st;

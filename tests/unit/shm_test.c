@@ -49,15 +49,22 @@ cleanup_names(void)
 	return 0;
 }
 
-static struct kls_shm *
-make_table(const char *name, uint32_t slots)
+/* kls_shm_create with the test identity. */
+static int
+create_table(const char *name, uint32_t slots, struct kls_shm **t, struct kls_shm_err *err)
 {
 	struct kls_shm_params p = { .name = name, .application = "testapp",
 		.stream = "teststream", .worker_id = "host1:0f4c", .slot_count = slots };
+	return kls_shm_create(&p, t, err);
+}
+
+static struct kls_shm *
+make_table(const char *name, uint32_t slots)
+{
 	struct kls_shm_err err;
 	struct kls_shm *t = NULL;
 
-	if (kls_shm_create(&p, &t, &err) < 0) {
+	if (create_table(name, slots, &t, &err) < 0) {
 		fprintf(stderr, "kls_shm_create %s: %s\n", name, err.msg);
 		return NULL;
 	}
@@ -402,15 +409,11 @@ test_shm_alive_refused(void)
 	close(up[1]);
 	close(down[0]);
 	CU_ASSERT_EQUAL_FATAL(read(up[0], &c, 1), 1);
-	{
-		struct kls_shm_params p = { .name = name, .application = "a", .stream = "s",
-			.worker_id = "w", .slot_count = 1 };
-		CU_ASSERT_EQUAL(kls_shm_create(&p, &t, &err), -1);
-		CU_ASSERT_EQUAL(errno, EBUSY);
-		CU_ASSERT_EQUAL(err.check, KLS_SHM_EALIVE);
-		snprintf(want, sizeof(want), "klsd pid %ld", (long)pid);
-		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
-	}
+	CU_ASSERT_EQUAL(create_table(name, 1, &t, &err), -1);
+	CU_ASSERT_EQUAL(errno, EBUSY);
+	CU_ASSERT_EQUAL(err.check, KLS_SHM_EALIVE);
+	snprintf(want, sizeof(want), "klsd pid %ld", (long)pid);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
 	/* Still intact for its readers. */
 	CU_ASSERT_EQUAL(kls_shm_attach(name, &t2, &err), 0);
 	CU_ASSERT_EQUAL(kls_shm_header(t2)->klsd_pid, pid);
@@ -424,14 +427,10 @@ test_shm_alive_refused(void)
 
 	/* Lock released but the recorded klsd (us) alive with the same start time: refused. */
 	kls_shm_close(t);
-	{
-		struct kls_shm_params p = { .name = name, .application = "a", .stream = "s",
-			.worker_id = "w", .slot_count = 1 };
-		CU_ASSERT_EQUAL(kls_shm_create(&p, &t, &err), -1);
-		CU_ASSERT_EQUAL(err.check, KLS_SHM_EALIVE);
-		snprintf(want, sizeof(want), "klsd pid %ld, still running", (long)getpid());
-		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
-	}
+	CU_ASSERT_EQUAL(create_table(name, 1, &t, &err), -1);
+	CU_ASSERT_EQUAL(err.check, KLS_SHM_EALIVE);
+	snprintf(want, sizeof(want), "klsd pid %ld, still running", (long)getpid());
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
 	/* Same pid, other start time: the pid was reused, the table is stale. */
 	CU_ASSERT_EQUAL_FATAL(kls_shm_attach(name, &t2, &err), 0);
 	header_rw(t2)->klsd_start_ticks += 1;
@@ -445,8 +444,6 @@ static void
 test_shm_foreign_object_kept(void)
 {
 	const char *name = new_name();
-	struct kls_shm_params p = { .name = name, .application = "a", .stream = "s",
-		.worker_id = "w", .slot_count = 1 };
 	struct kls_shm_err err;
 	struct kls_shm *t = NULL;
 	char junk[128];
@@ -456,7 +453,7 @@ test_shm_foreign_object_kept(void)
 	memset(junk, 'x', sizeof(junk));
 	CU_ASSERT_EQUAL(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
 	close(fd);
-	CU_ASSERT_EQUAL(kls_shm_create(&p, &t, &err), -1);
+	CU_ASSERT_EQUAL(create_table(name, 1, &t, &err), -1);
 	CU_ASSERT_EQUAL(err.check, KLS_SHM_EMAGIC);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a kls table"));
 	fd = shm_open(name, O_RDONLY, 0);
@@ -1036,6 +1033,8 @@ test_ctl_status_text(void)
 	CU_ASSERT_STRING_EQUAL(r.err, "");
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "application testapp  stream teststream  worker host1:0f4c"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "4 of 8 slots in use"));
+	snprintf(line, sizeof(line), "klsd pid %ld, heartbeat", (long)getpid());
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, line));
 	for (const char *p = r.out; (p = strchr(p, '\n')); p++)
 		lines++;
 	CU_ASSERT_EQUAL(lines, 2 + 1 + 4); /* header, headings, one row per slot in use */
@@ -1170,7 +1169,7 @@ test_ctl_status_klsd_stopped(void)
 	struct ctl_run r;
 	int up[2], status;
 	const char *state;
-	char c;
+	char c, want[64];
 	pid_t pid;
 
 	CU_ASSERT_EQUAL_FATAL(pipe(up), 0);
@@ -1213,8 +1212,14 @@ test_ctl_status_klsd_stopped(void)
 	}
 	json_object_put(root);
 	ctl_run_free(&r);
+	/* Its table outlives it; status says so. */
 	kill(pid, SIGKILL);
 	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	r = run_ctl("status", "--shm", name, NULL, NULL);
+	CU_ASSERT_EQUAL(r.rc, 0);
+	snprintf(want, sizeof(want), "klsd pid %ld (not running)", (long)pid);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, want));
+	ctl_run_free(&r);
 }
 
 static void
