@@ -1,1 +1,9 @@
-# shm: see the folder's files for what each does.
+# shm/: the shared-memory table (layout, create/attach/validate/repair, seqcounts, futex
+# handshake) that klsd, kls-reader and kls-ctl share. See shm/README.md.
+noinst_LIBRARIES += shm/libklsshm.a
+shm_libklsshm_a_SOURCES = \
+	shm/table.c shm/table.h \
+	shm/seqcount.c shm/seqcount.h \
+	shm/futex.c shm/futex.h \
+	shm/proc.c
+EXTRA_DIST += shm/README.md

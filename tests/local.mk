@@ -46,6 +46,9 @@ tests_unit_config_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_config_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == shm and kls-ctl tests ==
+check_PROGRAMS += tests/unit/shm_test
+tests_unit_shm_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_shm_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
 
 # == handler ABI, examples and reader loader tests ==
 

@@ -1,0 +1,75 @@
+/*
+ * kls-ctl: the administrator's tool. Subcommands live in one command table (ctl.c);
+ * those that only read state (status) map the shm table read-only and never ask klsd,
+ * so they work while klsd is wedged or stopped. Actions that change something
+ * (workers, release, drain, reload) will go over klsd's control socket and are added
+ * as new rows of the table. Everything takes its output streams as arguments so the
+ * tests run the real commands in-process.
+ */
+#ifndef KLS_CTL_H
+#define KLS_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/clock.h"
+#include "shm/table.h"
+
+/* Where shm_open objects appear on Linux; kls-ctl looks for kls.* tables there. */
+#define CTL_SHM_DIR "/dev/shm"
+
+struct ctl_command {
+	const char *name;
+	const char *args;    /* usage after the name */
+	const char *summary; /* one line for the help text */
+	/* argv[0] is the command name; returns the process exit status (0 ok, 1 error). */
+	int (*run)(int argc, char **argv, FILE *out, FILE *err);
+};
+
+/* The whole program: dispatches argv[1] through the command table. */
+int ctl_main(int argc, char **argv, FILE *out, FILE *err);
+
+/*
+ * Chooses the shm name to open: shm ("NAME" or "/NAME") if given, else "/kls.<app>" if
+ * app is given, else the only kls.* object in dir. 0, or -1 with msg saying why (none,
+ * several and which, bad name).
+ */
+int ctl_pick_table(const char *dir, const char *app, const char *shm, char *name, size_t size,
+    char *msg, size_t msg_size);
+
+/* One slot in use, as read from the table. A torn group is marked, its copy unused. */
+struct ctl_row {
+	uint32_t slot;
+	uint32_t state; /* enum kls_slot_state (or a newer minor's value) */
+	bool lease_torn;
+	bool progress_torn;
+	struct kls_lease lease;
+	struct kls_progress progress;
+};
+
+struct ctl_status {
+	char application[KLS_SHM_NAME_MAX];
+	char stream[KLS_SHM_NAME_MAX];
+	char worker_id[KLS_SHM_WORKER_MAX];
+	long klsd_pid;
+	bool klsd_alive; /* the recorded klsd (pid and start time) still runs */
+	int64_t klsd_heartbeat_ns;
+	uint32_t slot_count;
+	kls_mono now; /* CLOCK_BOOTTIME when the table was read */
+	size_t n;
+	struct ctl_row *rows;
+};
+
+/* Reads every slot in use, each group with at most `tries` attempts. -1 on ENOMEM. */
+int ctl_status_read(const struct kls_shm *t, unsigned tries, struct ctl_status *st);
+void ctl_status_free(struct ctl_status *st);
+/* Renders a status read; 0, or -1 when writing failed. */
+int ctl_status_text(const struct ctl_status *st, FILE *out);
+int ctl_status_json(const struct ctl_status *st, FILE *out);
+
+/* Commands. */
+int ctl_cmd_status(int argc, char **argv, FILE *out, FILE *err);
+
+#endif
