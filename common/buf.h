@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct kls_buf {
 	char *data; /* always NUL-terminated when non-NULL, so text can be parsed in place */

@@ -22,7 +22,7 @@ common_libklscommon_a_SOURCES += common/creds.c common/creds_int.h \
 
 # == configuration ==
 common_libklscommon_a_SOURCES += \
-	common/config.c common/config.h common/config_keys.c common/config_keys.h
+	common/conf.c common/conf.h common/conf_keys.c common/conf_keys.h
 EXTRA_DIST += docs/kls.conf.md scripts/kls.conf.example
 
 # == end of module blocks ==

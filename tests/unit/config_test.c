@@ -14,8 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common/config.h"
-#include "common/config_keys.h"
+#include "common/conf.h"
+#include "common/conf_keys.h"
 #include "tests/harness.h"
 
 /* A valid configuration with only the required keys; extra text starts on line 9. */

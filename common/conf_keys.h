@@ -1,10 +1,10 @@
 /*
- * Private to common/config.c and common/config_keys.c: the table of every configuration key
+ * Private to common/conf.c and common/conf_keys.c: the table of every configuration key
  * (section, name, type, range, default, what a change needs) and the value parsers, so that
  * the file, overrides, environment, defaults and config_write all go through one path.
  */
-#ifndef KLS_CONFIG_KEYS_H
-#define KLS_CONFIG_KEYS_H
+#ifndef KLS_CONF_KEYS_H
+#define KLS_CONF_KEYS_H
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "common/config.h"
+#include "common/conf.h"
 
 /* Index of each key in config_keys[], in documentation (and config_write) order. */
 enum config_key_id {

@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "common/config_keys.h"
+#include "common/conf_keys.h"
 
 /* Enum fields are written through an int (config_key_parse fills one); GCC makes these
  * enums int-sized, and this keeps it that way. */

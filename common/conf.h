@@ -26,8 +26,8 @@
  * A struct config holds no pointers: it may be copied by value and freed with free() or
  * config_free().
  */
-#ifndef KLS_CONFIG_H
-#define KLS_CONFIG_H
+#ifndef KLS_CONF_H
+#define KLS_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>

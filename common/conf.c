@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/config_keys.h"
+#include "common/conf_keys.h"
 
 static const char *const sections[] = {"kls", "reader", "lease", "aws", "metrics", "handler"};
 
