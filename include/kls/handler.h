@@ -180,8 +180,13 @@ extern "C" {
 #define KLS_HANDLER_SYMBOL "kls_handler"
 
 /* Marks the descriptor as exported even when the handler is built with
- * -fvisibility=hidden (recommended: nothing else needs to be exported). */
+ * -fvisibility=hidden (recommended: nothing else needs to be exported). In C++ it
+ * also gives the const descriptor external, unmangled linkage. */
+#ifdef __cplusplus
+#define KLS_HANDLER_EXPORT extern "C" __attribute__((visibility("default")))
+#else
 #define KLS_HANDLER_EXPORT __attribute__((visibility("default")))
+#endif
 
 /* True when the struct pointed to by p (which starts with a uint32_t size as its
  * creator compiled it) is long enough to hold field. */
@@ -417,6 +422,12 @@ struct kls_handler_v1 {
 #define KLS_HANDLER_V1_HEADER                                                           \
 	.magic = KLS_HANDLER_MAGIC, .abi_major = KLS_HANDLER_ABI_MAJOR,                 \
 	.abi_minor = KLS_HANDLER_ABI_MINOR, .size = sizeof(struct kls_handler_v1)
+
+/* The handler's descriptor, declared so that a definition of another type fails to
+ * compile. kls-reader never refers to it by name (it uses dlsym). */
+#ifndef KLS_HANDLER_NO_DECLARATION
+extern const struct kls_handler_v1 kls_handler;
+#endif
 
 #ifdef __cplusplus
 }

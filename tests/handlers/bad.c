@@ -5,6 +5,10 @@
  */
 #include "config.h"
 
+/* Two variants define kls_handler with another type on purpose. */
+#if defined(BAD_SIZE) || defined(BAD_FUNCTION)
+#define KLS_HANDLER_NO_DECLARATION
+#endif
 #include <kls/handler.h>
 
 #if !defined(BAD_SIZE)

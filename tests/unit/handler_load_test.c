@@ -79,6 +79,22 @@ write_text(const char *path, const char *text)
 	CU_ASSERT_EQUAL(chmod(path, 0644), 0);
 }
 
+/* dir = a fresh tmpdir, sub = dir/sub (0755), path = sub/counting.so (0644): a copy
+ * of the counting example two levels below a directory the test may make unsafe. */
+static void
+make_counting_copy(char *dir, size_t dsize, char *sub, size_t ssize, char *path, size_t psize)
+{
+	char counting[PATH_MAX];
+
+	module_path(counting, sizeof(counting), "examples/.libs/counting.so");
+	make_tmpdir(dir, dsize);
+	snprintf(sub, ssize, "%s/sub", dir);
+	CU_ASSERT_EQUAL_FATAL(mkdir(sub, 0755), 0);
+	CU_ASSERT_EQUAL_FATAL(chmod(sub, 0755), 0);
+	snprintf(path, psize, "%s/counting.so", sub);
+	copy_file(counting, path, 0644);
+}
+
 /* Reads a whole (small) file into a NUL-terminated malloc'ed string. */
 static char *
 read_text(const char *path)
@@ -221,40 +237,33 @@ test_handler_load_refuses_bad_paths(void)
 static void
 test_handler_load_refuses_writable(void)
 {
-	char dir[512], sub[1024], path[PATH_MAX], counting[PATH_MAX], want[2 * PATH_MAX + 128];
+	char dir[512], sub[1024], path[PATH_MAX], want[2 * PATH_MAX + 128];
 	struct handler h;
 	struct handler_error err;
 
-	module_path(counting, sizeof(counting), "examples/.libs/counting.so");
-	make_tmpdir(dir, sizeof(dir));
-	snprintf(sub, sizeof(sub), "%s/sub", dir);
-	CU_ASSERT_EQUAL_FATAL(mkdir(sub, 0755), 0);
-	CU_ASSERT_EQUAL_FATAL(chmod(sub, 0755), 0);
-	snprintf(path, sizeof(path), "%s/counting.so", sub);
-
-	/* The file itself. */
-	copy_file(counting, path, 0666);
-	snprintf(want, sizeof(want), "file %s is world-writable (mode 0666)", path);
-	expect_refused(path, HANDLER_ERR_UNSAFE, want);
-	CU_ASSERT_EQUAL(chmod(path, 0664), 0);
-	snprintf(want, sizeof(want), "file %s is group-writable (mode 0664)", path);
-	expect_refused(path, HANDLER_ERR_UNSAFE, want);
-
-	/* Its directory, and a directory further up: the message names the component. */
-	CU_ASSERT_EQUAL(chmod(path, 0644), 0);
-	CU_ASSERT_EQUAL(chmod(sub, 0777), 0);
-	snprintf(want, sizeof(want), "directory %s is world-writable (mode 0777)", sub);
-	expect_refused(path, HANDLER_ERR_UNSAFE, want);
-	CU_ASSERT_EQUAL(chmod(sub, 0755), 0);
-	CU_ASSERT_EQUAL(chmod(dir, 01777), 0);
-	snprintf(want, sizeof(want), "directory %s is world-writable (mode 1777)", dir);
-	expect_refused(path, HANDLER_ERR_UNSAFE, want);
-	CU_ASSERT_EQUAL(chmod(dir, 0770), 0);
-	snprintf(want, sizeof(want), "directory %s is group-writable (mode 0770)", dir);
-	expect_refused(path, HANDLER_ERR_UNSAFE, want);
+	make_counting_copy(dir, sizeof(dir), sub, sizeof(sub), path, sizeof(path));
+	/* The file, its directory, a directory further up: the message names the
+	 * component that is unsafe and why, and restoring its mode makes it safe. */
+	struct {
+		const char *what, *component;
+		mode_t bad, good;
+		const char *why;
+	} steps[] = {
+		{ "file", path, 0666, 0644, "world-writable" },
+		{ "file", path, 0664, 0644, "group-writable" },
+		{ "directory", sub, 0777, 0755, "world-writable" },
+		{ "directory", dir, 01777, 0700, "world-writable" },
+		{ "directory", dir, 0770, 0700, "group-writable" },
+	};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(chmod(steps[i].component, steps[i].bad), 0);
+		snprintf(want, sizeof(want), "%s %s is %s (mode %04o)", steps[i].what,
+		    steps[i].component, steps[i].why, (unsigned)steps[i].bad);
+		expect_refused(path, HANDLER_ERR_UNSAFE, want);
+		CU_ASSERT_EQUAL_FATAL(chmod(steps[i].component, steps[i].good), 0);
+	}
 
 	/* Control: the same file loads once every component is safe. */
-	CU_ASSERT_EQUAL(chmod(dir, 0700), 0);
 	CU_ASSERT_EQUAL(handler_load(path, &h, &err), 0);
 	handler_unload(&h);
 	remove_tree(dir);
@@ -263,17 +272,12 @@ test_handler_load_refuses_writable(void)
 static void
 test_handler_load_checks_symlink_target(void)
 {
-	char dir[512], wdir[1024], target[PATH_MAX], link[PATH_MAX], counting[PATH_MAX];
+	char dir[512], wdir[1024], target[PATH_MAX], link[PATH_MAX];
 	char want[2 * PATH_MAX + 128];
 	struct handler h;
 	struct handler_error err;
 
-	module_path(counting, sizeof(counting), "examples/.libs/counting.so");
-	make_tmpdir(dir, sizeof(dir));
-	snprintf(wdir, sizeof(wdir), "%s/open", dir);
-	CU_ASSERT_EQUAL_FATAL(mkdir(wdir, 0700), 0);
-	snprintf(target, sizeof(target), "%s/counting.so", wdir);
-	copy_file(counting, target, 0644);
+	make_counting_copy(dir, sizeof(dir), wdir, sizeof(wdir), target, sizeof(target));
 	snprintf(link, sizeof(link), "%s/link.so", dir);
 	CU_ASSERT_EQUAL_FATAL(symlink(target, link), 0);
 
@@ -450,6 +454,66 @@ load_example(struct handler *h, const char *name)
 	CU_ASSERT_EQUAL_FATAL(handler_load(path, h, &err), 0);
 }
 
+/*
+ * One example handler driven through the ABI: a private directory (dir) with the
+ * record file path dir/lines, a fake ctx, a batch buffer, and the loaded module.
+ */
+struct run {
+	char dir[512];
+	char lines[PATH_MAX];
+	struct kls_shard_info info;
+	struct handler h;
+	struct fake_ctx f;
+	struct config cfg;
+	struct batch *b;
+	void *state;
+	bool inited;
+};
+
+static void
+run_begin(struct run *r, enum kls_checkpoint_mode mode)
+{
+	memset(r, 0, sizeof(*r));
+	make_tmpdir(r->dir, sizeof(r->dir));
+	snprintf(r->lines, sizeof(r->lines), "%s/lines", r->dir);
+	r->info = shard_info(mode);
+	fake_init(&r->f);
+	r->b = calloc(1, sizeof(*r->b));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r->b);
+}
+
+/* Loads examples/<module> and calls init with the NULL-terminated key/value list kv;
+ * returns what init returned. */
+static int
+run_init(struct run *r, const char *module, const char *const *kv)
+{
+	int rc;
+
+	config_set(&r->cfg, kv);
+	load_example(&r->h, module);
+	rc = handler_init(&r->h, &r->info, &r->cfg.c, &r->f.pub, &r->state);
+	r->inited = rc == KLS_HANDLER_OK;
+	return rc;
+}
+
+/* Gives records base..base+n-1 to process. */
+static int
+run_batch(struct run *r, size_t n, unsigned base)
+{
+	batch_fill(r->b, n, base);
+	return handler_process(&r->h, r->state, r->b->r, n, &r->f.pub);
+}
+
+static void
+run_end(struct run *r)
+{
+	if (r->inited)
+		handler_destroy(&r->h, r->state);
+	handler_unload(&r->h);
+	free(r->b);
+	remove_tree(r->dir);
+}
+
 /* ---- filelog ---- */
 
 /* Undoes the data escaping of examples/support.h. */
@@ -492,35 +556,24 @@ static void
 test_handler_filelog_lines(void)
 {
 	static const unsigned char odd[] = { 'a', ' ', 'b', '\n', '\\', '\t', 0x01, 0xff, 'z', '\r', 0 };
-	char dir[512], pattern[PATH_MAX], path[PATH_MAX];
-	struct kls_shard_info info = shard_info(KLS_CHECKPOINT_AUTO);
-	struct handler h;
-	struct fake_ctx f;
-	struct config cfg;
-	struct batch *b = calloc(1, sizeof(*b));
-	void *state;
+	char pattern[PATH_MAX], path[PATH_MAX];
+	struct run r;
 	char *text, *line, *save;
 	int64_t prev_t1 = 0;
 	size_t lines = 0;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-	make_tmpdir(dir, sizeof(dir));
-	snprintf(pattern, sizeof(pattern), "%s/out-%%s.log", dir);
-	snprintf(path, sizeof(path), "%s/out-" SHARD ".log", dir);
-	config_set(&cfg, (const char *const[]){ "path", pattern, "fsync", "yes", NULL });
-	fake_init(&f);
-	load_example(&h, "filelog");
-	CU_ASSERT_EQUAL_FATAL(handler_init(&h, &info, &cfg.c, &f.pub, &state), KLS_HANDLER_OK);
-
-	batch_fill(b, 3, 0);
-	b->r[1].data = odd;
-	b->r[1].data_len = sizeof(odd); /* including the NUL byte */
-	CU_ASSERT_EQUAL(handler_process(&h, state, b->r, 3, &f.pub), KLS_HANDLER_OK);
-	batch_fill(b, 2, 3);
-	CU_ASSERT_EQUAL(handler_process(&h, state, b->r, 2, &f.pub), KLS_HANDLER_OK);
-	CU_ASSERT_EQUAL(f.checkpoints + f.checkpoint_ats, 0); /* auto mode: kls's job */
-	handler_destroy(&h, state);
-	handler_unload(&h);
+	run_begin(&r, KLS_CHECKPOINT_AUTO);
+	snprintf(pattern, sizeof(pattern), "%s/out-%%s.log", r.dir);
+	snprintf(path, sizeof(path), "%s/out-" SHARD ".log", r.dir);
+	CU_ASSERT_EQUAL_FATAL(run_init(&r, "filelog", (const char *const[]){ "path", pattern, "fsync",
+						       "yes", NULL }),
+	    KLS_HANDLER_OK);
+	batch_fill(r.b, 3, 0);
+	r.b->r[1].data = odd;
+	r.b->r[1].data_len = sizeof(odd); /* including the NUL byte */
+	CU_ASSERT_EQUAL(handler_process(&r.h, r.state, r.b->r, 3, &r.f.pub), KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(run_batch(&r, 2, 3), KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(r.f.checkpoints + r.f.checkpoint_ats, 0); /* auto mode: kls's job */
 
 	text = read_text(path);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
@@ -560,46 +613,32 @@ test_handler_filelog_lines(void)
 	}
 	CU_ASSERT_EQUAL(lines, 5);
 	free(text);
-	free(b);
-	remove_tree(dir);
+	run_end(&r);
 }
 
 static void
 test_handler_filelog_manual_checkpoints(void)
 {
-	char dir[512], path[PATH_MAX];
-	struct kls_shard_info info = shard_info(KLS_CHECKPOINT_MANUAL);
-	struct handler h;
-	struct fake_ctx f;
-	struct config cfg;
-	struct batch *b = calloc(1, sizeof(*b));
-	void *state;
+	struct run r;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-	make_tmpdir(dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/out.log", dir);
-	config_set(&cfg, (const char *const[]){ "path", path, "checkpoint_every", "3", NULL });
-	fake_init(&f);
-	load_example(&h, "filelog");
-	CU_ASSERT_EQUAL_FATAL(handler_init(&h, &info, &cfg.c, &f.pub, &state), KLS_HANDLER_OK);
-	batch_fill(b, 2, 0);
-	CU_ASSERT_EQUAL(handler_process(&h, state, b->r, 2, &f.pub), KLS_HANDLER_OK);
-	CU_ASSERT_EQUAL(f.checkpoints, 0); /* 2 < 3 */
-	CU_ASSERT_EQUAL(handler_process(&h, state, b->r, 2, &f.pub), KLS_HANDLER_OK);
-	CU_ASSERT_EQUAL(f.checkpoints, 1); /* 4 >= 3 */
-	CU_ASSERT_EQUAL(handler_shutdown_requested(&h, state, &f.pub), KLS_HANDLER_OK);
-	CU_ASSERT_EQUAL(f.checkpoints, 1); /* nothing new since */
-	CU_ASSERT_EQUAL(handler_process(&h, state, b->r, 1, &f.pub), KLS_HANDLER_OK);
-	CU_ASSERT_EQUAL(handler_shutdown_requested(&h, state, &f.pub), KLS_HANDLER_OK);
-	CU_ASSERT_EQUAL(f.checkpoints, 2);
-	CU_ASSERT(handler_has_shard_ended(&h));
-	CU_ASSERT_EQUAL(handler_shard_ended(&h, state, &f.pub), KLS_HANDLER_OK);
-	CU_ASSERT_EQUAL(f.checkpoints, 3);
-	handler_destroy(&h, state);
-	handler_unload(&h);
-	CU_ASSERT_EQUAL(count_lines(path), 5);
-	free(b);
-	remove_tree(dir);
+	run_begin(&r, KLS_CHECKPOINT_MANUAL);
+	CU_ASSERT_EQUAL_FATAL(run_init(&r, "filelog", (const char *const[]){ "path", r.lines,
+						       "checkpoint_every", "3", NULL }),
+	    KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(run_batch(&r, 2, 0), KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(r.f.checkpoints, 0); /* 2 < 3 */
+	CU_ASSERT_EQUAL(run_batch(&r, 2, 2), KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(r.f.checkpoints, 1); /* 4 >= 3 */
+	CU_ASSERT_EQUAL(handler_shutdown_requested(&r.h, r.state, &r.f.pub), KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(r.f.checkpoints, 1); /* nothing new since */
+	CU_ASSERT_EQUAL(run_batch(&r, 1, 4), KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(handler_shutdown_requested(&r.h, r.state, &r.f.pub), KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(r.f.checkpoints, 2);
+	CU_ASSERT(handler_has_shard_ended(&r.h));
+	CU_ASSERT_EQUAL(handler_shard_ended(&r.h, r.state, &r.f.pub), KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(r.f.checkpoints, 3);
+	CU_ASSERT_EQUAL(count_lines(r.lines), 5);
+	run_end(&r);
 }
 
 /* Bad handler configurations are permanent init failures, with a log line that
@@ -629,23 +668,16 @@ test_handler_examples_config_errors(void)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct kls_shard_info info = shard_info(KLS_CHECKPOINT_AUTO);
-		struct handler h;
-		struct fake_ctx f;
-		struct config cfg;
 		const char *kv[9] = { NULL };
-		void *state = (void *)&cfg;
+		struct run r;
 		char want[256];
 
 		memcpy(kv, cases[i].kv, sizeof(cases[i].kv));
-		config_set(&cfg, kv);
-		fake_init(&f);
-		load_example(&h, cases[i].module);
-		CU_ASSERT_EQUAL(handler_init(&h, &info, &cfg.c, &f.pub, &state),
-		    KLS_HANDLER_ERROR_PERMANENT);
+		run_begin(&r, KLS_CHECKPOINT_AUTO);
+		CU_ASSERT_EQUAL(run_init(&r, cases[i].module, kv), KLS_HANDLER_ERROR_PERMANENT);
 		snprintf(want, sizeof(want), "%s\n", cases[i].log);
-		CU_ASSERT_STRING_EQUAL(f.log, want);
-		handler_unload(&h);
+		CU_ASSERT_STRING_EQUAL(r.f.log, want);
+		run_end(&r);
 	}
 }
 
@@ -654,39 +686,30 @@ test_handler_examples_config_errors(void)
 static void
 test_handler_counting_summaries(void)
 {
-	struct kls_shard_info info = shard_info(KLS_CHECKPOINT_MANUAL);
-	struct handler h;
-	struct fake_ctx f;
-	struct config cfg;
-	struct batch *b = calloc(1, sizeof(*b));
-	void *state;
+	struct run r;
 	const char *p;
 	int progress = 0;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-	config_set(&cfg, (const char *const[]){ "log_every", "3", NULL });
-	fake_init(&f);
-	load_example(&h, "counting");
-	CU_ASSERT_EQUAL_FATAL(handler_init(&h, &info, &cfg.c, &f.pub, &state), KLS_HANDLER_OK);
-	batch_fill(b, 2, 0); /* "record 0", "record 1": 8 bytes each */
-	CU_ASSERT_EQUAL(handler_process(&h, state, b->r, 2, &f.pub), KLS_HANDLER_OK);
-	CU_ASSERT_PTR_NULL(strstr(f.log, "progress"));
-	CU_ASSERT_EQUAL(handler_process(&h, state, b->r, 2, &f.pub), KLS_HANDLER_OK);
-	CU_ASSERT_PTR_NOT_NULL(strstr(f.log, "counting: " SHARD " progress: 4 records, 32 bytes in 2 batches"));
-	CU_ASSERT_EQUAL(f.checkpoints, 1); /* manual: a checkpoint with each summary */
+	run_begin(&r, KLS_CHECKPOINT_MANUAL);
+	CU_ASSERT_EQUAL_FATAL(run_init(&r, "counting", (const char *const[]){ "log_every", "3", NULL }),
+	    KLS_HANDLER_OK);
+	/* "record 0" ... "record 8": 8 bytes each. */
+	CU_ASSERT_EQUAL(run_batch(&r, 2, 0), KLS_HANDLER_OK);
+	CU_ASSERT_PTR_NULL(strstr(r.f.log, "progress"));
+	CU_ASSERT_EQUAL(run_batch(&r, 2, 2), KLS_HANDLER_OK);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(r.f.log, "counting: " SHARD " progress: 4 records, 32 bytes in 2 batches"));
+	CU_ASSERT_EQUAL(r.f.checkpoints, 1); /* manual: a checkpoint with each summary */
 	/* 4 -> 9 records crosses 6 and 9: one summary for the batch, not two. */
-	batch_fill(b, 5, 0);
-	CU_ASSERT_EQUAL(handler_process(&h, state, b->r, 5, &f.pub), KLS_HANDLER_OK);
-	for (p = f.log; (p = strstr(p, " progress: ")) != NULL; p++)
+	CU_ASSERT_EQUAL(run_batch(&r, 5, 4), KLS_HANDLER_OK);
+	for (p = r.f.log; (p = strstr(p, " progress: ")) != NULL; p++)
 		progress++;
 	CU_ASSERT_EQUAL(progress, 2);
-	CU_ASSERT_PTR_NOT_NULL(strstr(f.log, "progress: 9 records, 72 bytes in 3 batches"));
-	CU_ASSERT_EQUAL(handler_shard_ended(&h, state, &f.pub), KLS_HANDLER_OK);
-	CU_ASSERT_PTR_NOT_NULL(strstr(f.log, "shard ended: 9 records, 72 bytes in 3 batches"));
-	CU_ASSERT_EQUAL(f.checkpoints, 3);
-	handler_destroy(&h, state);
-	handler_unload(&h);
-	free(b);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.f.log, "progress: 9 records, 72 bytes in 3 batches"));
+	CU_ASSERT_EQUAL(handler_shard_ended(&r.h, r.state, &r.f.pub), KLS_HANDLER_OK);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.f.log, "shard ended: 9 records, 72 bytes in 3 batches"));
+	CU_ASSERT_EQUAL(r.f.checkpoints, 3);
+	run_end(&r);
 }
 
 /* ---- minimal handler: the defaults for absent callbacks ---- */
@@ -852,30 +875,16 @@ test_handler_fault_max_faults_persist(void)
 static size_t
 lines_before_random_fault(const char *prob, const char *seed, int *result)
 {
-	char dir[512], path[PATH_MAX];
-	struct kls_shard_info info = shard_info(KLS_CHECKPOINT_AUTO);
-	struct handler h;
-	struct fake_ctx f;
-	struct config cfg;
-	struct batch *b = calloc(1, sizeof(*b));
-	void *state;
+	struct run r;
 	size_t n;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-	make_tmpdir(dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/lines", dir);
-	config_set(&cfg,
-	    (const char *const[]){ "mode", "error", "probability", prob, "seed", seed, "path", path, NULL });
-	fake_init(&f);
-	load_example(&h, "fault");
-	CU_ASSERT_EQUAL_FATAL(handler_init(&h, &info, &cfg.c, &f.pub, &state), KLS_HANDLER_OK);
-	batch_fill(b, 200, 0);
-	*result = handler_process(&h, state, b->r, 200, &f.pub);
-	handler_destroy(&h, state);
-	handler_unload(&h);
-	n = count_lines(path);
-	remove_tree(dir);
-	free(b);
+	run_begin(&r, KLS_CHECKPOINT_AUTO);
+	CU_ASSERT_EQUAL_FATAL(run_init(&r, "fault", (const char *const[]){ "mode", "error", "probability",
+						     prob, "seed", seed, "path", r.lines, NULL }),
+	    KLS_HANDLER_OK);
+	*result = run_batch(&r, 200, 0);
+	n = count_lines(r.lines);
+	run_end(&r);
 	return n;
 }
 
