@@ -51,6 +51,54 @@ tests_unit_shm_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_shm_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
 
 # == handler ABI, examples and reader loader tests ==
+# Test handler modules: one source, one defect each (tests/handlers/bad.c). -rpath
+# makes libtool build real shared objects although they are never installed;
+# -Wno-override-init lets a variant override one field of KLS_HANDLER_V1_HEADER.
+KLS_TEST_HANDLER_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath $(abs_builddir)
+KLS_TEST_HANDLER_CFLAGS = $(AM_CFLAGS) -Wno-override-init
+check_LTLIBRARIES += tests/handlers/minimal.la tests/handlers/no_symbol.la \
+	tests/handlers/function_symbol.la tests/handlers/bad_magic.la \
+	tests/handlers/bad_major.la tests/handlers/bad_minor.la tests/handlers/bad_size.la \
+	tests/handlers/no_process.la
+tests_handlers_minimal_la_SOURCES = tests/handlers/bad.c
+tests_handlers_minimal_la_CFLAGS = $(KLS_TEST_HANDLER_CFLAGS)
+tests_handlers_minimal_la_LDFLAGS = $(KLS_TEST_HANDLER_LDFLAGS)
+tests_handlers_no_symbol_la_SOURCES = tests/handlers/bad.c
+tests_handlers_no_symbol_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_NO_SYMBOL
+tests_handlers_no_symbol_la_CFLAGS = $(KLS_TEST_HANDLER_CFLAGS)
+tests_handlers_no_symbol_la_LDFLAGS = $(KLS_TEST_HANDLER_LDFLAGS)
+tests_handlers_function_symbol_la_SOURCES = tests/handlers/bad.c
+tests_handlers_function_symbol_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_FUNCTION
+tests_handlers_function_symbol_la_CFLAGS = $(KLS_TEST_HANDLER_CFLAGS)
+tests_handlers_function_symbol_la_LDFLAGS = $(KLS_TEST_HANDLER_LDFLAGS)
+tests_handlers_bad_magic_la_SOURCES = tests/handlers/bad.c
+tests_handlers_bad_magic_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_MAGIC
+tests_handlers_bad_magic_la_CFLAGS = $(KLS_TEST_HANDLER_CFLAGS)
+tests_handlers_bad_magic_la_LDFLAGS = $(KLS_TEST_HANDLER_LDFLAGS)
+tests_handlers_bad_major_la_SOURCES = tests/handlers/bad.c
+tests_handlers_bad_major_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_MAJOR
+tests_handlers_bad_major_la_CFLAGS = $(KLS_TEST_HANDLER_CFLAGS)
+tests_handlers_bad_major_la_LDFLAGS = $(KLS_TEST_HANDLER_LDFLAGS)
+tests_handlers_bad_minor_la_SOURCES = tests/handlers/bad.c
+tests_handlers_bad_minor_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_MINOR
+tests_handlers_bad_minor_la_CFLAGS = $(KLS_TEST_HANDLER_CFLAGS)
+tests_handlers_bad_minor_la_LDFLAGS = $(KLS_TEST_HANDLER_LDFLAGS)
+tests_handlers_bad_size_la_SOURCES = tests/handlers/bad.c
+tests_handlers_bad_size_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_SIZE
+tests_handlers_bad_size_la_CFLAGS = $(KLS_TEST_HANDLER_CFLAGS)
+tests_handlers_bad_size_la_LDFLAGS = $(KLS_TEST_HANDLER_LDFLAGS)
+tests_handlers_no_process_la_SOURCES = tests/handlers/bad.c
+tests_handlers_no_process_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_NO_PROCESS
+tests_handlers_no_process_la_CFLAGS = $(KLS_TEST_HANDLER_CFLAGS)
+tests_handlers_no_process_la_LDFLAGS = $(KLS_TEST_HANDLER_LDFLAGS)
+
+check_PROGRAMS += tests/unit/handler_load_test
+tests_unit_handler_load_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_handler_load_test_LDADD = reader/libklsreader.a $(TEST_COMMON_LIBS)
+
+check_PROGRAMS += tests/unit/checkpoint_ctx_test
+tests_unit_checkpoint_ctx_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_checkpoint_ctx_test_LDADD = reader/libklsreader.a $(TEST_COMMON_LIBS)
 
 # == end of test blocks ==
 
