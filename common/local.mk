@@ -17,6 +17,9 @@ common_libklscommon_a_SOURCES += common/creds.c common/creds_int.h \
 	common/creds_files.c common/creds_http.c
 
 # == GetRecords scanner, base64 ==
+common_libklscommon_a_SOURCES += \
+	common/getrecords.c common/getrecords.h \
+	common/base64.c common/base64.h
 
 # == Kinesis and DynamoDB clients ==
 
