@@ -30,6 +30,11 @@ tests_unit_buf_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == handler ABI, examples and reader loader tests ==
 
+# == supervisor tests ==
+check_PROGRAMS += tests/unit/lease_test
+tests_unit_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_lease_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
