@@ -1,1 +1,6 @@
-# supervisor: see the folder's files for what each does.
+# supervisor/: klsd, the per-host supervisor. Built as a convenience library so
+# tests link exactly the parts they exercise; supervisor/klsd links it with main.c.
+noinst_LIBRARIES += supervisor/libklsd.a
+supervisor_libklsd_a_CFLAGS = $(AM_CFLAGS) $(KLS_AWS_CFLAGS)
+supervisor_libklsd_a_SOURCES = \
+	supervisor/lease.c supervisor/lease.h

@@ -134,6 +134,11 @@ check_PROGRAMS += tests/unit/checkpoint_ctx_test
 tests_unit_checkpoint_ctx_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_checkpoint_ctx_test_LDADD = reader/libklsreader.a $(TEST_COMMON_LIBS)
 
+# == supervisor tests ==
+check_PROGRAMS += tests/unit/lease_test
+tests_unit_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_lease_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
