@@ -15,6 +15,11 @@ common_libklscommon_a_SOURCES = \
 # == GetRecords scanner, base64 ==
 
 # == Kinesis and DynamoDB clients ==
+common_libklscommon_a_SOURCES += \
+	common/awsjson.c common/awsjson.h \
+	common/kinesis.c common/kinesis.h common/kinesis_int.h common/kinesis_admin.c \
+	common/dynamodb.c common/dynamodb.h common/dynamodb_int.h \
+	common/dynamodb_value.c common/dynamodb_write.c
 
 # == configuration ==
 

@@ -23,6 +23,16 @@ tests_unit_buf_test_LDADD = $(TEST_COMMON_LIBS)
 # == GetRecords scanner tests ==
 
 # == Kinesis and DynamoDB client tests ==
+check_PROGRAMS += tests/unit/kinesis_test tests/unit/dynamodb_test \
+	tests/integration/kinesis_test tests/integration/dynamodb_test
+tests_unit_kinesis_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_kinesis_test_LDADD = $(TEST_COMMON_LIBS)
+tests_unit_dynamodb_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_dynamodb_test_LDADD = $(TEST_COMMON_LIBS)
+tests_integration_kinesis_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_kinesis_test_LDADD = $(TEST_COMMON_LIBS)
+tests_integration_dynamodb_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_dynamodb_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == configuration tests ==
 
