@@ -23,6 +23,7 @@ tests_unit_buf_test_LDADD = $(TEST_COMMON_LIBS)
 # == GetRecords scanner tests ==
 
 # == Kinesis and DynamoDB client tests ==
+tests_libklstest_a_SOURCES += tests/stub_script.c tests/stub_script.h
 check_PROGRAMS += tests/unit/kinesis_test tests/unit/dynamodb_test \
 	tests/integration/kinesis_test tests/integration/dynamodb_test
 tests_unit_kinesis_test_CPPFLAGS = $(TEST_CPPFLAGS)
