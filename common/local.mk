@@ -13,6 +13,9 @@ common_libklscommon_a_SOURCES = \
 # == credentials chain ==
 
 # == GetRecords scanner, base64 ==
+common_libklscommon_a_SOURCES += \
+	common/getrecords.c common/getrecords.h \
+	common/base64.c common/base64.h
 
 # == Kinesis and DynamoDB clients ==
 common_libklscommon_a_SOURCES += \
