@@ -15,6 +15,7 @@
 
 #include "common/awsjson.h"
 #include "common/clock.h"
+#include "common/getrecords.h"
 
 static const struct aws_retry_policy default_retry = { 5, 100, 5000 };
 
@@ -726,4 +727,24 @@ kinesis_get_records_raw(struct kinesis_client *c, const char *shard_id, const ch
 	if (rc < 0)
 		awsj_context(err, "GetRecords %s", shard_id ? shard_id : "?");
 	return rc;
+}
+
+int
+kinesis_get_records(struct kinesis_client *c, const char *shard_id, const char *iterator,
+    int limit, const struct getrecords_limits *lim, struct kls_buf *resp, struct kls_buf *arena,
+    struct getrecords_result *res, struct aws_error *err)
+{
+	struct getrecords_error gerr;
+
+	if (kinesis_get_records_raw(c, shard_id, iterator, limit, resp, err) < 0)
+		return -1;
+	if (getrecords_parse(resp->data ? resp->data : "", resp->len, lim, arena, res, &gerr) < 0) {
+		if (gerr.errnum == ENOMEM)
+			awsj_local_error(err, "NoMemory", "%s", gerr.message);
+		else
+			awsj_bad_response(err, "%s", gerr.message);
+		awsj_context(err, "GetRecords %s", shard_id ? shard_id : "?");
+		return -1;
+	}
+	return 0;
 }

@@ -190,6 +190,20 @@ int kinesis_get_records_body(struct kls_buf *out, const char *iterator, int limi
 int kinesis_get_records_raw(struct kinesis_client *c, const char *shard_id, const char *iterator,
     int limit, struct kls_buf *resp, struct aws_error *err);
 
+struct getrecords_limits;
+struct getrecords_result;
+
+/*
+ * One GetRecords call scanned by common/getrecords: on 0 res holds the records,
+ * NextShardIterator (NULL at the end of a closed shard), MillisBehindLatest and
+ * ChildShards, as views into arena (valid until the next call with that arena).
+ * resp is the caller's reusable body buffer; lim NULL = the service's limits. A body
+ * the scanner refuses is err->type "BadResponse" with the scanner's message.
+ */
+int kinesis_get_records(struct kinesis_client *c, const char *shard_id, const char *iterator,
+    int limit, const struct getrecords_limits *lim, struct kls_buf *resp, struct kls_buf *arena,
+    struct getrecords_result *res, struct aws_error *err);
+
 /* ---- writing (tools, tests, demo) ---- */
 
 struct kinesis_put_entry {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/creds.h"
+#include "common/getrecords.h"
 #include "common/kinesis.h"
 #include "tests/harness.h"
 #include "tests/stub_script.h"
@@ -711,6 +712,56 @@ test_kinesis_calls_through_stub(void)
 }
 
 static void
+test_kinesis_get_records_scanned(void)
+{
+	static const struct stub_step steps[] = {
+		{ "GetRecords", { "\"ShardIterator\":\"it-1\"" }, { 0 }, 0,
+		    "{\"Records\":[{\"Data\":\"aGVsbG8=\",\"PartitionKey\":\"pk\","
+		    "\"SequenceNumber\":\"4960\",\"ApproximateArrivalTimestamp\":1700000000.25}],"
+		    "\"NextShardIterator\":\"it-2\",\"MillisBehindLatest\":42}" },
+		{ "GetRecords", { "\"ShardIterator\":\"it-2\"" }, { 0 }, 0,
+		    "{\"Records\":[{\"Data\":\"!!\",\"PartitionKey\":\"pk\",\"SequenceNumber\":\"1\"}]}" },
+		{ "GetRecords", { 0 }, { 0 }, 0, "{\"Records\":[],\"NextShardIterator\":null}" },
+	};
+	struct stub_script script = { steps, N(steps) };
+	struct getrecords_result res;
+	struct kls_buf resp, arena;
+	struct fixture f;
+	struct aws_error err;
+
+	buf_init(&resp, 0);
+	buf_init(&arena, 0);
+	getrecords_result_init(&res);
+	CU_ASSERT_EQUAL_FATAL(fixture_start(&f, &script), 0);
+	CU_ASSERT_EQUAL_FATAL(kinesis_get_records(f.kc, "shardId-1", "it-1", 100, NULL, &resp, &arena,
+				  &res, &err),
+	    0);
+	CU_ASSERT_EQUAL_FATAL(res.n_records, 1);
+	CU_ASSERT_EQUAL(res.records[0].data_len, 5);
+	CU_ASSERT_EQUAL(memcmp(res.records[0].data, "hello", 5), 0);
+	CU_ASSERT_STRING_EQUAL(res.records[0].sequence_number, "4960");
+	CU_ASSERT_EQUAL(res.records[0].arrival_ms, 1700000000250);
+	CU_ASSERT_STRING_EQUAL(res.next_iterator, "it-2");
+	CU_ASSERT_EQUAL(res.millis_behind_latest, 42);
+	CU_ASSERT_EQUAL(kinesis_get_records(f.kc, "shardId-1", "it-2", 100, NULL, &resp, &arena, &res,
+			    &err),
+	    -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "BadResponse");
+	assert_contains(err.message, "GetRecords shardId-1: BadResponse: ", "scanner");
+	assert_contains(err.message, "Records[0].Data", "scanner");
+	CU_ASSERT_EQUAL(kinesis_get_records(f.kc, "shardId-1", "it-3", 100, NULL, &resp, &arena, &res,
+			    &err),
+	    0);
+	CU_ASSERT_EQUAL(res.n_records, 0);
+	CU_ASSERT_PTR_NULL(res.next_iterator); /* the end of a closed shard */
+	CU_ASSERT_STRING_EQUAL(script.failure, "");
+	getrecords_result_free(&res);
+	buf_free(&resp);
+	buf_free(&arena);
+	fixture_stop(&f);
+}
+
+static void
 test_kinesis_wait_active_gives_up(void)
 {
 	struct stub_step steps[64];
@@ -754,6 +805,7 @@ static CU_TestInfo stub_tests[] = {
 	{ "list shards expired token bounded", test_kinesis_list_shards_expired_token_bounded },
 	{ "errors name call and target", test_kinesis_errors_name_call_and_target },
 	{ "calls through stub", test_kinesis_calls_through_stub },
+	{ "get records scanned", test_kinesis_get_records_scanned },
 	{ "wait active gives up", test_kinesis_wait_active_gives_up },
 	CU_TEST_INFO_NULL,
 };
