@@ -9,8 +9,11 @@ common_libklscommon_a_SOURCES = \
 	common/aws.h common/creds.h
 
 # == request layer: http, sigv4, retry, aws (calls) ==
+common_libklscommon_a_SOURCES += common/sigv4.c common/sigv4.h common/http.h \
+	common/retry.c common/retry.h common/http.c common/aws.c
 
 # == credentials chain ==
+common_libklscommon_a_SOURCES += common/creds.c
 
 # == GetRecords scanner, base64 ==
 common_libklscommon_a_SOURCES += \

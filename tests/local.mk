@@ -17,8 +17,23 @@ tests_unit_buf_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_buf_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == request layer tests ==
+check_PROGRAMS += tests/unit/sigv4_test
+tests_unit_sigv4_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_sigv4_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/retry_test
+tests_unit_retry_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_retry_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/http_test
+tests_unit_http_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_http_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/aws_test
+tests_unit_aws_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_aws_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == credentials tests ==
+check_PROGRAMS += tests/unit/creds_test
+tests_unit_creds_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_creds_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == GetRecords scanner tests ==
 

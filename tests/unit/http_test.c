@@ -1,0 +1,518 @@
+/*
+ * Tests of common/http against loopback stubs: connection reuse, timeouts, the body
+ * and header caps, redirects refused, https-only endpoints, truncated and dropped
+ * responses, and a trace that never shows secrets.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/http.h"
+#include "tests/harness.h"
+#include "tests/stub_http.h"
+
+/* What a stub handler should answer, and what it saw. */
+struct scenario {
+	int status;
+	const char *body;
+	size_t body_repeat;  /* body is repeated this many times (0 = once) */
+	const char *headers; /* extra response header lines */
+	int delay_ms;
+	int drop;
+	size_t truncate_to;
+	char seen_auth[512];
+	char seen_token[512];
+	char seen_body[256];
+};
+
+static void
+scenario_handler(void *arg, const struct stub_request *req, struct stub_response *resp)
+{
+	struct scenario *s = arg;
+	stub_header(req, "Authorization", s->seen_auth, sizeof(s->seen_auth));
+	stub_header(req, "X-Amz-Security-Token", s->seen_token, sizeof(s->seen_token));
+	snprintf(s->seen_body, sizeof(s->seen_body), "%s", req->body);
+	resp->status = s->status ? s->status : 200;
+	for (size_t i = 0; s->body && i < (s->body_repeat ? s->body_repeat : 1); i++)
+		buf_puts(&resp->body, s->body);
+	if (s->headers)
+		snprintf(resp->headers, sizeof(resp->headers), "%s", s->headers);
+	resp->delay_ms = s->delay_ms;
+	resp->drop = s->drop;
+	resp->truncate_to = s->truncate_to;
+}
+
+/* One request to the stub; returns http_request's result. */
+static int
+post(struct http_client *c, const char *url, struct kls_buf *body, struct http_response *resp,
+    struct aws_error *err)
+{
+	const struct http_header h[] = { { "Content-Type", "application/json" } };
+	struct http_request req = { "POST", url, h, 1, "{\"a\":1}", 7 };
+	resp->body = body;
+	return http_request(c, &req, resp, err);
+}
+
+static void
+test_http_reuses_connection(void)
+{
+	struct scenario sc = { .body = "hello" };
+	struct stub_server *s = stub_start(scenario_handler, &sc);
+	struct http_client *c = http_client_new(NULL, NULL);
+	struct http_response resp;
+	struct aws_error err;
+	struct kls_buf body;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	buf_init(&body, 0);
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(post(c, stub_url(s), &body, &resp, &err), 0);
+		CU_ASSERT_EQUAL(resp.status, 200);
+		CU_ASSERT_STRING_EQUAL(body.data, "hello");
+		CU_ASSERT_STRING_EQUAL(sc.seen_body, "{\"a\":1}");
+	}
+	CU_ASSERT_EQUAL(stub_count(s), 2);
+	CU_ASSERT_EQUAL(http_client_connects(c), 1);
+	buf_free(&body);
+	http_client_free(c);
+	stub_stop(s);
+}
+
+/* 4xx and 5xx are responses, not transport failures: the caller reads the status. */
+static void
+test_http_error_status_is_a_response(void)
+{
+	struct scenario sc = { .status = 503, .body = "busy",
+		.headers = "x-amzn-RequestId: req-123\r\nx-amzn-ErrorType: ServiceUnavailable\r\n" };
+	struct stub_server *s = stub_start(scenario_handler, &sc);
+	struct http_client *c = http_client_new(NULL, NULL);
+	struct http_response resp;
+	struct aws_error err;
+	struct kls_buf body;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	buf_init(&body, 0);
+	CU_ASSERT_EQUAL(post(c, stub_url(s), &body, &resp, &err), 0);
+	CU_ASSERT_EQUAL(resp.status, 503);
+	CU_ASSERT_STRING_EQUAL(body.data, "busy");
+	CU_ASSERT_STRING_EQUAL(resp.request_id, "req-123");
+	CU_ASSERT_STRING_EQUAL(resp.error_type, "ServiceUnavailable");
+	buf_free(&body);
+	http_client_free(c);
+	stub_stop(s);
+}
+
+/* Runs one request against a stub scenario with a client config; fills err. */
+static int
+run_scenario(struct scenario *sc, const struct http_config *cfg, struct kls_buf *body,
+    struct aws_error *err, struct stub_server **out_stub)
+{
+	struct stub_server *s = stub_start(scenario_handler, sc);
+	struct http_client *c = http_client_new(cfg, err);
+	struct http_response resp;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	rc = post(c, stub_url(s), body, &resp, err);
+	http_client_free(c);
+	if (out_stub)
+		*out_stub = s;
+	else
+		stub_stop(s);
+	return rc;
+}
+
+static void
+test_http_timeout_fires(void)
+{
+	struct scenario sc = { .body = "late", .delay_ms = 1500 };
+	struct http_config cfg = { .timeout_ms = 300 };
+	struct aws_error err;
+	struct kls_buf body;
+
+	buf_init(&body, 0);
+	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "Timeout");
+	CU_ASSERT_EQUAL(err.cls, AWS_ERR_RETRYABLE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "POST http://127.0.0.1:"));
+	buf_free(&body);
+}
+
+static void
+test_http_body_over_cap(void)
+{
+	struct scenario sc = { .body = "0123456789abcdef", .body_repeat = 256 }; /* 4096 B */
+	struct http_config cfg = { .max_response_bytes = 1024 };
+	struct aws_error err;
+	struct kls_buf body;
+
+	buf_init(&body, 0);
+	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "ResponseTooLarge");
+	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
+	CU_ASSERT(body.len <= 1024);
+	/* The same body fits under a larger cap. */
+	cfg.max_response_bytes = 4096;
+	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), 0);
+	CU_ASSERT_EQUAL(body.len, 4096);
+	buf_free(&body);
+}
+
+/* A server of one canned reply, for shapes the stub cannot send (chunked bodies). */
+struct raw_server {
+	int lfd, port;
+	pthread_t thread;
+	const char *reply;
+	size_t len;
+};
+
+static void *
+raw_main(void *p)
+{
+	struct raw_server *r = p;
+	char buf[8192];
+	size_t have = 0;
+	int fd = accept(r->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	while (have < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		if (strstr(buf, "\r\n\r\n"))
+			break;
+	}
+	for (size_t off = 0; off < r->len;) {
+		ssize_t n = send(fd, r->reply + off, r->len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	return NULL;
+}
+
+static int
+raw_start(struct raw_server *r, const char *reply, size_t len)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t slen = sizeof(sin);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	r->reply = reply;
+	r->len = len;
+	r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(r->lfd, 4) < 0 || getsockname(r->lfd, (struct sockaddr *)&sin, &slen) < 0)
+		return -1;
+	r->port = ntohs(sin.sin_port);
+	return pthread_create(&r->thread, NULL, raw_main, r) == 0 ? 0 : -1;
+}
+
+static void
+raw_stop(struct raw_server *r)
+{
+	pthread_join(r->thread, NULL);
+	close(r->lfd);
+}
+
+/* Without a Content-Length the cap is enforced while the body streams in. */
+static void
+test_http_chunked_body_over_cap(void)
+{
+	struct kls_buf reply, body;
+	struct raw_server r;
+	struct http_config cfg = { .max_response_bytes = 2048 };
+	struct http_client *c;
+	struct http_response resp = { .body = &body };
+	struct aws_error err;
+	char url[64];
+	struct http_request req = { "GET", url, NULL, 0, NULL, 0 };
+
+	buf_init(&reply, 0);
+	buf_init(&body, 0);
+	buf_puts(&reply, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (int i = 0; i < 8; i++) {
+		buf_puts(&reply, "400\r\n");
+		for (int j = 0; j < 1024; j++)
+			buf_append(&reply, "x", 1);
+		buf_puts(&reply, "\r\n");
+	}
+	buf_puts(&reply, "0\r\n\r\n");
+	CU_ASSERT_EQUAL_FATAL(raw_start(&r, reply.data, reply.len), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", r.port);
+	c = http_client_new(&cfg, &err);
+	CU_ASSERT_EQUAL(http_request(c, &req, &resp, &err), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "ResponseTooLarge");
+	CU_ASSERT(body.len <= 2048);
+	http_client_free(c);
+	raw_stop(&r);
+	buf_free(&reply);
+	buf_free(&body);
+}
+
+static void
+test_http_redirect_not_followed(void)
+{
+	struct scenario sc = { .status = 302, .headers = "Location: /elsewhere\r\n" };
+	struct stub_server *s;
+	struct aws_error err;
+	struct kls_buf body;
+
+	buf_init(&body, 0);
+	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, &s), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "Redirect");
+	CU_ASSERT_EQUAL(err.http_status, 302);
+	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/elsewhere"));
+	CU_ASSERT_EQUAL(stub_count(s), 1);
+	stub_stop(s);
+	buf_free(&body);
+}
+
+static void
+test_http_truncated_body(void)
+{
+	struct scenario sc = { .body = "0123456789", .body_repeat = 100, .truncate_to = 100 };
+	struct aws_error err;
+	struct kls_buf body;
+
+	buf_init(&body, 0);
+	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, NULL), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "TruncatedResponse");
+	CU_ASSERT_EQUAL(err.cls, AWS_ERR_RETRYABLE);
+	CU_ASSERT_EQUAL(err.http_status, 200);
+	buf_free(&body);
+}
+
+static void
+test_http_dropped_connection(void)
+{
+	struct scenario sc = { .drop = 1 };
+	struct aws_error err;
+	struct kls_buf body;
+
+	buf_init(&body, 0);
+	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, NULL), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "NetworkError");
+	CU_ASSERT_EQUAL(err.cls, AWS_ERR_RETRYABLE);
+	CU_ASSERT_EQUAL(err.http_status, 0);
+	buf_free(&body);
+}
+
+static void
+test_http_headers_over_cap(void)
+{
+	char pad[1600];
+	struct scenario sc = { .body = "ok" };
+	struct http_config cfg = { .max_header_bytes = 512 };
+	struct aws_error err;
+	struct kls_buf body;
+
+	memset(pad, 'p', sizeof(pad));
+	memcpy(pad, "X-Pad: ", 7);
+	memcpy(pad + sizeof(pad) - 3, "\r\n", 3);
+	sc.headers = pad;
+	buf_init(&body, 0);
+	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "HeadersTooLarge");
+	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
+	/* The default bound lets the same reply through. */
+	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, NULL), 0);
+	buf_free(&body);
+}
+
+static void
+test_http_url_rules(void)
+{
+	static const struct {
+		const char *url;
+		int ok;
+	} cases[] = {
+		{ "https://kinesis.us-east-1.amazonaws.com", 1 },
+		{ "https://example.com:8443/", 1 },
+		{ "http://127.0.0.1:4567", 1 },
+		{ "http://127.9.8.7/", 1 },
+		{ "http://localhost:8000/", 1 },
+		{ "http://LOCALHOST:8000/", 1 },
+		{ "http://[::1]:8000/", 1 },
+		{ "http://kinesis.us-east-1.amazonaws.com/", 0 },
+		{ "http://10.0.0.1:4567/", 0 },
+		{ "http://128.0.0.1/", 0 },
+		{ "http://127.0.0.1.evil.example/", 0 },
+		{ "http://localhost.evil.example/", 0 },
+		{ "http://[::2]:8000/", 0 },
+		{ "http://[::ffff:10.0.0.1]/", 0 },
+		{ "ftp://127.0.0.1/", 0 },
+		{ "file:///etc/passwd", 0 },
+		{ "https://user:secret@example.com/", 0 },
+		{ "http://user@127.0.0.1/", 0 },
+		{ "not a url", 0 },
+		{ "", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct aws_error err;
+		int rc = http_url_check(cases[i].url, &err);
+		if ((rc == 0) != cases[i].ok)
+			fprintf(stderr, "url %s: got %d\n", cases[i].url, rc);
+		CU_ASSERT_EQUAL(rc == 0, cases[i].ok);
+		if (rc < 0) {
+			CU_ASSERT_STRING_EQUAL(err.type, "InvalidEndpoint");
+			CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
+			CU_ASSERT_PTR_NULL(strstr(err.message, "secret"));
+		}
+	}
+}
+
+/* The refusal happens before any connection: the request never leaves. */
+static void
+test_http_refuses_plain_http_remote(void)
+{
+	struct http_client *c = http_client_new(NULL, NULL);
+	struct kls_buf body;
+	struct http_response resp = { .body = &body };
+	struct aws_error err;
+	struct http_request req = { "GET", "http://kinesis.us-east-1.amazonaws.com/", NULL, 0,
+		NULL, 0 };
+
+	buf_init(&body, 0);
+	CU_ASSERT_EQUAL(http_request(c, &req, &resp, &err), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "InvalidEndpoint");
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "plain http"));
+	CU_ASSERT_EQUAL(http_client_connects(c), 0);
+	http_client_free(c);
+	buf_free(&body);
+}
+
+static void
+test_http_url_host(void)
+{
+	static const struct {
+		const char *url, *host;
+	} cases[] = {
+		{ "http://127.0.0.1:8080/x", "127.0.0.1:8080" },
+		{ "https://kinesis.us-east-1.amazonaws.com", "kinesis.us-east-1.amazonaws.com" },
+		{ "http://[::1]:99/", "[::1]:99" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[256];
+		CU_ASSERT_EQUAL_FATAL(http_url_host(cases[i].url, out, sizeof(out)), 0);
+		CU_ASSERT_STRING_EQUAL(out, cases[i].host);
+	}
+	{
+		char tiny[4];
+		CU_ASSERT_EQUAL(http_url_host("http://127.0.0.1:1/", tiny, sizeof(tiny)), -1);
+	}
+}
+
+static void
+test_http_refuses_header_injection(void)
+{
+	struct scenario sc = { .body = "ok" };
+	struct stub_server *s = stub_start(scenario_handler, &sc);
+	struct http_client *c = http_client_new(NULL, NULL);
+	const struct http_header h[] = { { "X-Evil", "a\r\nInjected: yes" } };
+	struct kls_buf body;
+	struct http_response resp = { .body = &body };
+	struct aws_error err;
+	struct http_request req = { "POST", stub_url(s), h, 1, "", 0 };
+
+	buf_init(&body, 0);
+	CU_ASSERT_EQUAL(http_request(c, &req, &resp, &err), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "LocalError");
+	CU_ASSERT_EQUAL(stub_count(s), 0);
+	http_client_free(c);
+	stub_stop(s);
+	buf_free(&body);
+}
+
+static void
+collect_trace(void *arg, const char *line)
+{
+	struct kls_buf *b = arg;
+	buf_printf(b, "%s\n", line);
+}
+
+static void
+test_http_trace_redacts_secrets(void)
+{
+	static const char sig[] = "Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	static const char auth[] = "AWS4-HMAC-SHA256 Credential=AKIDTRACE/20240101/us-east-1/kinesis/"
+				   "aws4_request, SignedHeaders=host, "
+				   "Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct scenario sc = { .body = "ok", .headers = "Set-Cookie: session=COOKIESECRET\r\n" };
+	struct stub_server *s = stub_start(scenario_handler, &sc);
+	struct kls_buf trace, body;
+	struct http_config cfg = { .trace = collect_trace, .trace_arg = &trace };
+	struct http_client *c;
+	const struct http_header h[] = {
+		{ "authorization", auth },
+		{ "X-Amz-Security-Token", "TOKENSECRET-42" },
+		{ "X-Amz-Target", "Kinesis_20131202.ListShards" },
+	};
+	struct http_response resp = { .body = &body };
+	struct aws_error err;
+	struct http_request req = { "POST", stub_url(s), h, 3, "{}", 2 };
+
+	buf_init(&trace, 0);
+	buf_init(&body, 0);
+	c = http_client_new(&cfg, &err);
+	CU_ASSERT_EQUAL(http_request(c, &req, &resp, &err), 0);
+	/* The server got the real values; the trace shows the request but not them. */
+	CU_ASSERT_STRING_EQUAL(sc.seen_auth, auth);
+	CU_ASSERT_STRING_EQUAL(sc.seen_token, "TOKENSECRET-42");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(trace.data);
+	CU_ASSERT_PTR_NOT_NULL(strstr(trace.data, "> POST / HTTP/1.1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(trace.data, "> X-Amz-Target: Kinesis_20131202.ListShards"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(trace.data, "> authorization: [redacted]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(trace.data, "> X-Amz-Security-Token: [redacted]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(trace.data, "< Set-Cookie: [redacted]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(trace.data, "< HTTP/1.1 200"));
+	CU_ASSERT_PTR_NULL(strstr(trace.data, sig));
+	CU_ASSERT_PTR_NULL(strstr(trace.data, "AKIDTRACE"));
+	CU_ASSERT_PTR_NULL(strstr(trace.data, "TOKENSECRET"));
+	CU_ASSERT_PTR_NULL(strstr(trace.data, "COOKIESECRET"));
+	http_client_free(c);
+	stub_stop(s);
+	buf_free(&trace);
+	buf_free(&body);
+}
+
+static CU_TestInfo http_tests[] = {
+	{ "reuses connection", test_http_reuses_connection },
+	{ "error status is a response", test_http_error_status_is_a_response },
+	{ "timeout fires", test_http_timeout_fires },
+	{ "body over cap", test_http_body_over_cap },
+	{ "chunked body over cap", test_http_chunked_body_over_cap },
+	{ "redirect not followed", test_http_redirect_not_followed },
+	{ "truncated body", test_http_truncated_body },
+	{ "dropped connection", test_http_dropped_connection },
+	{ "headers over cap", test_http_headers_over_cap },
+	{ "url rules", test_http_url_rules },
+	{ "refuses plain http remote", test_http_refuses_plain_http_remote },
+	{ "url host", test_http_url_host },
+	{ "refuses header injection", test_http_refuses_header_injection },
+	{ "trace redacts secrets", test_http_trace_redacts_secrets },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{ "http", NULL, NULL, NULL, NULL, http_tests },
+	CU_SUITE_INFO_NULL,
+};
+
+int
+main(int argc, char **argv)
+{
+	return test_main(argc, argv, suites);
+}
