@@ -95,6 +95,13 @@ awsj_parse(const char *body, size_t len, struct aws_error *err)
 	o = json_tokener_parse_ex(tok, body, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		/* A bare literal or number ("null", "12") only ends at a delimiter: offer
+		 * one, so that only a really unfinished body counts as truncated. */
+		o = json_tokener_parse_ex(tok, " ", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	}
 	json_tokener_free(tok);
 	if (jerr == json_tokener_continue) {
 		awsj_bad_response(err, "truncated JSON: body ends after %zu bytes", len);

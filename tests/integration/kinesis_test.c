@@ -174,7 +174,7 @@ test_kinesis_put_and_read_back(void)
 	CU_ASSERT_EQUAL(put_batch(c, stream, 500, 500, sent), 0);
 
 	for (size_t s = 0; s < l.n; s++) {
-		struct kinesis_position trim = { KINESIS_TRIM_HORIZON };
+		struct kinesis_position trim = { .type = KINESIS_TRIM_HORIZON };
 		char it[KINESIS_ITERATOR_MAX + 1];
 		int last = -1;
 		const char *last_seq = "";
@@ -282,20 +282,20 @@ test_kinesis_iterator_types(void)
 		const char *shard = l.shards[0].shard_id;
 		struct kinesis_position p;
 
-		p = (struct kinesis_position){ KINESIS_TRIM_HORIZON };
+		p = (struct kinesis_position){ .type = KINESIS_TRIM_HORIZON };
 		first_record(c, stream, shard, &p, seq, sizeof(seq));
 		CU_ASSERT_STRING_EQUAL(seq, r[0].sequence_number);
-		p = (struct kinesis_position){ KINESIS_AT_SEQUENCE_NUMBER, r[1].sequence_number };
+		p = (struct kinesis_position){ .type = KINESIS_AT_SEQUENCE_NUMBER, .sequence_number = r[1].sequence_number };
 		first_record(c, stream, shard, &p, seq, sizeof(seq));
 		CU_ASSERT_STRING_EQUAL(seq, r[1].sequence_number);
-		p = (struct kinesis_position){ KINESIS_AFTER_SEQUENCE_NUMBER, r[1].sequence_number };
+		p = (struct kinesis_position){ .type = KINESIS_AFTER_SEQUENCE_NUMBER, .sequence_number = r[1].sequence_number };
 		first_record(c, stream, shard, &p, seq, sizeof(seq));
 		CU_ASSERT_STRING_EQUAL(seq, r[2].sequence_number);
 		/* A past timestamp (a future one hangs kinesalite: EMULATORS.md). */
-		p = (struct kinesis_position){ KINESIS_AT_TIMESTAMP, .timestamp_ms = before };
+		p = (struct kinesis_position){ .type = KINESIS_AT_TIMESTAMP, .timestamp_ms = before };
 		first_record(c, stream, shard, &p, seq, sizeof(seq));
 		CU_ASSERT_STRING_EQUAL(seq, r[0].sequence_number);
-		p = (struct kinesis_position){ KINESIS_LATEST };
+		p = (struct kinesis_position){ .type = KINESIS_LATEST };
 		first_record(c, stream, shard, &p, seq, sizeof(seq));
 		CU_ASSERT_STRING_EQUAL(seq, "");
 	} else {

@@ -434,7 +434,7 @@ test_dynamodb_condition_failed_code(void)
 		    "{\"__type\":\"com.amazon.coral.validate#ValidationException\",\"message\":\"bad expression\"}" },
 		{ "UpdateItem", { 0 }, { 0 }, 0, "{}" },
 	};
-	struct stub_script script = { steps, N(steps) };
+	struct stub_script script = { .steps = steps, .n = N(steps) };
 	struct fixture f;
 	struct aws_error err;
 	struct ddb_write *w;
@@ -498,7 +498,7 @@ test_dynamodb_table_outcomes(void)
 		    "\"message\":\"Requested resource not found\"}" },
 		{ "GetItem", { "\"ConsistentRead\":true", "\"Key\":{\"leaseKey\":{\"S\":\"shardId-9\"}}" }, { 0 }, 0, "{}" },
 	};
-	struct stub_script script = { steps, N(steps) };
+	struct stub_script script = { .steps = steps, .n = N(steps) };
 	struct ddb_table_info info;
 	struct ddb_item it;
 	struct fixture f;
@@ -533,7 +533,7 @@ test_dynamodb_scan_pagination(void)
 		{ "Scan", { 0 }, { 0 }, 0,
 		    "{\"Items\":[{\"k\":{\"S\":\"3\"}},{\"k\":{\"S\":\"4\"}}],\"LastEvaluatedKey\":{\"k\":{\"S\":\"4\"}}}" },
 	};
-	struct stub_script script = { steps, N(steps) };
+	struct stub_script script = { .steps = steps, .n = N(steps) };
 	struct ddb_scan_opts opts = { .limit = 2, .consistent = true };
 	struct ddb_item_list l = { 0 };
 	struct fixture f;

@@ -97,8 +97,8 @@ test_kinesis_shard_iterator_body(void)
 		struct kinesis_position pos;
 		const char *want;
 	} cases[] = {
-		{ { KINESIS_TRIM_HORIZON }, "\"ShardIteratorType\":\"TRIM_HORIZON\"}" },
-		{ { KINESIS_LATEST }, "\"ShardIteratorType\":\"LATEST\"}" },
+		{ { .type = KINESIS_TRIM_HORIZON }, "\"ShardIteratorType\":\"TRIM_HORIZON\"}" },
+		{ { .type = KINESIS_LATEST }, "\"ShardIteratorType\":\"LATEST\"}" },
 		{ { KINESIS_AT_TIMESTAMP, .timestamp_ms = 1500000000005 },
 		    "\"ShardIteratorType\":\"AT_TIMESTAMP\",\"Timestamp\":1500000000.005}" },
 		{ { KINESIS_AT_TIMESTAMP, .timestamp_ms = 0 },
@@ -136,8 +136,8 @@ test_kinesis_shard_iterator_body_refuses(void)
 		{ "shardId-1", { KINESIS_AT_SEQUENCE_NUMBER, .sequence_number = "12a" }, "\"12a\"" },
 		{ "shardId-1", { KINESIS_AT_SEQUENCE_NUMBER, .sequence_number = "012" }, "\"012\"" },
 		{ "shardId-1", { KINESIS_AT_TIMESTAMP, .timestamp_ms = -1 }, "before the epoch" },
-		{ "shardId-1", { (enum kinesis_iterator_type)9 }, "no iterator type" },
-		{ "shard/1", { KINESIS_LATEST }, "shard id \"shard/1\"" },
+		{ "shardId-1", { .type = (enum kinesis_iterator_type)9 }, "no iterator type" },
+		{ "shard/1", { .type = KINESIS_LATEST }, "shard id \"shard/1\"" },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
 		struct kls_buf b;
@@ -262,7 +262,7 @@ test_kinesis_parse_list_shards(void)
 	free(tok);
 
 	/* A second page appends; the last page has no token. */
-	CU_ASSERT_EQUAL(kinesis_parse_list_shards("{\"Shards\":[]}", 13, &l, 100, &tok, &err), 0);
+	CU_ASSERT_EQUAL(kinesis_parse_list_shards("{\"Shards\":[]}\r\n ", 16, &l, 100, &tok, &err), 0);
 	CU_ASSERT_EQUAL(l.n, 2);
 	CU_ASSERT_PTR_NULL(tok);
 	/* ... and the bound counts shards across pages. */
@@ -285,9 +285,10 @@ test_kinesis_parse_list_shards_rejects(void)
 		{ "", "empty response body" },
 		{ "{\"Shards\":[{\"ShardId\":\"s", "truncated JSON" },
 		{ "<html>busy</html>", "not JSON" },
-		{ "{\"Shards\":[]} {}", "trailing data" },
+		{ "{\"Shards\":[]} {}", "not JSON: unexpected character at byte 14" },
 		{ "{\"Shards\":[],}", "not JSON" },
 		{ "null", "JSON null" },
+		{ "12", "JSON int, expected an object" },
 		{ "[]", "JSON array, expected an object" },
 		{ "{}", "Shards: missing" },
 		{ "{\"Shards\":{}}", "Shards: object, expected an array" },
@@ -550,7 +551,7 @@ test_kinesis_list_shards_pages(void)
 		{ "ListShards", { "\"NextToken\":\"t1\"", "\"MaxResults\":2" }, { "StreamName", "ShardFilter" }, 0, page2 },
 		{ "ListShards", { "\"NextToken\":\"t2\"" }, { "StreamName", "ShardFilter" }, 0, page3 },
 	};
-	struct stub_script script = { steps, N(steps) };
+	struct stub_script script = { .steps = steps, .n = N(steps) };
 	struct kinesis_list_opts opts = { .max_results = 2, .filter = KINESIS_FILTER_AT_TRIM_HORIZON };
 	struct kinesis_shard_list l = { 0 };
 	struct fixture f;
@@ -576,7 +577,7 @@ test_kinesis_list_shards_expired_token_restarts(void)
 		{ "ListShards", { "\"NextToken\":\"t1\"" }, { "StreamName" }, 0, page2 },
 		{ "ListShards", { "\"NextToken\":\"t2\"" }, { "StreamName" }, 0, page3 },
 	};
-	struct stub_script script = { steps, N(steps) };
+	struct stub_script script = { .steps = steps, .n = N(steps) };
 	struct kinesis_shard_list l = { 0 };
 	struct fixture f;
 	struct aws_error err;
@@ -594,7 +595,7 @@ static void
 test_kinesis_list_shards_expired_token_bounded(void)
 {
 	struct stub_step steps[2 * (KINESIS_LIST_RESTARTS_MAX + 1)];
-	struct stub_script script = { steps, N(steps) };
+	struct stub_script script = { .steps = steps, .n = N(steps) };
 	struct kinesis_shard_list l = { 0 };
 	struct fixture f;
 	struct aws_error err;
@@ -628,8 +629,8 @@ test_kinesis_errors_name_call_and_target(void)
 		    "{\"__type\":\"ExpiredIteratorException\",\"message\":\"Iterator expired\"}" },
 		{ "DescribeStreamSummary", { "\"StreamName\":\"orders\"" }, { 0 }, 0, "[]" },
 	};
-	struct stub_script script = { steps, N(steps) };
-	struct kinesis_position latest = { KINESIS_LATEST };
+	struct stub_script script = { .steps = steps, .n = N(steps) };
+	struct kinesis_position latest = { .type = KINESIS_LATEST };
 	struct kinesis_shard_list l = { 0 };
 	struct kinesis_stream_summary sum;
 	char it[KINESIS_ITERATOR_MAX + 1];
@@ -679,7 +680,7 @@ test_kinesis_calls_through_stub(void)
 		{ "DeleteStream", { "{\"StreamName\":\"orders\"}" }, { 0 }, 400,
 		    "{\"__type\":\"ResourceInUseException\",\"message\":\"busy\"}" },
 	};
-	struct stub_script script = { steps, N(steps) };
+	struct stub_script script = { .steps = steps, .n = N(steps) };
 	struct kinesis_put_entry e[2] = { { "a", 1, "k1", NULL }, { "b", 1, "k2", NULL } };
 	struct kinesis_put_result r[2];
 	struct kinesis_stream_summary sum;
@@ -723,7 +724,7 @@ test_kinesis_get_records_scanned(void)
 		    "{\"Records\":[{\"Data\":\"!!\",\"PartitionKey\":\"pk\",\"SequenceNumber\":\"1\"}]}" },
 		{ "GetRecords", { 0 }, { 0 }, 0, "{\"Records\":[],\"NextShardIterator\":null}" },
 	};
-	struct stub_script script = { steps, N(steps) };
+	struct stub_script script = { .steps = steps, .n = N(steps) };
 	struct getrecords_result res;
 	struct kls_buf resp, arena;
 	struct fixture f;
@@ -765,7 +766,7 @@ static void
 test_kinesis_wait_active_gives_up(void)
 {
 	struct stub_step steps[64];
-	struct stub_script script = { steps, N(steps) };
+	struct stub_script script = { .steps = steps, .n = N(steps) };
 	struct fixture f;
 	struct aws_error err;
 
