@@ -274,38 +274,68 @@ awsj_add_int(json_object *obj, const char *key, int64_t val)
 }
 
 int
-awsj_serialize(json_object *req, struct kls_buf *out, struct aws_error *err)
+awsj_body(json_object *req, struct kls_buf *out, struct aws_error *err)
 {
 	size_t len;
-	const char *s = json_object_to_json_string_length(req,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	const char *s;
+	int rc = -1;
 
 	buf_reset(out);
-	if (!s) {
-		awsj_local_error(err, "NoMemory", "cannot serialize the request");
+	if (!req)
 		return -1;
-	}
-	if (buf_append(out, s, len) < 0) {
+	s = json_object_to_json_string_length(req,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (!s)
+		awsj_local_error(err, "NoMemory", "cannot serialize the request");
+	else if (buf_append(out, s, len) < 0)
 		awsj_local_error(err, errno == EMSGSIZE ? "RequestTooLarge" : "NoMemory",
 		    "request body of %zu bytes: %s", len, strerror(errno));
-		return -1;
-	}
-	return 0;
+	else
+		rc = 0;
+	json_object_put(req);
+	return rc;
 }
 
 int
-awsj_call(struct aws_client *c, const struct aws_retry_policy *policy, const char *action,
-    json_object *req, struct kls_buf *resp, struct aws_error *err)
+awsj_client_init(struct awsj_client *cl, const struct aws_service_config *cfg,
+    const struct aws_retry_policy *retry, const struct aws_retry_policy *fallback,
+    struct aws_error *err)
+{
+	cl->aws = aws_client_new(cfg, err);
+	if (!cl->aws)
+		return -1;
+	cl->retry = retry ? *retry : *fallback;
+	buf_init(&cl->resp, 0);
+	return 0;
+}
+
+void
+awsj_client_fini(struct awsj_client *cl)
+{
+	aws_client_free(cl->aws);
+	cl->aws = NULL;
+	buf_free(&cl->resp);
+}
+
+int
+awsj_send(struct awsj_client *cl, const char *action, json_object *req, struct aws_error *err)
 {
 	size_t len;
-	const char *s = json_object_to_json_string_length(req,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	const char *s;
+	int rc;
 
+	if (!req)
+		return -1;
+	s = json_object_to_json_string_length(req,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (!s) {
 		awsj_local_error(err, "NoMemory", "cannot serialize the request");
-		return -1;
+		rc = -1;
+	} else {
+		rc = aws_call_retry(cl->aws, &cl->retry, action, s, len, &cl->resp, err);
 	}
-	return aws_call_retry(c, policy, action, s, len, resp, err);
+	json_object_put(req);
+	return rc;
 }
 
 bool

@@ -62,13 +62,28 @@ int awsj_obj(json_object *o, const char *where, const char *key, bool required, 
 int awsj_add_str(json_object *obj, const char *key, const char *val);
 int awsj_add_int(json_object *obj, const char *key, int64_t val);
 
-/* Serializes req (compact) into out, reset first. -1 with err (NoMemory, or a request
- * larger than out's limit). */
-int awsj_serialize(json_object *req, struct kls_buf *out, struct aws_error *err);
+/* The part every json-c client shares: one aws_client, its retry policy and a
+ * response buffer reused by every call (so one client per thread). */
+struct awsj_client {
+	struct aws_client *aws;
+	struct aws_retry_policy retry;
+	struct kls_buf resp;
+};
 
-/* Serializes req and sends it with aws_call_retry; on 2xx 0 with the body in resp. */
-int awsj_call(struct aws_client *c, const struct aws_retry_policy *policy, const char *action,
-    json_object *req, struct kls_buf *resp, struct aws_error *err);
+/* retry NULL = fallback. -1 with err when aws_client_new refuses cfg. */
+int awsj_client_init(struct awsj_client *cl, const struct aws_service_config *cfg,
+    const struct aws_retry_policy *retry, const struct aws_retry_policy *fallback,
+    struct aws_error *err);
+void awsj_client_fini(struct awsj_client *cl);
+
+/* Sends req with aws_call_retry and puts it; on 2xx 0 with the body in cl->resp.
+ * req NULL means building it failed: -1, err already says why. */
+int awsj_send(struct awsj_client *cl, const char *action, json_object *req,
+    struct aws_error *err);
+
+/* Serializes req (compact) into out, reset first, and puts it. req NULL: -1 as above;
+ * also -1 with err (NoMemory, or a request larger than out's limit). */
+int awsj_body(json_object *req, struct kls_buf *out, struct aws_error *err);
 
 /* True when s is 1..max_digits decimal digits without a leading zero (or "0"). */
 bool awsj_is_decimal(const char *s, size_t max_digits);

@@ -43,13 +43,10 @@ ddb_client_new(const struct aws_service_config *cfg, const struct aws_retry_poli
 		awsj_local_error(err, "NoMemory", "dynamodb client: %s", strerror(errno));
 		return NULL;
 	}
-	c->aws = aws_client_new(cfg, err);
-	if (!c->aws) {
+	if (awsj_client_init(&c->j, cfg, retry, &default_retry, err) < 0) {
 		free(c);
 		return NULL;
 	}
-	c->retry = retry ? *retry : default_retry;
-	buf_init(&c->resp, 0);
 	return c;
 }
 
@@ -58,8 +55,7 @@ ddb_client_free(struct ddb_client *c)
 {
 	if (!c)
 		return;
-	aws_client_free(c->aws);
-	buf_free(&c->resp);
+	awsj_client_fini(&c->j);
 	free(c);
 }
 
@@ -194,14 +190,7 @@ int
 ddb_create_table_body(struct kls_buf *out, const char *table, const struct ddb_table_spec *spec,
     struct aws_error *err)
 {
-	json_object *req = create_table_request(table, spec, err);
-	int rc;
-
-	if (!req)
-		return DDB_ERROR;
-	rc = awsj_serialize(req, out, err);
-	json_object_put(req);
-	return rc;
+	return awsj_body(create_table_request(table, spec, err), out, err);
 }
 
 int
@@ -213,8 +202,7 @@ ddb_create_table(struct ddb_client *c, const char *table, const struct ddb_table
 
 	if (!req)
 		return DDB_ERROR;
-	rc = awsj_call(c->aws, &c->retry, "CreateTable", req, &c->resp, err);
-	json_object_put(req);
+	rc = awsj_send(&c->j, "CreateTable", req, err);
 	if (rc == 0)
 		return DDB_OK;
 	awsj_context(err, "CreateTable %s", table);
@@ -287,13 +275,12 @@ ddb_describe_table(struct ddb_client *c, const char *table, struct ddb_table_inf
 		awsj_local_error(err, "NoMemory", "DescribeTable %s: out of memory", table);
 		return DDB_ERROR;
 	}
-	rc = awsj_call(c->aws, &c->retry, "DescribeTable", req, &c->resp, err);
-	json_object_put(req);
+	rc = awsj_send(&c->j, "DescribeTable", req, err);
 	if (rc < 0) {
 		awsj_context(err, "DescribeTable %s", table);
 		return awsj_error_is(err, "ResourceNotFoundException") ? DDB_NOT_FOUND : DDB_ERROR;
 	}
-	rc = ddb_parse_table(c->resp.data, c->resp.len, out, err);
+	rc = ddb_parse_table(c->j.resp.data, c->j.resp.len, out, err);
 	if (rc != DDB_OK)
 		awsj_context(err, "DescribeTable %s", table);
 	return rc;
@@ -345,8 +332,7 @@ ddb_delete_table(struct ddb_client *c, const char *table, struct aws_error *err)
 		awsj_local_error(err, "NoMemory", "DeleteTable %s: out of memory", table);
 		return DDB_ERROR;
 	}
-	rc = awsj_call(c->aws, &c->retry, "DeleteTable", req, &c->resp, err);
-	json_object_put(req);
+	rc = awsj_send(&c->j, "DeleteTable", req, err);
 	if (rc == 0)
 		return DDB_OK;
 	awsj_context(err, "DeleteTable %s", table);
@@ -402,10 +388,9 @@ ddb_get_item(struct ddb_client *c, const char *table, const char *key_name, stru
 	}
 	if (ddbi_add_obj(req, "Key", k) < 0 || ddbi_add_obj(req, "ConsistentRead", json_object_new_boolean(1)) < 0)
 		goto nomem;
-	rc = awsj_call(c->aws, &c->retry, "GetItem", req, &c->resp, err);
-	json_object_put(req);
+	rc = awsj_send(&c->j, "GetItem", req, err);
 	if (rc == 0)
-		rc = ddb_parse_get_item(c->resp.data, c->resp.len, out, err);
+		rc = ddb_parse_get_item(c->j.resp.data, c->j.resp.len, out, err);
 	else
 		rc = DDB_ERROR;
 	if (rc == DDB_ERROR)
@@ -492,14 +477,7 @@ scan_request(const struct ddb_scan *s, struct aws_error *err)
 int
 ddb_scan_body(const struct ddb_scan *s, struct kls_buf *out, struct aws_error *err)
 {
-	json_object *req = scan_request(s, err);
-	int rc;
-
-	if (!req)
-		return DDB_ERROR;
-	rc = awsj_serialize(req, out, err);
-	json_object_put(req);
-	return rc < 0 ? DDB_ERROR : DDB_OK;
+	return awsj_body(scan_request(s, err), out, err);
 }
 
 int
@@ -559,10 +537,9 @@ ddb_scan_next(struct ddb_client *c, struct ddb_scan *s, struct ddb_item_list *ou
 		return DDB_OK;
 	if (!(req = scan_request(s, err)))
 		return DDB_ERROR;
-	rc = awsj_call(c->aws, &c->retry, "Scan", req, &c->resp, err);
-	json_object_put(req);
+	rc = awsj_send(&c->j, "Scan", req, err);
 	if (rc == 0)
-		rc = ddb_scan_parse(s, c->resp.data, c->resp.len, out, err);
+		rc = ddb_scan_parse(s, c->j.resp.data, c->j.resp.len, out, err);
 	else
 		rc = DDB_ERROR;
 	if (rc != DDB_OK)

@@ -6,12 +6,11 @@
 
 #include <json-c/json.h>
 
+#include "common/awsjson.h"
 #include "common/dynamodb.h"
 
 struct ddb_client {
-	struct aws_client *aws;
-	struct aws_retry_policy retry;
-	struct kls_buf resp; /* reused by every call of this client */
+	struct awsj_client j;
 };
 
 bool ddbi_valid_table(const char *s);

@@ -443,14 +443,7 @@ nomem:
 int
 ddb_write_body(const struct ddb_write *w, struct kls_buf *out, struct aws_error *err)
 {
-	json_object *req = write_request(w, err);
-	int rc;
-
-	if (!req)
-		return DDB_ERROR;
-	rc = awsj_serialize(req, out, err);
-	json_object_put(req);
-	return rc < 0 ? DDB_ERROR : DDB_OK;
+	return awsj_body(write_request(w, err), out, err);
 }
 
 int
@@ -461,8 +454,7 @@ ddb_execute(struct ddb_client *c, const struct ddb_write *w, struct aws_error *e
 
 	if (!req)
 		return DDB_ERROR;
-	rc = awsj_call(c->aws, &c->retry, ddb_write_action(w), req, &c->resp, err);
-	json_object_put(req);
+	rc = awsj_send(&c->j, ddb_write_action(w), req, err);
 	if (rc == 0)
 		return DDB_OK;
 	if (w->kind == W_PUT)

@@ -42,13 +42,10 @@ kinesis_client_new(const struct aws_service_config *cfg, const struct aws_retry_
 		awsj_local_error(err, "NoMemory", "kinesis client: %s", strerror(errno));
 		return NULL;
 	}
-	c->aws = aws_client_new(cfg, err);
-	if (!c->aws) {
+	if (awsj_client_init(&c->j, cfg, retry, &default_retry, err) < 0) {
 		free(c);
 		return NULL;
 	}
-	c->retry = retry ? *retry : default_retry;
-	buf_init(&c->resp, 0);
 	return c;
 }
 
@@ -57,8 +54,7 @@ kinesis_client_free(struct kinesis_client *c)
 {
 	if (!c)
 		return;
-	aws_client_free(c->aws);
-	buf_free(&c->resp);
+	awsj_client_fini(&c->j);
 	free(c);
 }
 
@@ -157,18 +153,6 @@ kinesis_hash_key_split_point(const char *start, const char *end, char *out, size
 }
 
 /* ---- shared call path ---- */
-
-int
-kin_call(struct kinesis_client *c, const char *action, json_object *req, json_object **resp,
-    struct aws_error *err)
-{
-	if (awsj_call(c->aws, &c->retry, action, req, &c->resp, err) < 0)
-		return -1;
-	if (!resp)
-		return 0;
-	*resp = awsj_parse(c->resp.data, c->resp.len, err);
-	return *resp ? 0 : -1;
-}
 
 json_object *
 kin_new_stream_request(const char *stream)
@@ -309,14 +293,7 @@ int
 kinesis_list_shards_body(struct kls_buf *out, const char *stream, const char *next_token,
     const struct kinesis_list_opts *opts, struct aws_error *err)
 {
-	json_object *req = list_shards_request(stream, next_token, opts, err);
-	int rc;
-
-	if (!req)
-		return -1;
-	rc = awsj_serialize(req, out, err);
-	json_object_put(req);
-	return rc;
+	return awsj_body(list_shards_request(stream, next_token, opts, err), out, err);
 }
 
 void
@@ -451,8 +428,7 @@ kinesis_list_shards(struct kinesis_client *c, const char *stream,
 
 		if (!req)
 			goto fail;
-		rc = awsj_call(c->aws, &c->retry, "ListShards", req, &c->resp, err);
-		json_object_put(req);
+		rc = awsj_send(&c->j, "ListShards", req, err);
 		if (rc < 0 && token && awsj_error_is(err, "ExpiredNextTokenException") &&
 		    restarts < KINESIS_LIST_RESTARTS_MAX) {
 			/* Pages took longer than the token lives: start the listing again. */
@@ -468,7 +444,7 @@ kinesis_list_shards(struct kinesis_client *c, const char *stream,
 			goto fail;
 		}
 		free(token);
-		if (kinesis_parse_list_shards(c->resp.data, c->resp.len, out, max, &token, err) < 0) {
+		if (kinesis_parse_list_shards(c->j.resp.data, c->j.resp.len, out, max, &token, err) < 0) {
 			awsj_context(err, "ListShards %s (page %d)", stream, page + 1);
 			goto fail;
 		}
@@ -535,10 +511,9 @@ kinesis_describe_stream_summary(struct kinesis_client *c, const char *stream,
 		return -1;
 	if (!(req = kin_new_stream_request(stream)))
 		return kin_no_memory(err, "DescribeStreamSummary", stream);
-	rc = awsj_call(c->aws, &c->retry, "DescribeStreamSummary", req, &c->resp, err);
-	json_object_put(req);
+	rc = awsj_send(&c->j, "DescribeStreamSummary", req, err);
 	if (rc == 0)
-		rc = kinesis_parse_stream_summary(c->resp.data, c->resp.len, out, err);
+		rc = kinesis_parse_stream_summary(c->j.resp.data, c->j.resp.len, out, err);
 	if (rc < 0)
 		awsj_context(err, "DescribeStreamSummary %s", stream);
 	return rc;
@@ -633,14 +608,7 @@ int
 kinesis_get_shard_iterator_body(struct kls_buf *out, const char *stream, const char *shard_id,
     const struct kinesis_position *pos, struct aws_error *err)
 {
-	json_object *req = shard_iterator_request(stream, shard_id, pos, err);
-	int rc;
-
-	if (!req)
-		return -1;
-	rc = awsj_serialize(req, out, err);
-	json_object_put(req);
-	return rc;
+	return awsj_body(shard_iterator_request(stream, shard_id, pos, err), out, err);
 }
 
 int
@@ -671,10 +639,9 @@ kinesis_get_shard_iterator(struct kinesis_client *c, const char *stream, const c
 
 	if (!req)
 		return -1;
-	rc = awsj_call(c->aws, &c->retry, "GetShardIterator", req, &c->resp, err);
-	json_object_put(req);
+	rc = awsj_send(&c->j, "GetShardIterator", req, err);
 	if (rc == 0)
-		rc = kinesis_parse_shard_iterator(c->resp.data, c->resp.len, out, err);
+		rc = kinesis_parse_shard_iterator(c->j.resp.data, c->j.resp.len, out, err);
 	if (rc < 0)
 		awsj_context(err, "GetShardIterator %s %s %s", stream, shard_id,
 		    kinesis_iterator_type_name(pos->type));
@@ -723,7 +690,7 @@ kinesis_get_records_raw(struct kinesis_client *c, const char *shard_id, const ch
 	body.limit = sizeof(req) - 1;
 	rc = kinesis_get_records_body(&body, iterator, limit, err);
 	if (rc == 0)
-		rc = aws_call_retry(c->aws, &c->retry, "GetRecords", body.data, body.len, resp, err);
+		rc = aws_call_retry(c->j.aws, &c->j.retry, "GetRecords", body.data, body.len, resp, err);
 	if (rc < 0)
 		awsj_context(err, "GetRecords %s", shard_id ? shard_id : "?");
 	return rc;

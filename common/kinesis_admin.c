@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,12 +16,27 @@
 
 /* ---- stream management ---- */
 
+/* Sends req, built when ok (else out of memory); failures name action and target. */
+static int
+send_built(struct kinesis_client *c, const char *action, const char *target, json_object *req,
+    bool ok, struct aws_error *err)
+{
+	if (!ok) {
+		json_object_put(req);
+		return kin_no_memory(err, action, target);
+	}
+	if (awsj_send(&c->j, action, req, err) < 0) {
+		awsj_context(err, "%s %s", action, target);
+		return -1;
+	}
+	return 0;
+}
+
 int
 kinesis_create_stream(struct kinesis_client *c, const char *stream, int shard_count,
     struct aws_error *err)
 {
 	json_object *req;
-	int rc;
 
 	if (kin_check_stream("CreateStream", stream, err) < 0)
 		return -1;
@@ -29,83 +45,63 @@ kinesis_create_stream(struct kinesis_client *c, const char *stream, int shard_co
 		    stream, shard_count);
 		return -1;
 	}
-	if (!(req = kin_new_stream_request(stream)) || awsj_add_int(req, "ShardCount", shard_count) < 0) {
-		json_object_put(req);
-		return kin_no_memory(err, "CreateStream", stream);
-	}
-	rc = kin_call(c, "CreateStream", req, NULL, err);
-	json_object_put(req);
-	if (rc < 0)
-		awsj_context(err, "CreateStream %s", stream);
-	return rc;
+	req = kin_new_stream_request(stream);
+	return send_built(c, "CreateStream", stream, req,
+	    req && awsj_add_int(req, "ShardCount", shard_count) == 0, err);
 }
 
 int
 kinesis_delete_stream(struct kinesis_client *c, const char *stream, struct aws_error *err)
 {
 	json_object *req;
-	int rc;
 
 	if (kin_check_stream("DeleteStream", stream, err) < 0)
 		return -1;
-	if (!(req = kin_new_stream_request(stream)))
-		return kin_no_memory(err, "DeleteStream", stream);
-	rc = kin_call(c, "DeleteStream", req, NULL, err);
-	json_object_put(req);
-	if (rc < 0)
-		awsj_context(err, "DeleteStream %s", stream);
-	return rc;
+	req = kin_new_stream_request(stream);
+	return send_built(c, "DeleteStream", stream, req, req != NULL, err);
 }
 
 int
 kinesis_split_shard(struct kinesis_client *c, const char *stream, const char *shard_id,
     const char *new_starting_hash_key, struct aws_error *err)
 {
+	char target[KINESIS_STREAM_NAME_MAX + KINESIS_SHARD_ID_MAX + 2];
 	json_object *req;
-	int rc;
 
 	if (kin_check_stream("SplitShard", stream, err) < 0 ||
 	    kin_check_shard("SplitShard", stream, shard_id, err) < 0)
 		return -1;
+	snprintf(target, sizeof(target), "%s %s", stream, shard_id);
 	if (!kin_valid_hash_key(new_starting_hash_key)) {
 		awsj_local_error(err, "InvalidArgument",
-		    "SplitShard %s %s: hash key \"%.*s\" is not a 128-bit decimal", stream, shard_id,
-		    48, new_starting_hash_key ? new_starting_hash_key : "(null)");
+		    "SplitShard %s: hash key \"%.*s\" is not a 128-bit decimal", target, 48,
+		    new_starting_hash_key ? new_starting_hash_key : "(null)");
 		return -1;
 	}
-	if (!(req = kin_new_stream_request(stream)) || awsj_add_str(req, "ShardToSplit", shard_id) < 0 ||
-	    awsj_add_str(req, "NewStartingHashKey", new_starting_hash_key) < 0) {
-		json_object_put(req);
-		return kin_no_memory(err, "SplitShard", stream);
-	}
-	rc = kin_call(c, "SplitShard", req, NULL, err);
-	json_object_put(req);
-	if (rc < 0)
-		awsj_context(err, "SplitShard %s %s", stream, shard_id);
-	return rc;
+	req = kin_new_stream_request(stream);
+	return send_built(c, "SplitShard", target, req,
+	    req && awsj_add_str(req, "ShardToSplit", shard_id) == 0 &&
+		awsj_add_str(req, "NewStartingHashKey", new_starting_hash_key) == 0,
+	    err);
 }
 
 int
 kinesis_merge_shards(struct kinesis_client *c, const char *stream, const char *shard_id,
     const char *adjacent_shard_id, struct aws_error *err)
 {
+	char target[KINESIS_STREAM_NAME_MAX + 2 * KINESIS_SHARD_ID_MAX + 3];
 	json_object *req;
-	int rc;
 
 	if (kin_check_stream("MergeShards", stream, err) < 0 ||
 	    kin_check_shard("MergeShards", stream, shard_id, err) < 0 ||
 	    kin_check_shard("MergeShards", stream, adjacent_shard_id, err) < 0)
 		return -1;
-	if (!(req = kin_new_stream_request(stream)) || awsj_add_str(req, "ShardToMerge", shard_id) < 0 ||
-	    awsj_add_str(req, "AdjacentShardToMerge", adjacent_shard_id) < 0) {
-		json_object_put(req);
-		return kin_no_memory(err, "MergeShards", stream);
-	}
-	rc = kin_call(c, "MergeShards", req, NULL, err);
-	json_object_put(req);
-	if (rc < 0)
-		awsj_context(err, "MergeShards %s %s+%s", stream, shard_id, adjacent_shard_id);
-	return rc;
+	snprintf(target, sizeof(target), "%s %s+%s", stream, shard_id, adjacent_shard_id);
+	req = kin_new_stream_request(stream);
+	return send_built(c, "MergeShards", target, req,
+	    req && awsj_add_str(req, "ShardToMerge", shard_id) == 0 &&
+		awsj_add_str(req, "AdjacentShardToMerge", adjacent_shard_id) == 0,
+	    err);
 }
 
 /* ---- PutRecords ---- */
@@ -193,14 +189,7 @@ int
 kinesis_put_records_body(struct kls_buf *out, const char *stream,
     const struct kinesis_put_entry *entries, size_t n, struct aws_error *err)
 {
-	json_object *req = put_records_request(stream, entries, n, err);
-	int rc;
-
-	if (!req)
-		return -1;
-	rc = awsj_serialize(req, out, err);
-	json_object_put(req);
-	return rc;
+	return awsj_body(put_records_request(stream, entries, n, err), out, err);
 }
 
 int
@@ -278,10 +267,9 @@ kinesis_put_records(struct kinesis_client *c, const char *stream,
 
 	if (!req)
 		return -1;
-	rc = awsj_call(c->aws, &c->retry, "PutRecords", req, &c->resp, err);
-	json_object_put(req);
+	rc = awsj_send(&c->j, "PutRecords", req, err);
 	if (rc == 0)
-		rc = kinesis_parse_put_records(c->resp.data, c->resp.len, n, results, failed, err);
+		rc = kinesis_parse_put_records(c->j.resp.data, c->j.resp.len, n, results, failed, err);
 	if (rc < 0)
 		awsj_context(err, "PutRecords %s", stream);
 	return rc;

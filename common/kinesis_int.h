@@ -7,12 +7,11 @@
 
 #include <json-c/json.h>
 
+#include "common/awsjson.h"
 #include "common/kinesis.h"
 
 struct kinesis_client {
-	struct aws_client *aws;
-	struct aws_retry_policy retry;
-	struct kls_buf resp; /* reused by every control-plane call of this client */
+	struct awsj_client j;
 };
 
 /* 0, or -1 with err (InvalidArgument) naming call and the bad value. */
@@ -24,8 +23,5 @@ bool kin_valid_hash_key(const char *s);
 json_object *kin_new_stream_request(const char *stream);
 /* Fills err (NoMemory) and returns -1. */
 int kin_no_memory(struct aws_error *err, const char *call, const char *target);
-/* Sends req; with resp non-NULL parses the body into it (the caller puts it). */
-int kin_call(struct kinesis_client *c, const char *action, json_object *req, json_object **resp,
-    struct aws_error *err);
 
 #endif
