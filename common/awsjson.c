@@ -296,6 +296,20 @@ awsj_body(json_object *req, struct kls_buf *out, struct aws_error *err)
 	return rc;
 }
 
+void
+awsj_service_config(struct aws_service_config *cfg, const char *service,
+    const char *target_prefix, const char *content_type, const char *region,
+    const char *endpoint, struct aws_creds_provider *creds)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->service = service;
+	cfg->target_prefix = target_prefix;
+	cfg->content_type = content_type;
+	cfg->region = region;
+	cfg->endpoint = endpoint;
+	cfg->creds = creds;
+}
+
 int
 awsj_client_init(struct awsj_client *cl, const struct aws_service_config *cfg,
     const struct aws_retry_policy *retry, const struct aws_retry_policy *fallback,

@@ -70,6 +70,11 @@ struct awsj_client {
 	struct kls_buf resp;
 };
 
+/* Zeroes cfg and fills what every caller of one service gives the same way. */
+void awsj_service_config(struct aws_service_config *cfg, const char *service,
+    const char *target_prefix, const char *content_type, const char *region,
+    const char *endpoint, struct aws_creds_provider *creds);
+
 /* retry NULL = fallback. -1 with err when aws_client_new refuses cfg. */
 int awsj_client_init(struct awsj_client *cl, const struct aws_service_config *cfg,
     const struct aws_retry_policy *retry, const struct aws_retry_policy *fallback,

@@ -24,13 +24,8 @@ void
 ddb_service_config(struct aws_service_config *cfg, const char *region, const char *endpoint,
     struct aws_creds_provider *creds)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->service = "dynamodb";
-	cfg->region = region;
-	cfg->endpoint = endpoint;
-	cfg->target_prefix = "DynamoDB_20120810";
-	cfg->content_type = "application/x-amz-json-1.0";
-	cfg->creds = creds;
+	awsj_service_config(cfg, "dynamodb", "DynamoDB_20120810", "application/x-amz-json-1.0",
+	    region, endpoint, creds);
 }
 
 struct ddb_client *

@@ -23,13 +23,8 @@ void
 kinesis_service_config(struct aws_service_config *cfg, const char *region, const char *endpoint,
     struct aws_creds_provider *creds)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->service = "kinesis";
-	cfg->region = region;
-	cfg->endpoint = endpoint;
-	cfg->target_prefix = "Kinesis_20131202";
-	cfg->content_type = "application/x-amz-json-1.1";
-	cfg->creds = creds;
+	awsj_service_config(cfg, "kinesis", "Kinesis_20131202", "application/x-amz-json-1.1", region,
+	    endpoint, creds);
 }
 
 struct kinesis_client *

@@ -3,6 +3,8 @@
 
 #include "tests/stub_script.h"
 
+#include "common/creds.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -46,4 +48,29 @@ stub_script_handler(void *arg, const struct stub_request *req, struct stub_respo
 			fail(s, req->index, "body has", st->must_not[i]);
 	resp->status = st->status ? st->status : 200;
 	buf_puts(&resp->body, st->body ? st->body : "");
+}
+
+const struct aws_retry_policy stub_no_retry = { 1, 0, 0 };
+
+int
+stub_endpoint_start(struct stub_endpoint *e, struct stub_script *script, stub_config_fill fill)
+{
+	e->srv = stub_start(stub_script_handler, script);
+	e->creds = creds_provider_new_static("AKIDEXAMPLE", "secret", NULL);
+	if (!e->srv || !e->creds) {
+		stub_endpoint_stop(e);
+		return -1;
+	}
+	fill(&e->cfg, "us-east-1", stub_url(e->srv), e->creds);
+	return 0;
+}
+
+void
+stub_endpoint_stop(struct stub_endpoint *e)
+{
+	if (e->srv)
+		stub_stop(e->srv);
+	creds_provider_free(e->creds);
+	e->srv = NULL;
+	e->creds = NULL;
 }

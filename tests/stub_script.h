@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "common/aws.h"
 #include "tests/stub_http.h"
 
 struct stub_step {
@@ -29,5 +30,22 @@ struct stub_script {
 };
 
 void stub_script_handler(void *arg, const struct stub_request *req, struct stub_response *resp);
+
+/* A scripted server, dummy static credentials, and a service config aimed at the
+ * server (fill: kinesis_service_config, ddb_service_config, ...; region us-east-1). */
+struct stub_endpoint {
+	struct stub_server *srv;
+	struct aws_creds_provider *creds;
+	struct aws_service_config cfg;
+};
+
+typedef void (*stub_config_fill)(struct aws_service_config *cfg, const char *region,
+    const char *endpoint, struct aws_creds_provider *creds);
+
+int stub_endpoint_start(struct stub_endpoint *e, struct stub_script *script, stub_config_fill fill);
+void stub_endpoint_stop(struct stub_endpoint *e);
+
+/* One attempt per call: a scripted answer is never retried past the script. */
+extern const struct aws_retry_policy stub_no_retry;
 
 #endif

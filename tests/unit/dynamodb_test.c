@@ -10,7 +10,6 @@
 
 #include <json-c/json.h>
 
-#include "common/creds.h"
 #include "common/dynamodb.h"
 #include "tests/harness.h"
 #include "tests/stub_script.h"
@@ -389,26 +388,20 @@ static const char dynalite_ccf[] =
     "\"message\":\"The conditional request failed\"}";
 
 struct fixture {
-	struct stub_server *srv;
-	struct aws_creds_provider *creds;
+	struct stub_endpoint ep;
 	struct ddb_client *dc;
 };
 
 static int
 fixture_start(struct fixture *f, struct stub_script *script)
 {
-	static const struct aws_retry_policy once = { 1, 0, 0 };
-	struct aws_service_config cfg;
 	struct aws_error err;
 
 	memset(f, 0, sizeof(*f));
 	script->content_type = "application/x-amz-json-1.0";
-	f->srv = stub_start(stub_script_handler, script);
-	f->creds = creds_provider_new_static("AKIDEXAMPLE", "secret", NULL);
-	if (!f->srv || !f->creds)
+	if (stub_endpoint_start(&f->ep, script, ddb_service_config) < 0)
 		return -1;
-	ddb_service_config(&cfg, "us-east-1", stub_url(f->srv), f->creds);
-	f->dc = ddb_client_new(&cfg, &once, &err);
+	f->dc = ddb_client_new(&f->ep.cfg, &stub_no_retry, &err);
 	if (!f->dc)
 		fprintf(stderr, "ddb_client_new: %s\n", err.message);
 	return f->dc ? 0 : -1;
@@ -418,9 +411,7 @@ static void
 fixture_stop(struct fixture *f)
 {
 	ddb_client_free(f->dc);
-	if (f->srv)
-		stub_stop(f->srv);
-	creds_provider_free(f->creds);
+	stub_endpoint_stop(&f->ep);
 }
 
 static void

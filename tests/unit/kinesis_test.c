@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/creds.h"
 #include "common/getrecords.h"
 #include "common/kinesis.h"
 #include "tests/harness.h"
@@ -490,25 +489,19 @@ test_kinesis_hash_key_split_point(void)
 /* ---- the client against a scripted stub ---- */
 
 struct fixture {
-	struct stub_server *srv;
-	struct aws_creds_provider *creds;
+	struct stub_endpoint ep;
 	struct kinesis_client *kc;
 };
 
 static int
 fixture_start(struct fixture *f, struct stub_script *script)
 {
-	static const struct aws_retry_policy once = { 1, 0, 0 };
-	struct aws_service_config cfg;
 	struct aws_error err;
 
 	memset(f, 0, sizeof(*f));
-	f->srv = stub_start(stub_script_handler, script);
-	f->creds = creds_provider_new_static("AKIDEXAMPLE", "secret", NULL);
-	if (!f->srv || !f->creds)
+	if (stub_endpoint_start(&f->ep, script, kinesis_service_config) < 0)
 		return -1;
-	kinesis_service_config(&cfg, "us-east-1", stub_url(f->srv), f->creds);
-	f->kc = kinesis_client_new(&cfg, &once, &err);
+	f->kc = kinesis_client_new(&f->ep.cfg, &stub_no_retry, &err);
 	if (!f->kc)
 		fprintf(stderr, "kinesis_client_new: %s\n", err.message);
 	return f->kc ? 0 : -1;
@@ -518,9 +511,7 @@ static void
 fixture_stop(struct fixture *f)
 {
 	kinesis_client_free(f->kc);
-	if (f->srv)
-		stub_stop(f->srv);
-	creds_provider_free(f->creds);
+	stub_endpoint_stop(&f->ep);
 }
 
 #define SHARD(id)                                                                                  \
@@ -608,7 +599,7 @@ test_kinesis_list_shards_expired_token_bounded(void)
 	CU_ASSERT_EQUAL(kinesis_list_shards(f.kc, "orders", NULL, &l, &err), -1);
 	CU_ASSERT_STRING_EQUAL(script.failure, "");
 	CU_ASSERT_EQUAL(script.answered, (int)N(steps));
-	CU_ASSERT_EQUAL(stub_count(f.srv), (int)N(steps));
+	CU_ASSERT_EQUAL(stub_count(f.ep.srv), (int)N(steps));
 	CU_ASSERT_STRING_EQUAL(err.type, "ExpiredNextTokenException");
 	assert_contains(err.message, "ListShards orders (page 2): ExpiredNextTokenException",
 	    "expired bounded");
