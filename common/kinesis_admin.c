@@ -213,7 +213,8 @@ kinesis_parse_put_records(const char *body, size_t len, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_object *r = json_object_array_get_idx(recs, i);
-		struct kinesis_put_result tmp, *res = results ? &results[i] : &tmp;
+		struct kinesis_put_result tmp = { 0 };
+		struct kinesis_put_result *res = results ? &results[i] : &tmp;
 		char where[48];
 
 		snprintf(where, sizeof(where), "Records[%zu]", i);
