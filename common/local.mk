@@ -13,7 +13,8 @@ common_libklscommon_a_SOURCES += common/sigv4.c common/sigv4.h common/http.h \
 	common/retry.c common/retry.h common/http.c common/aws.c
 
 # == credentials chain ==
-common_libklscommon_a_SOURCES += common/creds.c
+common_libklscommon_a_SOURCES += common/creds.c common/creds_int.h \
+	common/creds_files.c common/creds_http.c
 
 # == GetRecords scanner, base64 ==
 common_libklscommon_a_SOURCES += \
