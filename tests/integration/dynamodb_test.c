@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/creds.h"
 #include "common/dynamodb.h"
 #include "tests/harness.h"
@@ -57,6 +58,16 @@ check(int rc, int want, const char *what, const struct aws_error *err)
 }
 
 static void
+assert_words(const char *msg, const char *a, const char *b)
+{
+	char want[256];
+	snprintf(want, sizeof(want), "%s%s", a, b);
+	if (!strstr(msg, want))
+		fprintf(stderr, "\n\"%s\" lacks \"%s\"\n", msg, want);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
+}
+
+static void
 drop_table(struct ddb_client *c, const char *table)
 {
 	struct aws_error err;
@@ -91,7 +102,15 @@ test_dynamodb_create_table_idempotent(void)
 		drop_table(c, table2);
 	}
 	drop_table(c, table);
+	/* A deleted table reports DELETING for a while, then is not found. */
+	for (int i = 0; i < 300; i++) {
+		int rc = ddb_describe_table(c, table, &info, &err);
+		if (rc != DDB_OK || strcmp(info.status, "DELETING") != 0)
+			break;
+		sleep_ms(20);
+	}
 	check(ddb_describe_table(c, table, &info, &err), DDB_NOT_FOUND, "describe deleted", &err);
+	assert_words(err.message, "DescribeTable ", table);
 	check(ddb_delete_table(c, table, &err), DDB_NOT_FOUND, "delete deleted", &err);
 }
 
