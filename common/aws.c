@@ -27,6 +27,7 @@
 #define MAX_ACTION 64
 #define ERROR_JSON_DEPTH 16
 #define SNIPPET 120 /* bytes of a non-JSON error body quoted in the message */
+#define MAX_ERROR_JSON (1u << 20) /* a larger error body is not parsed, only quoted */
 
 static const struct aws_retry_policy default_policy = { 3, 100, 5000 };
 
@@ -162,6 +163,11 @@ aws_client_new(const struct aws_service_config *cfg, struct aws_error *err)
 	hc.connect_timeout_ms = cfg->connect_timeout_ms;
 	hc.timeout_ms = cfg->timeout_ms;
 	hc.max_response_bytes = cfg->max_response_bytes;
+	/* Extra trust anchors, named the way the AWS tools name them (a private CA, or a
+	 * local emulator's certificate); verification itself stays on. */
+	hc.ca_file = getenv("AWS_CA_BUNDLE");
+	if (hc.ca_file && *hc.ca_file == '\0')
+		hc.ca_file = NULL;
 	/* The trace is the one debug path that sees request headers; it redacts them. */
 	if (log_get_level() >= LOG_LEVEL_DEBUG)
 		hc.trace = http_trace_log;
@@ -227,7 +233,8 @@ service_error(long status, const struct kls_buf *body, const char *header_type,
 
 	memset(err, 0, sizeof(*err));
 	err->http_status = status;
-	if (body->len && (tok = json_tokener_new_ex(ERROR_JSON_DEPTH)) != NULL) {
+	if (body->len && body->len <= MAX_ERROR_JSON &&
+	    (tok = json_tokener_new_ex(ERROR_JSON_DEPTH)) != NULL) {
 		o = json_tokener_parse_ex(tok, body->data, (int)body->len);
 		if (o && !json_object_is_type(o, json_type_object)) {
 			json_object_put(o);

@@ -70,7 +70,8 @@ void sigv4_signed_free(struct sigv4_signed *s);
  * ENOMEM) and *why (when why is not NULL) set to a static text naming the problem:
  * no Host header, a malformed date, an X-Amz-Date or X-Amz-Security-Token header that
  * disagrees with the parameters, too many headers or parameters, a bad header name.
- * out is reset first and may be reused across calls.
+ * out must have been through sigv4_signed_init; it is reset first, so it may be
+ * reused across calls (sigv4_signed_free once at the end).
  */
 int sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *p,
     struct sigv4_signed *out, const char **why);

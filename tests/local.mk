@@ -25,7 +25,8 @@ tests_unit_retry_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_retry_test_LDADD = $(TEST_COMMON_LIBS)
 check_PROGRAMS += tests/unit/http_test
 tests_unit_http_test_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_unit_http_test_LDADD = $(TEST_COMMON_LIBS)
+# libssl only for the test's own TLS server (kls itself reaches TLS through libcurl).
+tests_unit_http_test_LDADD = $(TEST_COMMON_LIBS) -lssl
 check_PROGRAMS += tests/unit/aws_test
 tests_unit_aws_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_aws_test_LDADD = $(TEST_COMMON_LIBS)

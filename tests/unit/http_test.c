@@ -14,6 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "common/http.h"
 #include "tests/harness.h"
 #include "tests/stub_http.h"
@@ -110,10 +115,11 @@ test_http_error_status_is_a_response(void)
 	stub_stop(s);
 }
 
-/* Runs one request against a stub scenario with a client config; fills err. */
+/* Runs one request against a stub scenario with a client config; fills err and
+ * returns http_request's result, with the number of requests the stub answered. */
 static int
 run_scenario(struct scenario *sc, const struct http_config *cfg, struct kls_buf *body,
-    struct aws_error *err, struct stub_server **out_stub)
+    struct aws_error *err, int *answered)
 {
 	struct stub_server *s = stub_start(scenario_handler, sc);
 	struct http_client *c = http_client_new(cfg, err);
@@ -124,46 +130,80 @@ run_scenario(struct scenario *sc, const struct http_config *cfg, struct kls_buf 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	rc = post(c, stub_url(s), body, &resp, err);
 	http_client_free(c);
-	if (out_stub)
-		*out_stub = s;
-	else
-		stub_stop(s);
+	if (answered)
+		*answered = stub_count(s);
+	stub_stop(s);
 	return rc;
 }
 
+/* Failures a stub can stage, each with the error it must give. */
 static void
-test_http_timeout_fires(void)
+test_http_failures(void)
 {
-	struct scenario sc = { .body = "late", .delay_ms = 1500 };
-	struct http_config cfg = { .timeout_ms = 300 };
-	struct aws_error err;
-	struct kls_buf body;
+	static char pad[1600];
+	static struct {
+		const char *name;
+		struct scenario sc;
+		struct http_config cfg;
+		const char *type;
+		enum aws_err_class cls;
+		long status;
+		const char *message_has;
+	} cases[] = {
+		{ "timeout fires", { .body = "late", .delay_ms = 1500 }, { .timeout_ms = 300 },
+		    "Timeout", AWS_ERR_RETRYABLE, 0, "POST http://127.0.0.1:" },
+		{ "body over cap", { .body = "0123456789abcdef", .body_repeat = 256 },
+		    { .max_response_bytes = 1024 }, "ResponseTooLarge", AWS_ERR_FATAL, 200, "1024" },
+		{ "redirect not followed", { .status = 302, .headers = "Location: /elsewhere\r\n" },
+		    { 0 }, "Redirect", AWS_ERR_FATAL, 302, "/elsewhere" },
+		{ "truncated body", { .body = "0123456789", .body_repeat = 100, .truncate_to = 100 },
+		    { 0 }, "TruncatedResponse", AWS_ERR_RETRYABLE, 200, "ended early" },
+		{ "dropped connection", { .drop = 1 }, { 0 }, "NetworkError", AWS_ERR_RETRYABLE, 0,
+		    "POST" },
+		{ "headers over cap", { .body = "ok", .headers = pad }, { .max_header_bytes = 512 },
+		    "HeadersTooLarge", AWS_ERR_FATAL, 200, "512" },
+	};
 
-	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "Timeout");
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_RETRYABLE);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "POST http://127.0.0.1:"));
-	buf_free(&body);
+	memset(pad, 'p', sizeof(pad));
+	memcpy(pad, "X-Pad: ", 7);
+	memcpy(pad + sizeof(pad) - 3, "\r\n", 3);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct aws_error err;
+		struct kls_buf body;
+		int answered;
+
+		buf_init(&body, 0);
+		CU_ASSERT_EQUAL(run_scenario(&cases[i].sc, &cases[i].cfg, &body, &err, &answered), -1);
+		if (strcmp(err.type, cases[i].type) != 0 || err.cls != cases[i].cls ||
+		    err.http_status != cases[i].status || !strstr(err.message, cases[i].message_has))
+			fprintf(stderr, "%s: got %s cls %d status %ld: %s\n", cases[i].name, err.type,
+			    err.cls, err.http_status, err.message);
+		CU_ASSERT_STRING_EQUAL(err.type, cases[i].type);
+		CU_ASSERT_EQUAL(err.cls, cases[i].cls);
+		CU_ASSERT_EQUAL(err.http_status, cases[i].status);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.message, cases[i].message_has));
+		/* Nothing is retried or followed inside the HTTP layer. */
+		CU_ASSERT_EQUAL(answered, 1);
+		CU_ASSERT(body.len <= 1024);
+		buf_free(&body);
+	}
 }
 
+/* The bounds that refused the replies above let them through once large enough. */
 static void
-test_http_body_over_cap(void)
+test_http_caps_admit_within(void)
 {
-	struct scenario sc = { .body = "0123456789abcdef", .body_repeat = 256 }; /* 4096 B */
-	struct http_config cfg = { .max_response_bytes = 1024 };
+	struct scenario big = { .body = "0123456789abcdef", .body_repeat = 256 };
+	struct scenario padded = { .body = "ok", .headers = "X-Pad: pppppppppppppppppppp\r\n" };
+	struct http_config cfg = { .max_response_bytes = 4096, .max_header_bytes = 512 };
 	struct aws_error err;
 	struct kls_buf body;
 
 	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "ResponseTooLarge");
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
-	CU_ASSERT(body.len <= 1024);
-	/* The same body fits under a larger cap. */
-	cfg.max_response_bytes = 4096;
-	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), 0);
+	CU_ASSERT_EQUAL(run_scenario(&big, &cfg, &body, &err, NULL), 0);
 	CU_ASSERT_EQUAL(body.len, 4096);
+	CU_ASSERT_EQUAL(run_scenario(&padded, &cfg, &body, &err, NULL), 0);
+	CU_ASSERT_STRING_EQUAL(body.data, "ok");
 	buf_free(&body);
 }
 
@@ -203,19 +243,32 @@ raw_main(void *p)
 	return NULL;
 }
 
+/* A listening socket on 127.0.0.1 and a free port; -1 on failure. */
 static int
-raw_start(struct raw_server *r, const char *reply, size_t len)
+listen_loopback(int *port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t slen = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 4) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &slen) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int
+raw_start(struct raw_server *r, const char *reply, size_t len)
+{
 	r->reply = reply;
 	r->len = len;
-	r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (r->lfd < 0 || bind(r->lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(r->lfd, 4) < 0 || getsockname(r->lfd, (struct sockaddr *)&sin, &slen) < 0)
+	if ((r->lfd = listen_loopback(&r->port)) < 0)
 		return -1;
-	r->port = ntohs(sin.sin_port);
 	return pthread_create(&r->thread, NULL, raw_main, r) == 0 ? 0 : -1;
 }
 
@@ -258,77 +311,6 @@ test_http_chunked_body_over_cap(void)
 	http_client_free(c);
 	raw_stop(&r);
 	buf_free(&reply);
-	buf_free(&body);
-}
-
-static void
-test_http_redirect_not_followed(void)
-{
-	struct scenario sc = { .status = 302, .headers = "Location: /elsewhere\r\n" };
-	struct stub_server *s;
-	struct aws_error err;
-	struct kls_buf body;
-
-	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, &s), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "Redirect");
-	CU_ASSERT_EQUAL(err.http_status, 302);
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
-	CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/elsewhere"));
-	CU_ASSERT_EQUAL(stub_count(s), 1);
-	stub_stop(s);
-	buf_free(&body);
-}
-
-static void
-test_http_truncated_body(void)
-{
-	struct scenario sc = { .body = "0123456789", .body_repeat = 100, .truncate_to = 100 };
-	struct aws_error err;
-	struct kls_buf body;
-
-	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, NULL), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "TruncatedResponse");
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_RETRYABLE);
-	CU_ASSERT_EQUAL(err.http_status, 200);
-	buf_free(&body);
-}
-
-static void
-test_http_dropped_connection(void)
-{
-	struct scenario sc = { .drop = 1 };
-	struct aws_error err;
-	struct kls_buf body;
-
-	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, NULL), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "NetworkError");
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_RETRYABLE);
-	CU_ASSERT_EQUAL(err.http_status, 0);
-	buf_free(&body);
-}
-
-static void
-test_http_headers_over_cap(void)
-{
-	char pad[1600];
-	struct scenario sc = { .body = "ok" };
-	struct http_config cfg = { .max_header_bytes = 512 };
-	struct aws_error err;
-	struct kls_buf body;
-
-	memset(pad, 'p', sizeof(pad));
-	memcpy(pad, "X-Pad: ", 7);
-	memcpy(pad + sizeof(pad) - 3, "\r\n", 3);
-	sc.headers = pad;
-	buf_init(&body, 0);
-	CU_ASSERT_EQUAL(run_scenario(&sc, &cfg, &body, &err, NULL), -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "HeadersTooLarge");
-	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
-	/* The default bound lets the same reply through. */
-	CU_ASSERT_EQUAL(run_scenario(&sc, NULL, &body, &err, NULL), 0);
 	buf_free(&body);
 }
 
@@ -436,6 +418,159 @@ test_http_refuses_header_injection(void)
 	buf_free(&body);
 }
 
+/*
+ * A one-connection HTTPS server with a fresh self-signed certificate, to show that
+ * verification is on: an unknown issuer or a wrong name fails, and the same server
+ * is accepted once its certificate is a trust anchor given through ca_file.
+ */
+struct tls_server {
+	int lfd, port;
+	pthread_t thread;
+	SSL_CTX *ctx;
+	EVP_PKEY *key;
+	X509 *cert;
+	char ca_path[64];
+};
+
+static void *
+tls_main(void *p)
+{
+	static const char reply[] =
+	    "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\ntls-ok";
+	struct tls_server *t = p;
+	char buf[4096];
+	size_t have = 0;
+	int fd = accept(t->lfd, NULL, NULL);
+	SSL *ssl;
+
+	if (fd < 0)
+		return NULL;
+	ssl = SSL_new(t->ctx);
+	SSL_set_fd(ssl, fd);
+	if (SSL_accept(ssl) == 1) {
+		while (have < sizeof(buf) - 1) {
+			int n = SSL_read(ssl, buf + have, (int)(sizeof(buf) - 1 - have));
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+			buf[have] = '\0';
+			if (strstr(buf, "\r\n\r\n")) {
+				SSL_write(ssl, reply, (int)strlen(reply));
+				break;
+			}
+		}
+		SSL_shutdown(ssl);
+	}
+	SSL_free(ssl);
+	close(fd);
+	return NULL;
+}
+
+/* san: the certificate's subjectAltName, e.g. "IP:127.0.0.1". */
+static int
+tls_start(struct tls_server *t, const char *san)
+{
+	X509_NAME *name;
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	FILE *f;
+	int fd;
+
+	memset(t, 0, sizeof(*t));
+	t->key = EVP_EC_gen("P-256");
+	t->cert = X509_new();
+	if (!t->key || !t->cert)
+		return -1;
+	X509_set_version(t->cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(t->cert), 1);
+	X509_gmtime_adj(X509_getm_notBefore(t->cert), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(t->cert), 3600);
+	X509_set_pubkey(t->cert, t->key);
+	name = X509_get_subject_name(t->cert);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"kls test", -1,
+	    -1, 0);
+	X509_set_issuer_name(t->cert, name);
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, t->cert, t->cert, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+	if (!ext)
+		return -1;
+	X509_add_ext(t->cert, ext, -1);
+	X509_EXTENSION_free(ext);
+	if (!X509_sign(t->cert, t->key, EVP_sha256()))
+		return -1;
+
+	snprintf(t->ca_path, sizeof(t->ca_path), "/tmp/kls-http-test-ca-XXXXXX");
+	fd = mkstemp(t->ca_path);
+	if (fd < 0 || !(f = fdopen(fd, "w")))
+		return -1;
+	PEM_write_X509(f, t->cert);
+	fclose(f);
+
+	t->ctx = SSL_CTX_new(TLS_server_method());
+	if (!t->ctx || SSL_CTX_use_certificate(t->ctx, t->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(t->ctx, t->key) != 1)
+		return -1;
+	if ((t->lfd = listen_loopback(&t->port)) < 0)
+		return -1;
+	return pthread_create(&t->thread, NULL, tls_main, t) == 0 ? 0 : -1;
+}
+
+static void
+tls_stop(struct tls_server *t)
+{
+	pthread_join(t->thread, NULL);
+	close(t->lfd);
+	unlink(t->ca_path);
+	SSL_CTX_free(t->ctx);
+	X509_free(t->cert);
+	EVP_PKEY_free(t->key);
+}
+
+/* One GET to the TLS server with the given trust anchors; returns http_request's result. */
+static int
+tls_get(const char *san, int trust, struct aws_error *err, struct kls_buf *body)
+{
+	struct tls_server t;
+	struct http_config cfg = { .timeout_ms = 5000 };
+	struct http_client *c;
+	struct http_response resp = { .body = body };
+	char url[64];
+	struct http_request req = { "GET", url, NULL, 0, NULL, 0 };
+	int rc;
+
+	CU_ASSERT_EQUAL_FATAL(tls_start(&t, san), 0);
+	if (trust)
+		cfg.ca_file = t.ca_path;
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/", t.port);
+	c = http_client_new(&cfg, err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	rc = http_request(c, &req, &resp, err);
+	http_client_free(c);
+	tls_stop(&t);
+	return rc;
+}
+
+static void
+test_http_tls_verification(void)
+{
+	struct aws_error err;
+	struct kls_buf body;
+
+	buf_init(&body, 0);
+	/* Unknown issuer. */
+	CU_ASSERT_EQUAL(tls_get("IP:127.0.0.1", 0, &err, &body), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "TLSVerifyFailed");
+	CU_ASSERT_EQUAL(err.cls, AWS_ERR_FATAL);
+	/* Trusted issuer, but the certificate names another host. */
+	CU_ASSERT_EQUAL(tls_get("IP:127.0.0.2", 1, &err, &body), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "TLSVerifyFailed");
+	/* Trusted and named: the request goes through. */
+	CU_ASSERT_EQUAL(tls_get("IP:127.0.0.1", 1, &err, &body), 0);
+	CU_ASSERT_STRING_EQUAL(body.data, "tls-ok");
+	buf_free(&body);
+}
+
 static void
 collect_trace(void *arg, const char *line)
 {
@@ -491,18 +626,15 @@ test_http_trace_redacts_secrets(void)
 static CU_TestInfo http_tests[] = {
 	{ "reuses connection", test_http_reuses_connection },
 	{ "error status is a response", test_http_error_status_is_a_response },
-	{ "timeout fires", test_http_timeout_fires },
-	{ "body over cap", test_http_body_over_cap },
+	{ "failures: timeout, caps, redirect, truncated, dropped", test_http_failures },
+	{ "caps admit within", test_http_caps_admit_within },
 	{ "chunked body over cap", test_http_chunked_body_over_cap },
-	{ "redirect not followed", test_http_redirect_not_followed },
-	{ "truncated body", test_http_truncated_body },
-	{ "dropped connection", test_http_dropped_connection },
-	{ "headers over cap", test_http_headers_over_cap },
 	{ "url rules", test_http_url_rules },
 	{ "refuses plain http remote", test_http_refuses_plain_http_remote },
 	{ "url host", test_http_url_host },
 	{ "refuses header injection", test_http_refuses_header_injection },
 	{ "trace redacts secrets", test_http_trace_redacts_secrets },
+	{ "tls verification", test_http_tls_verification },
 	CU_TEST_INFO_NULL,
 };
 
