@@ -196,6 +196,58 @@ skip_ws(const char *p)
 	return p;
 }
 
+/*
+ * Eight bytes at a time (SWAR) for the long plain runs of a body: sequence numbers,
+ * partition keys, iterators. Each helper returns a word with the high bit set in every
+ * byte that needs attention; borrows can only set spurious bits above the first real
+ * one, so the lowest set bit always names the first byte that needs attention.
+ * Only on little-endian machines, where that first byte is the lowest one.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR 1
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+static inline uint64_t
+load8(const char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return w;
+}
+
+static inline uint64_t
+zero_bytes(uint64_t w)
+{
+	return (w - ONES) & ~w & HIGHS;
+}
+
+/* Bytes that end a plain string run: '"', '\\', control characters, non-ASCII. */
+static inline uint64_t
+special_bytes(uint64_t w)
+{
+	return zero_bytes(w ^ (ONES * '"')) | zero_bytes(w ^ (ONES * '\\')) |
+	    ((w - ONES * 0x20) & ~w & HIGHS) | (w & HIGHS);
+}
+
+/* Bytes that are not ASCII digits. */
+static inline uint64_t
+nondigit_bytes(uint64_t w)
+{
+	uint64_t t = ((w & (ONES * 0xf0)) ^ (ONES * 0x30)) |
+	    (((w + ONES * 0x06) & (ONES * 0xf0)) ^ (ONES * 0x30));
+	/* Fold each nonzero byte onto its high bit. */
+	return ((t | ((t & ~HIGHS) + ~HIGHS)) & HIGHS);
+}
+
+static inline size_t
+first_byte(uint64_t mask)
+{
+	return (size_t)__builtin_ctzll(mask) >> 3;
+}
+#endif
+
 /* Value of 4 hex digits at p, or -1. Stops at the first non-hex byte (the NUL at the end). */
 static long
 hex4(const char *p)
@@ -329,6 +381,24 @@ scan_string(struct scan *s, const char *p, char *out, size_t *len, size_t *chars
 		const char *run = p;
 		unsigned char c;
 
+#ifdef SWAR
+		/* out has room for 8 bytes past any plain run: see getrecords_parse. */
+		while (s->end - p >= 8) {
+			uint64_t w = load8(p), m = special_bytes(w);
+			if (out)
+				memcpy(out + nbytes, &w, 8);
+			if (m) {
+				size_t k = first_byte(m);
+				p += k;
+				nbytes += k;
+				break;
+			}
+			p += 8;
+			nbytes += 8;
+		}
+		nchars += (size_t)(p - run);
+		run = p;
+#endif
 		if (out) {
 			while (IS(*p, C_PLAIN))
 				out[nbytes++] = *p++;
@@ -342,7 +412,7 @@ scan_string(struct scan *s, const char *p, char *out, size_t *len, size_t *chars
 		if (c == '"')
 			break;
 		if (c == '\\') {
-			unsigned long cp;
+			unsigned long cp = 0;
 			char tmp[4];
 			if (!(p = scan_escape(s, p, &cp)))
 				return NULL;
@@ -547,6 +617,24 @@ key:
 	goto value;
 }
 
+/* a[0..n) == b[0..n) for n >= 4, with a few word compares instead of a call. */
+static inline bool
+same_bytes(const char *a, const char *b, size_t n)
+{
+	uint32_t x, y;
+	size_t i;
+
+	for (i = 0; i + 4 < n; i += 4) {
+		memcpy(&x, a + i, 4);
+		memcpy(&y, b + i, 4);
+		if (x != y)
+			return false;
+	}
+	memcpy(&x, a + n - 4, 4);
+	memcpy(&y, b + n - 4, 4);
+	return x == y;
+}
+
 static const struct keydef *
 match_key(const struct keydef *tab, const char *name, size_t n)
 {
@@ -570,6 +658,16 @@ read_key(struct scan *s, const char *p, const struct keydef *tab, enum key *id)
 	if (*p != '"')
 		return unexpected(s, p, "a key");
 	k = ++p;
+	/* The usual case: one of tab's names, unescaped, followed by its closing quote. */
+	for (d = tab; d->name; d++)
+		if ((size_t)(s->end - k) > d->len && k[d->len] == '"' && k[0] == d->name[0] &&
+		    same_bytes(k, d->name, d->len))
+			break;
+	if (d->name) {
+		q = k + d->len + 1;
+		goto found;
+	}
+	d = NULL;
 	while (IS(*p, C_PLAIN))
 		p++;
 	if (*p == '"') {
@@ -580,11 +678,12 @@ read_key(struct scan *s, const char *p, const struct keydef *tab, enum key *id)
 		if (!(q = scan_string(s, k, NULL, &len, &chars)))
 			return NULL;
 		if (len <= MAX_KNOWN_KEY) {
-			char name[MAX_KNOWN_KEY];
+			char name[MAX_KNOWN_KEY + 8]; /* + 8: scan_string may store a word past */
 			scan_string(s, k, name, &len, &chars);
 			d = match_key(tab, name, len);
 		}
 	}
+found:
 	if (d) {
 		*id = d->id;
 		s->field = d->name;
@@ -700,6 +799,34 @@ read_decimal(struct scan *s, const char *p, size_t max, const char **val, size_t
 {
 	const char *start = p;
 
+#ifdef SWAR
+	/* Unescaped digits: check and copy them a word at a time. A string of anything else
+	 * (escapes included) goes the general way below. */
+	if (*p == '"') {
+		const char *t = p + 1;
+		size_t n = 0;
+		while (s->end - (t + n) >= 8) {
+			uint64_t w = load8(t + n), m = nondigit_bytes(w);
+			memcpy(s->out + n, &w, 8);
+			if (m) {
+				n += first_byte(m);
+				break;
+			}
+			n += 8;
+		}
+		while (IS(t[n], C_DIGIT)) {
+			s->out[n] = t[n];
+			n++;
+		}
+		if (t[n] == '"' && n >= 1 && n <= max && (t[0] != '0' || n == 1)) {
+			*val = s->out;
+			*len = n;
+			s->out[n] = '\0';
+			s->out += n + 1;
+			return t + n + 1;
+		}
+	}
+#endif
 	if (!(p = read_str(s, p, 1, max, val, len)))
 		return NULL;
 	for (size_t i = 0; i < *len; i++)
