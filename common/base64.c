@@ -116,8 +116,12 @@ base64_decode(void *outv, const char *in, size_t n, size_t *out_len, size_t *bad
 		o[2] = (unsigned char)x;
 	}
 	if (n % 4) {
-		/* A bad character in the tail says more than "wrong length" does. */
-		at = fast * 4 + first_bad(s, n % 4);
+		/* A character outside the alphabet in the tail says more than "wrong length"
+		 * does; '=' there only means the text was cut short. */
+		for (at = 0; at < n % 4; at++)
+			if (s[at] != '=' && (dec3[s[at]] & B64_BAD))
+				break;
+		at += fast * 4;
 		goto fail;
 	}
 	if (quads > 0) {

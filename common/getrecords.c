@@ -727,18 +727,20 @@ obj_open(struct scan *s, const char *p, bool *done)
 	return *done ? p + 1 : p;
 }
 
-/* After a member's value: moves to the next key; *done after the closing brace. */
+/* After a member's value: moves to the next key; *done after the closing brace. A
+ * message about what follows a value still names the value's key. */
 static const char *
 obj_next(struct scan *s, const char *p, bool *done)
 {
-	s->field = NULL;
 	p = skip_ws(p);
 	if (*p == ',') {
 		*done = false;
+		s->field = NULL;
 		return skip_ws(p + 1);
 	}
 	if (*p == '}') {
 		*done = true;
+		s->field = NULL;
 		return p + 1;
 	}
 	return unexpected(s, p, "',' or '}'");
@@ -915,7 +917,7 @@ read_data(struct scan *s, const char *p, struct getrecords_record *r)
 		return fail(s, s->end, EINVAL, "body ends inside a string");
 	n = (size_t)(q - t);
 	if (base64_decode(o, t, n, &dlen, &bad) < 0) {
-		if (t[bad] == '\\')
+		if (memchr(t, '\\', n))
 			return read_data_escaped(s, p, r);
 		if (bad == n)
 			return fail(s, t + bad, EINVAL, "base64 length %zu is not a multiple of 4", n);
@@ -1052,9 +1054,10 @@ read_range(struct scan *s, const char *p, struct getrecords_child_shard *c)
 	enum key id;
 	size_t len;
 
-	s->sub = "HashKeyRange";
 	if (!(p = obj_open(s, p, &done)))
 		return NULL;
+	s->sub = "HashKeyRange";
+	s->field = NULL;
 	while (!done) {
 		at = p;
 		if (!(p = read_key(s, p, range_keys, &id)) || !first_time(s, at, id, &seen))
@@ -1087,10 +1090,10 @@ read_parents(struct scan *s, const char *p, struct getrecords_child_shard *c)
 	if (done)
 		return fail(s, start, EINVAL, "no parent shards");
 	while (!done) {
+		s->field_index = c->n_parents;
 		if (c->n_parents == GETRECORDS_MAX_PARENTS)
 			return fail(s, p, EMSGSIZE, "more than %d parent shards",
 			    GETRECORDS_MAX_PARENTS);
-		s->field_index = c->n_parents;
 		if (!(p = read_shard_id(s, p, &c->parents[c->n_parents])))
 			return NULL;
 		c->n_parents++;
