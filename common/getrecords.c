@@ -716,6 +716,19 @@ first_time(struct scan *s, const char *at, enum key id, unsigned *seen)
 	return true;
 }
 
+/* The key of an object member, which must not repeat a known key seen before in the
+ * same object; returns the position of the value. */
+static const char *
+read_member(struct scan *s, const char *p, const struct keydef *tab, enum key *id,
+    unsigned *seen)
+{
+	const char *at = p;
+
+	if (!(p = read_key(s, p, tab, id)) || !first_time(s, at, *id, seen))
+		return NULL;
+	return p;
+}
+
 /* At '{': moves to the first key; *done when the object is empty. */
 static const char *
 obj_open(struct scan *s, const char *p, bool *done)
@@ -936,7 +949,7 @@ read_data(struct scan *s, const char *p, struct getrecords_record *r)
 static const char *
 read_record(struct scan *s, const char *p, struct getrecords_record *r)
 {
-	const char *start = p, *at, *v;
+	const char *start = p, *v;
 	unsigned seen = 0;
 	bool done;
 	enum key id;
@@ -949,8 +962,7 @@ read_record(struct scan *s, const char *p, struct getrecords_record *r)
 	if (!(p = obj_open(s, p, &done)))
 		return NULL;
 	while (!done) {
-		at = p;
-		if (!(p = read_key(s, p, record_keys, &id)) || !first_time(s, at, id, &seen))
+		if (!(p = read_member(s, p, record_keys, &id, &seen)))
 			return NULL;
 		switch (id) {
 		case K_DATA:
@@ -1048,7 +1060,7 @@ read_records(struct scan *s, const char *p, struct getrecords_result *res)
 static const char *
 read_range(struct scan *s, const char *p, struct getrecords_child_shard *c)
 {
-	const char *start = p, *at;
+	const char *start = p;
 	unsigned seen = 0;
 	bool done;
 	enum key id;
@@ -1059,8 +1071,7 @@ read_range(struct scan *s, const char *p, struct getrecords_child_shard *c)
 	s->sub = "HashKeyRange";
 	s->field = NULL;
 	while (!done) {
-		at = p;
-		if (!(p = read_key(s, p, range_keys, &id)) || !first_time(s, at, id, &seen))
+		if (!(p = read_member(s, p, range_keys, &id, &seen)))
 			return NULL;
 		if (id == K_START)
 			p = read_decimal(s, p, GETRECORDS_MAX_HASH_KEY_LEN, &c->starting_hash_key, &len);
@@ -1107,7 +1118,7 @@ read_parents(struct scan *s, const char *p, struct getrecords_child_shard *c)
 static const char *
 read_child(struct scan *s, const char *p, struct getrecords_child_shard *c)
 {
-	const char *start = p, *at;
+	const char *start = p;
 	unsigned seen = 0;
 	bool done;
 	enum key id;
@@ -1116,8 +1127,7 @@ read_child(struct scan *s, const char *p, struct getrecords_child_shard *c)
 	if (!(p = obj_open(s, p, &done)))
 		return NULL;
 	while (!done) {
-		at = p;
-		if (!(p = read_key(s, p, child_keys, &id)) || !first_time(s, at, id, &seen))
+		if (!(p = read_member(s, p, child_keys, &id, &seen)))
 			return NULL;
 		if (id == K_SHARD_ID)
 			p = read_shard_id(s, p, &c->shard_id);
@@ -1168,7 +1178,6 @@ read_children(struct scan *s, const char *p, struct getrecords_result *res)
 static const char *
 read_body(struct scan *s, const char *p, struct getrecords_result *res)
 {
-	const char *at;
 	unsigned seen = 0;
 	bool done;
 	enum key id;
@@ -1178,8 +1187,7 @@ read_body(struct scan *s, const char *p, struct getrecords_result *res)
 	if (!(p = obj_open(s, p, &done)))
 		return NULL;
 	while (!done) {
-		at = p;
-		if (!(p = read_key(s, p, top_keys, &id)) || !first_time(s, at, id, &seen))
+		if (!(p = read_member(s, p, top_keys, &id, &seen)))
 			return NULL;
 		switch (id) {
 		case K_RECORDS:
