@@ -196,6 +196,58 @@ skip_ws(const char *p)
 	return p;
 }
 
+/*
+ * Eight bytes at a time (SWAR) for the long plain runs of a body: sequence numbers,
+ * partition keys, iterators. Each helper returns a word with the high bit set in every
+ * byte that needs attention; borrows can only set spurious bits above the first real
+ * one, so the lowest set bit always names the first byte that needs attention.
+ * Only on little-endian machines, where that first byte is the lowest one.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SWAR 1
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+static inline uint64_t
+load8(const char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return w;
+}
+
+static inline uint64_t
+zero_bytes(uint64_t w)
+{
+	return (w - ONES) & ~w & HIGHS;
+}
+
+/* Bytes that end a plain string run: '"', '\\', control characters, non-ASCII. */
+static inline uint64_t
+special_bytes(uint64_t w)
+{
+	return zero_bytes(w ^ (ONES * '"')) | zero_bytes(w ^ (ONES * '\\')) |
+	    ((w - ONES * 0x20) & ~w & HIGHS) | (w & HIGHS);
+}
+
+/* Bytes that are not ASCII digits. */
+static inline uint64_t
+nondigit_bytes(uint64_t w)
+{
+	uint64_t t = ((w & (ONES * 0xf0)) ^ (ONES * 0x30)) |
+	    (((w + ONES * 0x06) & (ONES * 0xf0)) ^ (ONES * 0x30));
+	/* Fold each nonzero byte onto its high bit. */
+	return ((t | ((t & ~HIGHS) + ~HIGHS)) & HIGHS);
+}
+
+static inline size_t
+first_byte(uint64_t mask)
+{
+	return (size_t)__builtin_ctzll(mask) >> 3;
+}
+#endif
+
 /* Value of 4 hex digits at p, or -1. Stops at the first non-hex byte (the NUL at the end). */
 static long
 hex4(const char *p)
@@ -329,6 +381,24 @@ scan_string(struct scan *s, const char *p, char *out, size_t *len, size_t *chars
 		const char *run = p;
 		unsigned char c;
 
+#ifdef SWAR
+		/* out has room for 8 bytes past any plain run: see getrecords_parse. */
+		while (s->end - p >= 8) {
+			uint64_t w = load8(p), m = special_bytes(w);
+			if (out)
+				memcpy(out + nbytes, &w, 8);
+			if (m) {
+				size_t k = first_byte(m);
+				p += k;
+				nbytes += k;
+				break;
+			}
+			p += 8;
+			nbytes += 8;
+		}
+		nchars += (size_t)(p - run);
+		run = p;
+#endif
 		if (out) {
 			while (IS(*p, C_PLAIN))
 				out[nbytes++] = *p++;
@@ -342,7 +412,7 @@ scan_string(struct scan *s, const char *p, char *out, size_t *len, size_t *chars
 		if (c == '"')
 			break;
 		if (c == '\\') {
-			unsigned long cp;
+			unsigned long cp = 0;
 			char tmp[4];
 			if (!(p = scan_escape(s, p, &cp)))
 				return NULL;
@@ -547,6 +617,24 @@ key:
 	goto value;
 }
 
+/* a[0..n) == b[0..n) for n >= 4, with a few word compares instead of a call. */
+static inline bool
+same_bytes(const char *a, const char *b, size_t n)
+{
+	uint32_t x, y;
+	size_t i;
+
+	for (i = 0; i + 4 < n; i += 4) {
+		memcpy(&x, a + i, 4);
+		memcpy(&y, b + i, 4);
+		if (x != y)
+			return false;
+	}
+	memcpy(&x, a + n - 4, 4);
+	memcpy(&y, b + n - 4, 4);
+	return x == y;
+}
+
 static const struct keydef *
 match_key(const struct keydef *tab, const char *name, size_t n)
 {
@@ -570,6 +658,16 @@ read_key(struct scan *s, const char *p, const struct keydef *tab, enum key *id)
 	if (*p != '"')
 		return unexpected(s, p, "a key");
 	k = ++p;
+	/* The usual case: one of tab's names, unescaped, followed by its closing quote. */
+	for (d = tab; d->name; d++)
+		if ((size_t)(s->end - k) > d->len && k[d->len] == '"' && k[0] == d->name[0] &&
+		    same_bytes(k, d->name, d->len))
+			break;
+	if (d->name) {
+		q = k + d->len + 1;
+		goto found;
+	}
+	d = NULL;
 	while (IS(*p, C_PLAIN))
 		p++;
 	if (*p == '"') {
@@ -580,11 +678,12 @@ read_key(struct scan *s, const char *p, const struct keydef *tab, enum key *id)
 		if (!(q = scan_string(s, k, NULL, &len, &chars)))
 			return NULL;
 		if (len <= MAX_KNOWN_KEY) {
-			char name[MAX_KNOWN_KEY];
+			char name[MAX_KNOWN_KEY + 8]; /* + 8: scan_string may store a word past */
 			scan_string(s, k, name, &len, &chars);
 			d = match_key(tab, name, len);
 		}
 	}
+found:
 	if (d) {
 		*id = d->id;
 		s->field = d->name;
@@ -617,6 +716,19 @@ first_time(struct scan *s, const char *at, enum key id, unsigned *seen)
 	return true;
 }
 
+/* The key of an object member, which must not repeat a known key seen before in the
+ * same object; returns the position of the value. */
+static const char *
+read_member(struct scan *s, const char *p, const struct keydef *tab, enum key *id,
+    unsigned *seen)
+{
+	const char *at = p;
+
+	if (!(p = read_key(s, p, tab, id)) || !first_time(s, at, *id, seen))
+		return NULL;
+	return p;
+}
+
 /* At '{': moves to the first key; *done when the object is empty. */
 static const char *
 obj_open(struct scan *s, const char *p, bool *done)
@@ -628,18 +740,20 @@ obj_open(struct scan *s, const char *p, bool *done)
 	return *done ? p + 1 : p;
 }
 
-/* After a member's value: moves to the next key; *done after the closing brace. */
+/* After a member's value: moves to the next key; *done after the closing brace. A
+ * message about what follows a value still names the value's key. */
 static const char *
 obj_next(struct scan *s, const char *p, bool *done)
 {
-	s->field = NULL;
 	p = skip_ws(p);
 	if (*p == ',') {
 		*done = false;
+		s->field = NULL;
 		return skip_ws(p + 1);
 	}
 	if (*p == '}') {
 		*done = true;
+		s->field = NULL;
 		return p + 1;
 	}
 	return unexpected(s, p, "',' or '}'");
@@ -700,6 +814,34 @@ read_decimal(struct scan *s, const char *p, size_t max, const char **val, size_t
 {
 	const char *start = p;
 
+#ifdef SWAR
+	/* Unescaped digits: check and copy them a word at a time. A string of anything else
+	 * (escapes included) goes the general way below. */
+	if (*p == '"') {
+		const char *t = p + 1;
+		size_t n = 0;
+		while (s->end - (t + n) >= 8) {
+			uint64_t w = load8(t + n), m = nondigit_bytes(w);
+			memcpy(s->out + n, &w, 8);
+			if (m) {
+				n += first_byte(m);
+				break;
+			}
+			n += 8;
+		}
+		while (IS(t[n], C_DIGIT)) {
+			s->out[n] = t[n];
+			n++;
+		}
+		if (t[n] == '"' && n >= 1 && n <= max && (t[0] != '0' || n == 1)) {
+			*val = s->out;
+			*len = n;
+			s->out[n] = '\0';
+			s->out += n + 1;
+			return t + n + 1;
+		}
+	}
+#endif
 	if (!(p = read_str(s, p, 1, max, val, len)))
 		return NULL;
 	for (size_t i = 0; i < *len; i++)
@@ -788,7 +930,7 @@ read_data(struct scan *s, const char *p, struct getrecords_record *r)
 		return fail(s, s->end, EINVAL, "body ends inside a string");
 	n = (size_t)(q - t);
 	if (base64_decode(o, t, n, &dlen, &bad) < 0) {
-		if (t[bad] == '\\')
+		if (memchr(t, '\\', n))
 			return read_data_escaped(s, p, r);
 		if (bad == n)
 			return fail(s, t + bad, EINVAL, "base64 length %zu is not a multiple of 4", n);
@@ -807,7 +949,7 @@ read_data(struct scan *s, const char *p, struct getrecords_record *r)
 static const char *
 read_record(struct scan *s, const char *p, struct getrecords_record *r)
 {
-	const char *start = p, *at, *v;
+	const char *start = p, *v;
 	unsigned seen = 0;
 	bool done;
 	enum key id;
@@ -820,8 +962,7 @@ read_record(struct scan *s, const char *p, struct getrecords_record *r)
 	if (!(p = obj_open(s, p, &done)))
 		return NULL;
 	while (!done) {
-		at = p;
-		if (!(p = read_key(s, p, record_keys, &id)) || !first_time(s, at, id, &seen))
+		if (!(p = read_member(s, p, record_keys, &id, &seen)))
 			return NULL;
 		switch (id) {
 		case K_DATA:
@@ -919,18 +1060,18 @@ read_records(struct scan *s, const char *p, struct getrecords_result *res)
 static const char *
 read_range(struct scan *s, const char *p, struct getrecords_child_shard *c)
 {
-	const char *start = p, *at;
+	const char *start = p;
 	unsigned seen = 0;
 	bool done;
 	enum key id;
 	size_t len;
 
-	s->sub = "HashKeyRange";
 	if (!(p = obj_open(s, p, &done)))
 		return NULL;
+	s->sub = "HashKeyRange";
+	s->field = NULL;
 	while (!done) {
-		at = p;
-		if (!(p = read_key(s, p, range_keys, &id)) || !first_time(s, at, id, &seen))
+		if (!(p = read_member(s, p, range_keys, &id, &seen)))
 			return NULL;
 		if (id == K_START)
 			p = read_decimal(s, p, GETRECORDS_MAX_HASH_KEY_LEN, &c->starting_hash_key, &len);
@@ -960,10 +1101,10 @@ read_parents(struct scan *s, const char *p, struct getrecords_child_shard *c)
 	if (done)
 		return fail(s, start, EINVAL, "no parent shards");
 	while (!done) {
+		s->field_index = c->n_parents;
 		if (c->n_parents == GETRECORDS_MAX_PARENTS)
 			return fail(s, p, EMSGSIZE, "more than %d parent shards",
 			    GETRECORDS_MAX_PARENTS);
-		s->field_index = c->n_parents;
 		if (!(p = read_shard_id(s, p, &c->parents[c->n_parents])))
 			return NULL;
 		c->n_parents++;
@@ -977,7 +1118,7 @@ read_parents(struct scan *s, const char *p, struct getrecords_child_shard *c)
 static const char *
 read_child(struct scan *s, const char *p, struct getrecords_child_shard *c)
 {
-	const char *start = p, *at;
+	const char *start = p;
 	unsigned seen = 0;
 	bool done;
 	enum key id;
@@ -986,8 +1127,7 @@ read_child(struct scan *s, const char *p, struct getrecords_child_shard *c)
 	if (!(p = obj_open(s, p, &done)))
 		return NULL;
 	while (!done) {
-		at = p;
-		if (!(p = read_key(s, p, child_keys, &id)) || !first_time(s, at, id, &seen))
+		if (!(p = read_member(s, p, child_keys, &id, &seen)))
 			return NULL;
 		if (id == K_SHARD_ID)
 			p = read_shard_id(s, p, &c->shard_id);
@@ -1038,7 +1178,6 @@ read_children(struct scan *s, const char *p, struct getrecords_result *res)
 static const char *
 read_body(struct scan *s, const char *p, struct getrecords_result *res)
 {
-	const char *at;
 	unsigned seen = 0;
 	bool done;
 	enum key id;
@@ -1048,8 +1187,7 @@ read_body(struct scan *s, const char *p, struct getrecords_result *res)
 	if (!(p = obj_open(s, p, &done)))
 		return NULL;
 	while (!done) {
-		at = p;
-		if (!(p = read_key(s, p, top_keys, &id)) || !first_time(s, at, id, &seen))
+		if (!(p = read_member(s, p, top_keys, &id, &seen)))
 			return NULL;
 		switch (id) {
 		case K_RECORDS:

@@ -37,6 +37,40 @@ tests_unit_creds_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_creds_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == GetRecords scanner tests ==
+check_PROGRAMS += tests/unit/getrecords_test tests/unit/base64_test
+tests_unit_getrecords_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_getrecords_test_LDADD = $(TEST_COMMON_LIBS)
+tests_unit_base64_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_base64_test_LDADD = $(TEST_COMMON_LIBS)
+EXTRA_DIST += tests/bench/scan_bench.c tests/fuzz/getrecords_fuzz.c tests/fuzz/getrecords.dict \
+	tests/fuzz/seeds/records.json tests/fuzz/seeds/closed.json tests/fuzz/seeds/spellings.json
+CLEANFILES += tests/bench/scan_bench$(EXEEXT) tests/fuzz/getrecords_fuzz
+
+# `make bench-scan`: CPU time per record, kls's scanner against json-c. Quote numbers
+# only from a build configured without --enable-sanitizers (e.g. CFLAGS=-O2).
+bench-scan: tests/bench/scan_bench$(EXEEXT)
+	tests/bench/scan_bench$(EXEEXT)
+tests/bench/scan_bench$(EXEEXT): $(srcdir)/tests/bench/scan_bench.c common/libklscommon.a
+	@$(MKDIR_P) tests/bench
+	$(CC) $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) $(KLS_AWS_CFLAGS) \
+		$(AM_CFLAGS) $(CFLAGS) $(AM_LDFLAGS) $(LDFLAGS) -o $@ \
+		$(srcdir)/tests/bench/scan_bench.c common/libklscommon.a $(KLS_AWS_LIBS) $(LIBS)
+
+# `make fuzz`: the libFuzzer target for the scanner (needs clang; common/buf.c uses SIZE_MAX
+# without <stdint.h>, which clang's headers do not bring in, hence -include). Run it with e.g.
+# tests/fuzz/getrecords_fuzz -max_total_time=180 -dict=$(srcdir)/tests/fuzz/getrecords.dict \
+#     CORPUS_DIR $(srcdir)/tests/fuzz/seeds
+FUZZ_CC = clang
+fuzz: tests/fuzz/getrecords_fuzz
+tests/fuzz/getrecords_fuzz: $(srcdir)/tests/fuzz/getrecords_fuzz.c $(srcdir)/common/getrecords.c \
+    $(srcdir)/common/base64.c $(srcdir)/common/buf.c
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -include stdint.h \
+		-I$(top_builddir) $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
+		-o $@ $(srcdir)/tests/fuzz/getrecords_fuzz.c $(srcdir)/common/getrecords.c \
+		$(srcdir)/common/base64.c $(srcdir)/common/buf.c $(JSONC_LIBS)
+.PHONY: bench-scan fuzz
 
 # == Kinesis and DynamoDB client tests ==
 tests_libklstest_a_SOURCES += tests/stub_script.c tests/stub_script.h
