@@ -18,35 +18,45 @@
 #define NRECORDS 1000
 
 static struct aws_creds_provider *creds;
-static struct kinesis_client *kc;
+static struct kinesis_client *kc, *klc;
 
-/* The client for this run, made on first use (test_env fails the test when the
- * emulators are not running). */
+/* A client for the emulator named by variable, made on first use (test_env fails
+ * the test when the emulators are not running). */
 static struct kinesis_client *
-client(void)
+client_for(const char *variable, struct kinesis_client **slot)
 {
 	struct aws_service_config cfg;
 	struct aws_error err;
 	const char *ep;
 
-	if (kc)
-		return kc;
-	if (!(ep = test_env("KINESIS_ENDPOINT")))
+	if (*slot)
+		return *slot;
+	if (!(ep = test_env(variable)))
 		return NULL;
-	creds = creds_provider_new_static("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL);
+	if (!creds)
+		creds = creds_provider_new_static("AKIDEXAMPLE",
+		    "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(creds);
 	kinesis_service_config(&cfg, "us-east-1", ep, creds);
-	kc = kinesis_client_new(&cfg, NULL, &err);
-	if (!kc)
+	*slot = kinesis_client_new(&cfg, NULL, &err);
+	if (!*slot)
 		fprintf(stderr, "kinesis_client_new: %s\n", err.message);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(kc);
-	return kc;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(*slot);
+	return *slot;
+}
+
+/* kinesalite: fast, but ListShards never pages (EMULATORS.md). */
+static struct kinesis_client *
+client(void)
+{
+	return client_for("KINESIS_ENDPOINT", &kc);
 }
 
 static int
 suite_cleanup(void)
 {
 	kinesis_client_free(kc);
+	kinesis_client_free(klc);
 	creds_provider_free(creds);
 	return 0;
 }
@@ -397,11 +407,46 @@ test_kinesis_missing_stream_names_it(void)
 	kinesis_shard_list_free(&l);
 }
 
+/* kinesis-local pages ListShards for real: MaxResults 2 over 5 shards is 3 pages,
+ * the follow-ups carrying only NextToken (kinesalite would crash on those). */
+static void
+test_kinesis_list_shards_pages_on_kinesis_local(void)
+{
+	struct kinesis_client *c = client_for("KINESIS_LOCAL_ENDPOINT", &klc);
+	struct kinesis_list_opts opts = { .max_results = 2 };
+	struct kinesis_shard_list l = { 0 };
+	struct aws_error err;
+	char stream[64];
+
+	test_unique_name(stream, sizeof(stream), "kls-it-pages");
+	CU_ASSERT_EQUAL_FATAL(make_stream(c, stream, 5), 0);
+	if (kinesis_list_shards(c, stream, &opts, &l, &err) < 0)
+		report("paged", &err);
+	CU_ASSERT_EQUAL(l.n, 5);
+	for (size_t i = 0; i < l.n; i++)
+		for (size_t j = 0; j < i; j++)
+			CU_ASSERT_STRING_NOT_EQUAL(l.shards[i].shard_id, l.shards[j].shard_id);
+	if (l.n == 5) {
+		char first[KINESIS_SHARD_ID_MAX + 1];
+		snprintf(first, sizeof(first), "%s", l.shards[0].shard_id);
+		opts.filter = KINESIS_FILTER_AFTER_SHARD_ID;
+		opts.filter_shard_id = first;
+		if (kinesis_list_shards(c, stream, &opts, &l, &err) < 0)
+			report("filtered", &err);
+		CU_ASSERT_EQUAL(l.n, 4);
+		for (size_t i = 0; i < l.n; i++)
+			CU_ASSERT_STRING_NOT_EQUAL(l.shards[i].shard_id, first);
+	}
+	drop_stream(c, stream);
+	kinesis_shard_list_free(&l);
+}
+
 static CU_TestInfo tests[] = {
 	{ "put and read back", test_kinesis_put_and_read_back },
 	{ "iterator types", test_kinesis_iterator_types },
 	{ "split and merge", test_kinesis_split_and_merge },
 	{ "missing stream names it", test_kinesis_missing_stream_names_it },
+	{ "list shards pages on kinesis-local", test_kinesis_list_shards_pages_on_kinesis_local },
 	CU_TEST_INFO_NULL,
 };
 
