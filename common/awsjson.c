@@ -113,7 +113,8 @@ awsj_parse(const char *body, size_t len, struct aws_error *err)
 		return NULL;
 	}
 	if (!o || jerr != json_tokener_success) {
-		awsj_bad_response(err, "not JSON: %s at byte %zu", json_tokener_error_desc(jerr), end);
+		awsj_bad_response(err, "not JSON: %s at byte %zu", json_tokener_error_desc(jerr),
+		    end);
 		json_object_put(o);
 		return NULL;
 	}
@@ -170,12 +171,13 @@ awsj_str_ref(json_object *o, const char *where, const char *key, bool required, 
 		return wrong_type(where, key, "a string", v, err);
 	n = (size_t)json_object_get_string_len(v);
 	if (n > max_len) {
-		awsj_bad_response(err, "%s%s%s: %zu bytes, longer than %zu", where, *where ? "." : "",
-		    key, n, max_len);
+		awsj_bad_response(err, "%s%s%s: %zu bytes, longer than %zu", where,
+		    *where ? "." : "", key, n, max_len);
 		return -1;
 	}
 	if (strlen(json_object_get_string(v)) != n) {
-		awsj_bad_response(err, "%s%s%s: contains a NUL byte", where, *where ? "." : "", key);
+		awsj_bad_response(err, "%s%s%s: contains a NUL byte", where, *where ? "." : "",
+		    key);
 		return -1;
 	}
 	*out = json_object_get_string(v);
@@ -297,9 +299,9 @@ awsj_body(json_object *req, struct kls_buf *out, struct aws_error *err)
 }
 
 void
-awsj_service_config(struct aws_service_config *cfg, const char *service,
-    const char *target_prefix, const char *content_type, const char *region,
-    const char *endpoint, struct aws_creds_provider *creds)
+awsj_service_config(struct aws_service_config *cfg, const char *service, const char *target_prefix,
+    const char *content_type, const char *region, const char *endpoint,
+    struct aws_creds_provider *creds)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->service = service;

@@ -22,13 +22,14 @@
 
 /* Fills err as a response that is not what the API promises: FATAL, type "BadResponse". */
 void awsj_bad_response(struct aws_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Fills err as a local failure before any request was sent: FATAL, the given type
  * ("InvalidArgument", "NoMemory"). */
 void awsj_local_error(struct aws_error *err, const char *type, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Puts "<context>: " in front of err->message (truncating at the end if needed). */
-void awsj_context(struct aws_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void awsj_context(struct aws_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* True when err carries the service error type, with or without its namespace
  * ("com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"). */
 bool awsj_error_is(const struct aws_error *err, const char *type);
@@ -46,8 +47,8 @@ json_object *awsj_parse(const char *body, size_t len, struct aws_error *err);
 int awsj_str(json_object *o, const char *where, const char *key, bool required, size_t max_len,
     char *out, size_t size, struct aws_error *err);
 /* Like awsj_str but hands out the string inside o (valid while o lives). */
-int awsj_str_ref(json_object *o, const char *where, const char *key, bool required,
-    size_t max_len, const char **out, struct aws_error *err);
+int awsj_str_ref(json_object *o, const char *where, const char *key, bool required, size_t max_len,
+    const char **out, struct aws_error *err);
 /* An integer (JSON number without fraction) in [min, max]. */
 int awsj_int(json_object *o, const char *where, const char *key, bool required, int64_t min,
     int64_t max, int64_t *out, struct aws_error *err);
@@ -72,8 +73,8 @@ struct awsj_client {
 
 /* Zeroes cfg and fills what every caller of one service gives the same way. */
 void awsj_service_config(struct aws_service_config *cfg, const char *service,
-    const char *target_prefix, const char *content_type, const char *region,
-    const char *endpoint, struct aws_creds_provider *creds);
+    const char *target_prefix, const char *content_type, const char *region, const char *endpoint,
+    struct aws_creds_provider *creds);
 
 /* retry NULL = fallback. -1 with err when aws_client_new refuses cfg. */
 int awsj_client_init(struct awsj_client *cl, const struct aws_service_config *cfg,
@@ -83,8 +84,7 @@ void awsj_client_fini(struct awsj_client *cl);
 
 /* Sends req with aws_call_retry and puts it; on 2xx 0 with the body in cl->resp.
  * req NULL means building it failed: -1, err already says why. */
-int awsj_send(struct awsj_client *cl, const char *action, json_object *req,
-    struct aws_error *err);
+int awsj_send(struct awsj_client *cl, const char *action, json_object *req, struct aws_error *err);
 
 /* Serializes req (compact) into out, reset first, and puts it. req NULL: -1 as above;
  * also -1 with err (NoMemory, or a request larger than out's limit). */

@@ -105,7 +105,8 @@ static json_object *
 key_element(const char *name, const char *type_key, const char *type)
 {
 	json_object *o = json_object_new_object();
-	if (!o || awsj_add_str(o, "AttributeName", name) < 0 || awsj_add_str(o, type_key, type) < 0) {
+	if (!o || awsj_add_str(o, "AttributeName", name) < 0 ||
+	    awsj_add_str(o, type_key, type) < 0) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -144,25 +145,29 @@ create_table_request(const char *table, const struct ddb_table_spec *spec, struc
 	wcu = spec->write_capacity ? spec->write_capacity : 10;
 	if (ddbi_check_table("CreateTable", table, err) < 0)
 		return NULL;
-	if (!ddbi_valid_attr_name(key) || (strcmp(type, "S") && strcmp(type, "N") && strcmp(type, "B"))) {
+	if (!ddbi_valid_attr_name(key) ||
+	    (strcmp(type, "S") && strcmp(type, "N") && strcmp(type, "B"))) {
 		awsj_local_error(err, "InvalidArgument",
-		    "CreateTable %s: key \"%.64s\" of type \"%.8s\": need a name of 1..%d characters "
+		    "CreateTable %s: key \"%.64s\" of type \"%.8s\": need a name of 1..%d "
+		    "characters "
 		    "and type S, N or B",
 		    table, key, type, DDB_ATTR_NAME_MAX);
 		return NULL;
 	}
 	if (spec->provisioned && (rcu < 1 || wcu < 1 || rcu > 1000000 || wcu > 1000000)) {
 		awsj_local_error(err, "InvalidArgument",
-		    "CreateTable %s: capacity %" PRId64 "/%" PRId64 " not in 1..1000000", table, rcu,
-		    wcu);
+		    "CreateTable %s: capacity %" PRId64 "/%" PRId64 " not in 1..1000000", table,
+		    rcu, wcu);
 		return NULL;
 	}
 	req = ddbi_table_request(table);
 	if (!req ||
 	    ddbi_add_obj(req, "AttributeDefinitions",
-		one_element_array(key_element(key, "AttributeType", type))) < 0 ||
-	    ddbi_add_obj(req, "KeySchema", one_element_array(key_element(key, "KeyType", "HASH"))) < 0 ||
-	    awsj_add_str(req, "BillingMode", spec->provisioned ? "PROVISIONED" : "PAY_PER_REQUEST") < 0)
+	        one_element_array(key_element(key, "AttributeType", type))) < 0 ||
+	    ddbi_add_obj(req, "KeySchema", one_element_array(key_element(key, "KeyType", "HASH"))) <
+	        0 ||
+	    awsj_add_str(req, "BillingMode",
+	        spec->provisioned ? "PROVISIONED" : "PAY_PER_REQUEST") < 0)
 		goto nomem;
 	if (spec->provisioned) {
 		json_object *pt = json_object_new_object();
@@ -215,10 +220,10 @@ ddb_parse_table(const char *body, size_t len, struct ddb_table_info *out, struct
 	if (!(o = awsj_parse(body, len, err)))
 		return DDB_ERROR;
 	if (awsj_obj(o, "", "Table", true, false, &t, err) < 0 ||
-	    awsj_str(t, "Table", "TableName", true, DDB_TABLE_NAME_MAX, out->name, sizeof(out->name),
-		err) < 0 ||
+	    awsj_str(t, "Table", "TableName", true, DDB_TABLE_NAME_MAX, out->name,
+	        sizeof(out->name), err) < 0 ||
 	    awsj_str(t, "Table", "TableStatus", true, sizeof(out->status) - 1, out->status,
-		sizeof(out->status), err) < 0 ||
+	        sizeof(out->status), err) < 0 ||
 	    awsj_int(t, "Table", "ItemCount", false, 0, INT64_MAX, &out->item_count, err) < 0 ||
 	    awsj_obj(t, "Table", "KeySchema", true, true, &ks, err) < 0)
 		goto out;
@@ -233,7 +238,8 @@ ddb_parse_table(const char *body, size_t len, struct ddb_table_info *out, struct
 			goto out;
 		}
 		if (awsj_str_ref(e, where, "KeyType", true, 16, &kt, err) < 0 ||
-		    awsj_str_ref(e, where, "AttributeName", true, DDB_ATTR_NAME_MAX, &name, err) < 0)
+		    awsj_str_ref(e, where, "AttributeName", true, DDB_ATTR_NAME_MAX, &name, err) <
+		        0)
 			goto out;
 		if (strcmp(kt, "HASH") == 0)
 			snprintf(out->key_name, sizeof(out->key_name), "%s", name);
@@ -243,12 +249,11 @@ ddb_parse_table(const char *body, size_t len, struct ddb_table_info *out, struct
 		goto out;
 	}
 	switch (awsj_obj(t, "Table", "BillingModeSummary", false, false, &bm, err)) {
-	case -1:
-		goto out;
+	case -1: goto out;
 	case 0:
 		if (awsj_str(bm, "Table.BillingModeSummary", "BillingMode", false,
-			sizeof(out->billing_mode) - 1, out->billing_mode, sizeof(out->billing_mode),
-			err) < 0)
+		        sizeof(out->billing_mode) - 1, out->billing_mode, sizeof(out->billing_mode),
+		        err) < 0)
 			goto out;
 	}
 	rc = DDB_OK;
@@ -381,7 +386,8 @@ ddb_get_item(struct ddb_client *c, const char *table, const char *key_name, stru
 		k = NULL;
 		goto nomem;
 	}
-	if (ddbi_add_obj(req, "Key", k) < 0 || ddbi_add_obj(req, "ConsistentRead", json_object_new_boolean(1)) < 0)
+	if (ddbi_add_obj(req, "Key", k) < 0 ||
+	    ddbi_add_obj(req, "ConsistentRead", json_object_new_boolean(1)) < 0)
 		goto nomem;
 	rc = awsj_send(&c->j, "GetItem", req, err);
 	if (rc == 0)
@@ -455,12 +461,14 @@ scan_request(const struct ddb_scan *s, struct aws_error *err)
 		return NULL;
 	}
 	if (s->opts.limit < 0) {
-		awsj_local_error(err, "InvalidArgument", "Scan %s: Limit %d", s->table, s->opts.limit);
+		awsj_local_error(err, "InvalidArgument", "Scan %s: Limit %d", s->table,
+		    s->opts.limit);
 		return NULL;
 	}
 	req = ddbi_table_request(s->table);
 	if (!req || (s->opts.limit && awsj_add_int(req, "Limit", s->opts.limit) < 0) ||
-	    (s->opts.consistent && ddbi_add_obj(req, "ConsistentRead", json_object_new_boolean(1)) < 0) ||
+	    (s->opts.consistent &&
+	        ddbi_add_obj(req, "ConsistentRead", json_object_new_boolean(1)) < 0) ||
 	    (s->last_key && ddbi_add_ref(req, "ExclusiveStartKey", s->last_key) < 0)) {
 		json_object_put(req);
 		awsj_local_error(err, "NoMemory", "Scan %s: out of memory", s->table);
@@ -502,7 +510,7 @@ ddb_scan_parse(struct ddb_scan *s, const char *body, size_t len, struct ddb_item
 		}
 	}
 	if (last && (json_object_object_length(last) == 0 ||
-			(s->last_key && json_object_equal(last, s->last_key)))) {
+	                (s->last_key && json_object_equal(last, s->last_key)))) {
 		/* A key that does not move would page forever. */
 		awsj_bad_response(err, "LastEvaluatedKey is empty or did not advance");
 		goto undo;
@@ -558,7 +566,8 @@ ddb_scan_all(struct ddb_client *c, const char *table, const struct ddb_scan_opts
 	while (rc == DDB_OK && !s->done) {
 		rc = ddb_scan_next(c, s, out, err);
 		if (rc == DDB_OK && out->n > max) {
-			awsj_local_error(err, "TooManyItems", "Scan %s: more than %zu items", table, max);
+			awsj_local_error(err, "TooManyItems", "Scan %s: more than %zu items", table,
+			    max);
 			rc = DDB_ERROR;
 		}
 	}

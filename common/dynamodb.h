@@ -84,7 +84,7 @@ struct ddb_value {
 	int64_t i;             /* N when s is NULL */
 	const char *const *ss; /* SS: nss distinct strings, nss >= 1 */
 	size_t nss;
-	bool b;                /* BOOL */
+	bool b; /* BOOL */
 };
 
 static inline struct ddb_value
@@ -163,15 +163,15 @@ int ddb_item_from_json(struct json_object *map, const char *where, struct ddb_it
 /* ---- tables ---- */
 
 struct ddb_table_spec {
-	const char *key_name; /* NULL = "leaseKey" */
-	const char *key_type; /* "S", "N" or "B"; NULL = "S" */
-	bool provisioned;     /* false = on-demand (PAY_PER_REQUEST) */
+	const char *key_name;                  /* NULL = "leaseKey" */
+	const char *key_type;                  /* "S", "N" or "B"; NULL = "S" */
+	bool provisioned;                      /* false = on-demand (PAY_PER_REQUEST) */
 	int64_t read_capacity, write_capacity; /* provisioned only; 0 = 10 */
 };
 
 struct ddb_table_info {
 	char name[DDB_TABLE_NAME_MAX + 1];
-	char status[32];       /* CREATING, UPDATING, DELETING, ACTIVE, ... */
+	char status[32];                      /* CREATING, UPDATING, DELETING, ACTIVE, ... */
 	char key_name[DDB_ATTR_NAME_MAX + 1]; /* the HASH key */
 	char billing_mode[32]; /* PAY_PER_REQUEST, PROVISIONED; "" when not reported */
 	int64_t item_count;    /* -1 when not reported */
@@ -181,8 +181,8 @@ struct ddb_table_info {
  * DDB_ERROR. spec NULL = on-demand with a string hash key "leaseKey". */
 int ddb_create_table(struct ddb_client *c, const char *table, const struct ddb_table_spec *spec,
     struct aws_error *err);
-int ddb_create_table_body(struct kls_buf *out, const char *table,
-    const struct ddb_table_spec *spec, struct aws_error *err);
+int ddb_create_table_body(struct kls_buf *out, const char *table, const struct ddb_table_spec *spec,
+    struct aws_error *err);
 /* DDB_OK, DDB_NOT_FOUND or DDB_ERROR. */
 int ddb_describe_table(struct ddb_client *c, const char *table, struct ddb_table_info *out,
     struct aws_error *err);

@@ -62,9 +62,9 @@ ddbi_valid_table(const char *s)
 	if (!s)
 		return false;
 	for (; s[n]; n++)
-		if (n >= DDB_TABLE_NAME_MAX || !((s[n] >= 'a' && s[n] <= 'z') ||
-						   (s[n] >= 'A' && s[n] <= 'Z') ||
-						   (s[n] >= '0' && s[n] <= '9') || strchr("_.-", s[n])))
+		if (n >= DDB_TABLE_NAME_MAX ||
+		    !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+		        (s[n] >= '0' && s[n] <= '9') || strchr("_.-", s[n])))
 			return false;
 	return n >= 3;
 }
@@ -102,7 +102,8 @@ ddbi_value_json(struct ddb_value v, char *why, size_t whysize)
 	switch (v.type) {
 	case DDB_T_S:
 		if (!v.s || strlen(v.s) > DDB_STRING_MAX) {
-			snprintf(why, whysize, "string value missing or longer than %d", DDB_STRING_MAX);
+			snprintf(why, whysize, "string value missing or longer than %d",
+			    DDB_STRING_MAX);
 			return NULL;
 		}
 		return tagged("S", json_object_new_string(v.s));
@@ -118,17 +119,20 @@ ddbi_value_json(struct ddb_value v, char *why, size_t whysize)
 		return tagged("N", json_object_new_string(v.s));
 	case DDB_T_SS:
 		if (!v.ss || v.nss < 1 || v.nss > DDB_SET_MAX) {
-			snprintf(why, whysize, "string set of %zu elements, not 1..%d", v.nss, DDB_SET_MAX);
+			snprintf(why, whysize, "string set of %zu elements, not 1..%d", v.nss,
+			    DDB_SET_MAX);
 			return NULL;
 		}
 		for (size_t i = 0; i < v.nss; i++) {
 			if (!v.ss[i] || strlen(v.ss[i]) > DDB_STRING_MAX) {
-				snprintf(why, whysize, "string set element %zu missing or too long", i);
+				snprintf(why, whysize, "string set element %zu missing or too long",
+				    i);
 				return NULL;
 			}
 			for (size_t j = 0; j < i; j++)
 				if (strcmp(v.ss[i], v.ss[j]) == 0) {
-					snprintf(why, whysize, "string set repeats \"%.48s\"", v.ss[i]);
+					snprintf(why, whysize, "string set repeats \"%.48s\"",
+					    v.ss[i]);
 					return NULL;
 				}
 		}
@@ -144,13 +148,9 @@ ddbi_value_json(struct ddb_value v, char *why, size_t whysize)
 			}
 		}
 		return tagged("SS", arr);
-	case DDB_T_NULL:
-		return tagged("NULL", json_object_new_boolean(1));
-	case DDB_T_BOOL:
-		return tagged("BOOL", json_object_new_boolean(v.b));
-	default:
-		snprintf(why, whysize, "value of unknown type %d", (int)v.type);
-		return NULL;
+	case DDB_T_NULL: return tagged("NULL", json_object_new_boolean(1));
+	case DDB_T_BOOL: return tagged("BOOL", json_object_new_boolean(v.b));
+	default: snprintf(why, whysize, "value of unknown type %d", (int)v.type); return NULL;
 	}
 	snprintf(why, whysize, "out of memory");
 	return NULL;
@@ -172,7 +172,8 @@ ddbi_describe_value(struct ddb_value v, char *out, size_t size)
 
 /* ---- items read ---- */
 
-static const char *const type_tags[] = { "S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL" };
+static const char *const type_tags[] = { "S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL",
+	"BOOL" };
 
 static int
 check_value(json_object *v, const char *where, const char *name, struct aws_error *err)
@@ -194,7 +195,8 @@ check_value(json_object *v, const char *where, const char *name, struct aws_erro
 	for (size_t i = 0; i < sizeof(type_tags) / sizeof(type_tags[0]); i++)
 		known |= strcmp(tag, type_tags[i]) == 0;
 	if (!known) {
-		awsj_bad_response(err, "%s.%.64s: unknown attribute type \"%.16s\"", where, name, tag);
+		awsj_bad_response(err, "%s.%.64s: unknown attribute type \"%.16s\"", where, name,
+		    tag);
 		return -1;
 	}
 	if (!strcmp(tag, "S") || !strcmp(tag, "N") || !strcmp(tag, "B")) {
@@ -209,7 +211,8 @@ check_value(json_object *v, const char *where, const char *name, struct aws_erro
 		if (!json_object_is_type(inner, json_type_array))
 			goto wrong;
 		for (size_t i = 0; i < json_object_array_length(inner); i++)
-			if (!json_object_is_type(json_object_array_get_idx(inner, i), json_type_string))
+			if (!json_object_is_type(json_object_array_get_idx(inner, i),
+			        json_type_string))
 				goto wrong;
 	} else if (!strcmp(tag, "M")) {
 		if (!json_object_is_type(inner, json_type_object))
@@ -228,8 +231,7 @@ wrong:
 }
 
 int
-ddb_item_from_json(json_object *map, const char *where, struct ddb_item *out,
-    struct aws_error *err)
+ddb_item_from_json(json_object *map, const char *where, struct ddb_item *out, struct aws_error *err)
 {
 	out->attrs = NULL;
 	if (!json_object_is_type(map, json_type_object)) {
@@ -245,7 +247,8 @@ ddb_item_from_json(json_object *map, const char *where, struct ddb_item *out,
 	json_object_object_foreach(map, name, v)
 	{
 		if (strlen(name) > READ_NAME_MAX) {
-			awsj_bad_response(err, "%s: attribute name longer than %d", where, READ_NAME_MAX);
+			awsj_bad_response(err, "%s: attribute name longer than %d", where,
+			    READ_NAME_MAX);
 			return -1;
 		}
 		if (check_value(v, where, name, err) < 0)

@@ -23,19 +23,18 @@ enum write_kind { W_PUT, W_UPDATE, W_DELETE };
 struct ddb_write {
 	enum write_kind kind;
 	char table[DDB_TABLE_NAME_MAX + 1];
-	char key_desc[100];   /* the hash key, for error messages */
-	json_object *key;     /* update and delete */
-	json_object *item;    /* put */
-	json_object *names;   /* ExpressionAttributeNames */
-	json_object *values;  /* ExpressionAttributeValues */
+	char key_desc[100];  /* the hash key, for error messages */
+	json_object *key;    /* update and delete */
+	json_object *item;   /* put */
+	json_object *names;  /* ExpressionAttributeNames */
+	json_object *values; /* ExpressionAttributeValues */
 	struct kls_buf set, remove, add, cond;
 	int nnames, nvalues, nattrs;
 	bool failed;
-	char error[256];      /* the first builder problem */
+	char error[256]; /* the first builder problem */
 };
 
-static void __attribute__((format(printf, 2, 3)))
-wfail(struct ddb_write *w, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) wfail(struct ddb_write *w, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -331,7 +330,7 @@ valid_placeholder(const char *p, char prefix)
 		return false;
 	for (size_t i = 1; i < n; i++)
 		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
-			(p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
+		        (p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
 			return false;
 	return true;
 }
@@ -344,8 +343,9 @@ ddb_name(struct ddb_write *w, const char *placeholder, const char *attr_name)
 	if (!room(w))
 		return;
 	if (!valid_placeholder(placeholder, '#') || !ddbi_valid_attr_name(attr_name)) {
-		wfail(w, "name placeholder \"%.32s\" must be #[A-Za-z0-9_]+ not starting with #_, "
-			 "for a name of 1..%d characters",
+		wfail(w,
+		    "name placeholder \"%.32s\" must be #[A-Za-z0-9_]+ not starting with #_, "
+		    "for a name of 1..%d characters",
 		    placeholder ? placeholder : "(null)", DDB_ATTR_NAME_MAX);
 		return;
 	}
@@ -412,13 +412,15 @@ write_request(const struct ddb_write *w, struct aws_error *err)
 	req = ddbi_table_request(w->table);
 	if (!req)
 		goto nomem;
-	if (w->kind == W_PUT ? ddbi_add_ref(req, "Item", w->item) < 0 : ddbi_add_ref(req, "Key", w->key) < 0)
+	if (w->kind == W_PUT ? ddbi_add_ref(req, "Item", w->item) < 0
+	                     : ddbi_add_ref(req, "Key", w->key) < 0)
 		goto nomem;
 	if (w->kind == W_UPDATE) {
 		if ((w->set.len && buf_printf(&upd, "SET %s", w->set.data) < 0) ||
 		    (w->remove.len &&
-			buf_printf(&upd, "%sREMOVE %s", upd.len ? " " : "", w->remove.data) < 0) ||
-		    (w->add.len && buf_printf(&upd, "%sADD %s", upd.len ? " " : "", w->add.data) < 0) ||
+		        buf_printf(&upd, "%sREMOVE %s", upd.len ? " " : "", w->remove.data) < 0) ||
+		    (w->add.len &&
+		        buf_printf(&upd, "%sADD %s", upd.len ? " " : "", w->add.data) < 0) ||
 		    awsj_add_str(req, "UpdateExpression", upd.data) < 0)
 			goto nomem;
 	}
@@ -462,5 +464,5 @@ ddb_execute(struct ddb_client *c, const struct ddb_write *w, struct aws_error *e
 	else
 		awsj_context(err, "%s %s/%s", ddb_write_action(w), w->table, w->key_desc);
 	return awsj_error_is(err, "ConditionalCheckFailedException") ? DDB_CONDITION_FAILED
-								     : DDB_ERROR;
+	                                                             : DDB_ERROR;
 }

@@ -23,8 +23,8 @@ void
 kinesis_service_config(struct aws_service_config *cfg, const char *region, const char *endpoint,
     struct aws_creds_provider *creds)
 {
-	awsj_service_config(cfg, "kinesis", "Kinesis_20131202", "application/x-amz-json-1.1", region,
-	    endpoint, creds);
+	awsj_service_config(cfg, "kinesis", "Kinesis_20131202", "application/x-amz-json-1.1",
+	    region, endpoint, creds);
 }
 
 struct kinesis_client *
@@ -64,7 +64,7 @@ valid_name(const char *s, size_t max)
 		return false;
 	for (; s[n]; n++)
 		if (n >= max || !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
-				     (s[n] >= '0' && s[n] <= '9') || strchr("_.-", s[n])))
+		                    (s[n] >= '0' && s[n] <= '9') || strchr("_.-", s[n])))
 			return false;
 	return n > 0;
 }
@@ -204,7 +204,8 @@ shard_filter(const struct kinesis_list_opts *o, const char *stream, struct aws_e
 {
 	json_object *f;
 
-	if (o->filter < KINESIS_FILTER_AFTER_SHARD_ID || o->filter > KINESIS_FILTER_FROM_TIMESTAMP) {
+	if (o->filter < KINESIS_FILTER_AFTER_SHARD_ID ||
+	    o->filter > KINESIS_FILTER_FROM_TIMESTAMP) {
 		awsj_local_error(err, "InvalidArgument", "ListShards %s: unknown shard filter %d",
 		    stream, (int)o->filter);
 		return NULL;
@@ -212,7 +213,8 @@ shard_filter(const struct kinesis_list_opts *o, const char *stream, struct aws_e
 	if (o->filter == KINESIS_FILTER_AFTER_SHARD_ID &&
 	    kin_check_shard("ListShards", stream, o->filter_shard_id, err) < 0)
 		return NULL;
-	if ((o->filter == KINESIS_FILTER_AT_TIMESTAMP || o->filter == KINESIS_FILTER_FROM_TIMESTAMP) &&
+	if ((o->filter == KINESIS_FILTER_AT_TIMESTAMP ||
+	        o->filter == KINESIS_FILTER_FROM_TIMESTAMP) &&
 	    o->filter_timestamp_ms < 0) {
 		awsj_local_error(err, "InvalidArgument",
 		    "ListShards %s: filter timestamp %" PRId64 " is before the epoch", stream,
@@ -222,9 +224,10 @@ shard_filter(const struct kinesis_list_opts *o, const char *stream, struct aws_e
 	f = json_object_new_object();
 	if (!f || awsj_add_str(f, "Type", filter_names[o->filter]) < 0 ||
 	    (o->filter == KINESIS_FILTER_AFTER_SHARD_ID &&
-		awsj_add_str(f, "ShardId", o->filter_shard_id) < 0) ||
-	    ((o->filter == KINESIS_FILTER_AT_TIMESTAMP || o->filter == KINESIS_FILTER_FROM_TIMESTAMP) &&
-		add_timestamp(f, "Timestamp", o->filter_timestamp_ms) < 0)) {
+	        awsj_add_str(f, "ShardId", o->filter_shard_id) < 0) ||
+	    ((o->filter == KINESIS_FILTER_AT_TIMESTAMP ||
+	         o->filter == KINESIS_FILTER_FROM_TIMESTAMP) &&
+	        add_timestamp(f, "Timestamp", o->filter_timestamp_ms) < 0)) {
 		json_object_put(f);
 		kin_no_memory(err, "ListShards", stream);
 		return NULL;
@@ -244,13 +247,14 @@ list_shards_request(const char *stream, const char *next_token, const struct kin
 	if (kin_check_stream("ListShards", stream, err) < 0)
 		return NULL;
 	if (o->max_results < 0 || o->max_results > KINESIS_PAGE_SHARDS_MAX) {
-		awsj_local_error(err, "InvalidArgument", "ListShards %s: MaxResults %d not in 1..%d",
-		    stream, o->max_results, KINESIS_PAGE_SHARDS_MAX);
+		awsj_local_error(err, "InvalidArgument",
+		    "ListShards %s: MaxResults %d not in 1..%d", stream, o->max_results,
+		    KINESIS_PAGE_SHARDS_MAX);
 		return NULL;
 	}
 	if (next_token && (!*next_token || strlen(next_token) > KINESIS_NEXT_TOKEN_MAX)) {
-		awsj_local_error(err, "InvalidArgument", "ListShards %s: NextToken is empty or too long",
-		    stream);
+		awsj_local_error(err, "InvalidArgument",
+		    "ListShards %s: NextToken is empty or too long", stream);
 		return NULL;
 	}
 	req = json_object_new_object();
@@ -312,11 +316,11 @@ parse_shard(json_object *o, const char *where, struct kinesis_shard *s, struct a
 		return -1;
 	}
 	if (awsj_str(o, where, "ShardId", true, KINESIS_SHARD_ID_MAX, s->shard_id,
-		sizeof(s->shard_id), err) < 0 ||
+	        sizeof(s->shard_id), err) < 0 ||
 	    awsj_str(o, where, "ParentShardId", false, KINESIS_SHARD_ID_MAX, s->parent_shard_id,
-		sizeof(s->parent_shard_id), err) < 0 ||
+	        sizeof(s->parent_shard_id), err) < 0 ||
 	    awsj_str(o, where, "AdjacentParentShardId", false, KINESIS_SHARD_ID_MAX,
-		s->adjacent_parent_shard_id, sizeof(s->adjacent_parent_shard_id), err) < 0 ||
+	        s->adjacent_parent_shard_id, sizeof(s->adjacent_parent_shard_id), err) < 0 ||
 	    awsj_obj(o, where, "HashKeyRange", true, false, &range, err) < 0 ||
 	    awsj_obj(o, where, "SequenceNumberRange", true, false, &seq, err) < 0)
 		return -1;
@@ -326,9 +330,9 @@ parse_shard(json_object *o, const char *where, struct kinesis_shard *s, struct a
 	}
 	snprintf(w, sizeof(w), "%s.HashKeyRange", where);
 	if (awsj_str(range, w, "StartingHashKey", true, KINESIS_HASH_KEY_MAX, s->starting_hash_key,
-		sizeof(s->starting_hash_key), err) < 0 ||
+	        sizeof(s->starting_hash_key), err) < 0 ||
 	    awsj_str(range, w, "EndingHashKey", true, KINESIS_HASH_KEY_MAX, s->ending_hash_key,
-		sizeof(s->ending_hash_key), err) < 0)
+	        sizeof(s->ending_hash_key), err) < 0)
 		return -1;
 	if (!kin_valid_hash_key(s->starting_hash_key) || !kin_valid_hash_key(s->ending_hash_key)) {
 		awsj_bad_response(err, "%s: hash key \"%s\"..\"%s\" is not a 128-bit decimal", w,
@@ -337,13 +341,13 @@ parse_shard(json_object *o, const char *where, struct kinesis_shard *s, struct a
 	}
 	snprintf(w, sizeof(w), "%s.SequenceNumberRange", where);
 	if (awsj_str(seq, w, "StartingSequenceNumber", true, KINESIS_SEQUENCE_MAX,
-		s->starting_sequence_number, sizeof(s->starting_sequence_number), err) < 0 ||
+	        s->starting_sequence_number, sizeof(s->starting_sequence_number), err) < 0 ||
 	    awsj_str(seq, w, "EndingSequenceNumber", false, KINESIS_SEQUENCE_MAX,
-		s->ending_sequence_number, sizeof(s->ending_sequence_number), err) < 0)
+	        s->ending_sequence_number, sizeof(s->ending_sequence_number), err) < 0)
 		return -1;
 	if (!awsj_is_decimal(s->starting_sequence_number, KINESIS_SEQUENCE_MAX) ||
 	    (*s->ending_sequence_number &&
-		!awsj_is_decimal(s->ending_sequence_number, KINESIS_SEQUENCE_MAX))) {
+	        !awsj_is_decimal(s->ending_sequence_number, KINESIS_SEQUENCE_MAX))) {
 		awsj_bad_response(err, "%s: sequence number is not decimal", w);
 		return -1;
 	}
@@ -392,7 +396,7 @@ kinesis_parse_list_shards(const char *body, size_t len, struct kinesis_shard_lis
 		char where[48];
 		snprintf(where, sizeof(where), "Shards[%zu]", i);
 		if (parse_shard(json_object_array_get_idx(shards, i), where,
-			&list->shards[list->n + i], err) < 0)
+		        &list->shards[list->n + i], err) < 0)
 			goto out;
 	}
 	if (tok && !*tok)
@@ -439,7 +443,8 @@ kinesis_list_shards(struct kinesis_client *c, const char *stream,
 			goto fail;
 		}
 		free(token);
-		if (kinesis_parse_list_shards(c->j.resp.data, c->j.resp.len, out, max, &token, err) < 0) {
+		if (kinesis_parse_list_shards(c->j.resp.data, c->j.resp.len, out, max, &token,
+		        err) < 0) {
 			awsj_context(err, "ListShards %s (page %d)", stream, page + 1);
 			goto fail;
 		}
@@ -469,24 +474,24 @@ kinesis_parse_stream_summary(const char *body, size_t len, struct kinesis_stream
 		return -1;
 	if (awsj_obj(o, "", w, true, false, &d, err) < 0 ||
 	    awsj_str(d, w, "StreamName", true, KINESIS_STREAM_NAME_MAX, out->stream_name,
-		sizeof(out->stream_name), err) < 0 ||
+	        sizeof(out->stream_name), err) < 0 ||
 	    awsj_str(d, w, "StreamARN", false, sizeof(out->stream_arn) - 1, out->stream_arn,
-		sizeof(out->stream_arn), err) < 0 ||
+	        sizeof(out->stream_arn), err) < 0 ||
 	    awsj_str(d, w, "StreamStatus", true, sizeof(out->status) - 1, out->status,
-		sizeof(out->status), err) < 0 ||
-	    awsj_int(d, w, "OpenShardCount", false, 0, INT32_MAX, &out->open_shard_count, err) < 0 ||
+	        sizeof(out->status), err) < 0 ||
+	    awsj_int(d, w, "OpenShardCount", false, 0, INT32_MAX, &out->open_shard_count, err) <
+	        0 ||
 	    awsj_int(d, w, "RetentionPeriodHours", false, 0, INT32_MAX,
-		&out->retention_period_hours, err) < 0 ||
+	        &out->retention_period_hours, err) < 0 ||
 	    awsj_int(d, w, "ConsumerCount", false, 0, INT32_MAX, &out->consumer_count, err) < 0 ||
 	    awsj_double(d, w, "StreamCreationTimestamp", false, &out->creation_timestamp, err) < 0)
 		goto out;
 	switch (awsj_obj(d, w, "StreamModeDetails", false, false, &mode, err)) {
-	case -1:
-		goto out;
+	case -1: goto out;
 	case 0:
 		if (awsj_str(mode, "StreamDescriptionSummary.StreamModeDetails", "StreamMode", true,
-			sizeof(out->stream_mode) - 1, out->stream_mode, sizeof(out->stream_mode),
-			err) < 0)
+		        sizeof(out->stream_mode) - 1, out->stream_mode, sizeof(out->stream_mode),
+		        err) < 0)
 			goto out;
 	}
 	rc = 0;
@@ -573,11 +578,13 @@ shard_iterator_request(const char *stream, const char *shard_id, const struct ki
 		    stream, shard_id);
 		return NULL;
 	}
-	if ((pos->type == KINESIS_AT_SEQUENCE_NUMBER || pos->type == KINESIS_AFTER_SEQUENCE_NUMBER) &&
+	if ((pos->type == KINESIS_AT_SEQUENCE_NUMBER ||
+	        pos->type == KINESIS_AFTER_SEQUENCE_NUMBER) &&
 	    !awsj_is_decimal(pos->sequence_number, KINESIS_SEQUENCE_MAX)) {
 		awsj_local_error(err, "InvalidArgument",
-		    "GetShardIterator %s %s: %s needs a decimal sequence number, got \"%.*s\"", stream,
-		    shard_id, type, 140, pos->sequence_number ? pos->sequence_number : "(null)");
+		    "GetShardIterator %s %s: %s needs a decimal sequence number, got \"%.*s\"",
+		    stream, shard_id, type, 140,
+		    pos->sequence_number ? pos->sequence_number : "(null)");
 		return NULL;
 	}
 	if (pos->type == KINESIS_AT_TIMESTAMP && pos->timestamp_ms < 0) {
@@ -589,9 +596,11 @@ shard_iterator_request(const char *stream, const char *shard_id, const struct ki
 	req = kin_new_stream_request(stream);
 	if (!req || awsj_add_str(req, "ShardId", shard_id) < 0 ||
 	    awsj_add_str(req, "ShardIteratorType", type) < 0 ||
-	    ((pos->type == KINESIS_AT_SEQUENCE_NUMBER || pos->type == KINESIS_AFTER_SEQUENCE_NUMBER) &&
-		awsj_add_str(req, "StartingSequenceNumber", pos->sequence_number) < 0) ||
-	    (pos->type == KINESIS_AT_TIMESTAMP && add_timestamp(req, "Timestamp", pos->timestamp_ms) < 0)) {
+	    ((pos->type == KINESIS_AT_SEQUENCE_NUMBER ||
+	         pos->type == KINESIS_AFTER_SEQUENCE_NUMBER) &&
+	        awsj_add_str(req, "StartingSequenceNumber", pos->sequence_number) < 0) ||
+	    (pos->type == KINESIS_AT_TIMESTAMP &&
+	        add_timestamp(req, "Timestamp", pos->timestamp_ms) < 0)) {
 		json_object_put(req);
 		kin_no_memory(err, "GetShardIterator", stream);
 		return NULL;
@@ -652,8 +661,8 @@ kinesis_get_records_body(struct kls_buf *out, const char *iterator, int limit,
 	size_t n = iterator ? strlen(iterator) : 0;
 
 	if (n == 0 || n > KINESIS_ITERATOR_MAX) {
-		awsj_local_error(err, "InvalidArgument", "GetRecords: shard iterator of %zu bytes, not 1..%d",
-		    n, KINESIS_ITERATOR_MAX);
+		awsj_local_error(err, "InvalidArgument",
+		    "GetRecords: shard iterator of %zu bytes, not 1..%d", n, KINESIS_ITERATOR_MAX);
 		return -1;
 	}
 	if (limit < 1 || limit > KINESIS_GET_RECORDS_LIMIT_MAX) {
@@ -685,15 +694,16 @@ kinesis_get_records_raw(struct kinesis_client *c, const char *shard_id, const ch
 	body.limit = sizeof(req) - 1;
 	rc = kinesis_get_records_body(&body, iterator, limit, err);
 	if (rc == 0)
-		rc = aws_call_retry(c->j.aws, &c->j.retry, "GetRecords", body.data, body.len, resp, err);
+		rc = aws_call_retry(c->j.aws, &c->j.retry, "GetRecords", body.data, body.len, resp,
+		    err);
 	if (rc < 0)
 		awsj_context(err, "GetRecords %s", shard_id ? shard_id : "?");
 	return rc;
 }
 
 int
-kinesis_get_records(struct kinesis_client *c, const char *shard_id, const char *iterator,
-    int limit, const struct getrecords_limits *lim, struct kls_buf *resp, struct kls_buf *arena,
+kinesis_get_records(struct kinesis_client *c, const char *shard_id, const char *iterator, int limit,
+    const struct getrecords_limits *lim, struct kls_buf *resp, struct kls_buf *arena,
     struct getrecords_result *res, struct aws_error *err)
 {
 	struct getrecords_error gerr;

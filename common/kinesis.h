@@ -26,8 +26,8 @@
 /* Bounds from the Kinesis API reference. */
 #define KINESIS_STREAM_NAME_MAX 128
 #define KINESIS_SHARD_ID_MAX 128
-#define KINESIS_HASH_KEY_MAX 39       /* decimal digits of a 128-bit hash key */
-#define KINESIS_SEQUENCE_MAX 129      /* decimal digits of a sequence number */
+#define KINESIS_HASH_KEY_MAX 39  /* decimal digits of a 128-bit hash key */
+#define KINESIS_SEQUENCE_MAX 129 /* decimal digits of a sequence number */
 #define KINESIS_ITERATOR_MAX 512
 #define KINESIS_NEXT_TOKEN_MAX 1048576
 #define KINESIS_PAGE_SHARDS_MAX 10000 /* MaxResults limit: more in one page is a bad response */
@@ -37,7 +37,7 @@
 #define KINESIS_PARTITION_KEY_MAX 256
 #define KINESIS_PUT_REQUEST_MAX (5 * 1024 * 1024) /* data plus partition keys of one call */
 #define KINESIS_GET_RECORDS_LIMIT_MAX 10000
-#define KINESIS_LIST_RESTARTS_MAX 3   /* restarts of a listing after ExpiredNextToken */
+#define KINESIS_LIST_RESTARTS_MAX 3 /* restarts of a listing after ExpiredNextToken */
 
 struct kinesis_client;
 
@@ -61,7 +61,7 @@ struct kinesis_shard {
 	char starting_hash_key[KINESIS_HASH_KEY_MAX + 1];        /* decimal */
 	char ending_hash_key[KINESIS_HASH_KEY_MAX + 1];          /* decimal, inclusive */
 	char starting_sequence_number[KINESIS_SEQUENCE_MAX + 1];
-	char ending_sequence_number[KINESIS_SEQUENCE_MAX + 1];   /* "" = open shard */
+	char ending_sequence_number[KINESIS_SEQUENCE_MAX + 1]; /* "" = open shard */
 };
 
 static inline bool
@@ -81,12 +81,12 @@ void kinesis_shard_list_free(struct kinesis_shard_list *l);
 /* ShardFilter types (the API's names). */
 enum kinesis_shard_filter {
 	KINESIS_FILTER_NONE = 0,
-	KINESIS_FILTER_AFTER_SHARD_ID,    /* needs shard_id */
+	KINESIS_FILTER_AFTER_SHARD_ID, /* needs shard_id */
 	KINESIS_FILTER_AT_TRIM_HORIZON,
 	KINESIS_FILTER_FROM_TRIM_HORIZON,
 	KINESIS_FILTER_AT_LATEST,
-	KINESIS_FILTER_AT_TIMESTAMP,      /* needs timestamp_ms */
-	KINESIS_FILTER_FROM_TIMESTAMP,    /* needs timestamp_ms */
+	KINESIS_FILTER_AT_TIMESTAMP,   /* needs timestamp_ms */
+	KINESIS_FILTER_FROM_TIMESTAMP, /* needs timestamp_ms */
 };
 
 struct kinesis_list_opts {
@@ -124,14 +124,14 @@ struct kinesis_stream_summary {
 	char stream_mode[16];     /* PROVISIONED, ON_DEMAND; "" when not reported */
 	int64_t open_shard_count; /* -1 when not reported */
 	int64_t retention_period_hours;
-	int64_t consumer_count;   /* -1 when not reported */
+	int64_t consumer_count;    /* -1 when not reported */
 	double creation_timestamp; /* epoch seconds; 0 when not reported */
 };
 
 int kinesis_describe_stream_summary(struct kinesis_client *c, const char *stream,
     struct kinesis_stream_summary *out, struct aws_error *err);
-int kinesis_parse_stream_summary(const char *body, size_t len,
-    struct kinesis_stream_summary *out, struct aws_error *err);
+int kinesis_parse_stream_summary(const char *body, size_t len, struct kinesis_stream_summary *out,
+    struct aws_error *err);
 
 /* Polls DescribeStreamSummary until the stream is ACTIVE, for at most timeout_ms.
  * out may be NULL. err->type "Timeout" when it is still not ACTIVE. */
@@ -173,13 +173,12 @@ struct kinesis_position {
 const char *kinesis_iterator_type_name(enum kinesis_iterator_type t);
 
 /* A shard iterator for shard_id at pos, into out[KINESIS_ITERATOR_MAX + 1]. */
-int kinesis_get_shard_iterator(struct kinesis_client *c, const char *stream,
-    const char *shard_id, const struct kinesis_position *pos,
-    char out[KINESIS_ITERATOR_MAX + 1], struct aws_error *err);
-int kinesis_get_shard_iterator_body(struct kls_buf *out, const char *stream,
-    const char *shard_id, const struct kinesis_position *pos, struct aws_error *err);
-int kinesis_parse_shard_iterator(const char *body, size_t len,
-    char out[KINESIS_ITERATOR_MAX + 1], struct aws_error *err);
+int kinesis_get_shard_iterator(struct kinesis_client *c, const char *stream, const char *shard_id,
+    const struct kinesis_position *pos, char out[KINESIS_ITERATOR_MAX + 1], struct aws_error *err);
+int kinesis_get_shard_iterator_body(struct kls_buf *out, const char *stream, const char *shard_id,
+    const struct kinesis_position *pos, struct aws_error *err);
+int kinesis_parse_shard_iterator(const char *body, size_t len, char out[KINESIS_ITERATOR_MAX + 1],
+    struct aws_error *err);
 
 /* {"ShardIterator": iterator, "Limit": limit} built by hand: the hot path needs no
  * JSON library. limit 1..10000. */
@@ -207,16 +206,16 @@ int kinesis_get_records(struct kinesis_client *c, const char *shard_id, const ch
 /* ---- writing (tools, tests, demo) ---- */
 
 struct kinesis_put_entry {
-	const void *data;              /* up to KINESIS_RECORD_DATA_MAX bytes */
+	const void *data; /* up to KINESIS_RECORD_DATA_MAX bytes */
 	size_t len;
 	const char *partition_key;     /* 1..256 characters */
 	const char *explicit_hash_key; /* NULL, or decimal up to 2^128 - 1 */
 };
 
 struct kinesis_put_result {
-	char shard_id[KINESIS_SHARD_ID_MAX + 1];              /* "" when failed */
-	char sequence_number[KINESIS_SEQUENCE_MAX + 1];       /* "" when failed */
-	char error_code[64];                                  /* "" when put */
+	char shard_id[KINESIS_SHARD_ID_MAX + 1];        /* "" when failed */
+	char sequence_number[KINESIS_SEQUENCE_MAX + 1]; /* "" when failed */
+	char error_code[64];                            /* "" when put */
 	char error_message[256];
 };
 

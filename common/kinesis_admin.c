@@ -41,8 +41,8 @@ kinesis_create_stream(struct kinesis_client *c, const char *stream, int shard_co
 	if (kin_check_stream("CreateStream", stream, err) < 0)
 		return -1;
 	if (shard_count < 1 || shard_count > 100000) {
-		awsj_local_error(err, "InvalidArgument", "CreateStream %s: shard count %d not in 1..100000",
-		    stream, shard_count);
+		awsj_local_error(err, "InvalidArgument",
+		    "CreateStream %s: shard count %d not in 1..100000", stream, shard_count);
 		return -1;
 	}
 	req = kin_new_stream_request(stream);
@@ -81,7 +81,7 @@ kinesis_split_shard(struct kinesis_client *c, const char *stream, const char *sh
 	req = kin_new_stream_request(stream);
 	return send_built(c, "SplitShard", target, req,
 	    req && awsj_add_str(req, "ShardToSplit", shard_id) == 0 &&
-		awsj_add_str(req, "NewStartingHashKey", new_starting_hash_key) == 0,
+	        awsj_add_str(req, "NewStartingHashKey", new_starting_hash_key) == 0,
 	    err);
 }
 
@@ -100,7 +100,7 @@ kinesis_merge_shards(struct kinesis_client *c, const char *stream, const char *s
 	req = kin_new_stream_request(stream);
 	return send_built(c, "MergeShards", target, req,
 	    req && awsj_add_str(req, "ShardToMerge", shard_id) == 0 &&
-		awsj_add_str(req, "AdjacentShardToMerge", adjacent_shard_id) == 0,
+	        awsj_add_str(req, "AdjacentShardToMerge", adjacent_shard_id) == 0,
 	    err);
 }
 
@@ -117,16 +117,16 @@ put_records_request(const char *stream, const struct kinesis_put_entry *e, size_
 	if (kin_check_stream("PutRecords", stream, err) < 0)
 		return NULL;
 	if (n < 1 || n > KINESIS_PUT_RECORDS_MAX) {
-		awsj_local_error(err, "InvalidArgument", "PutRecords %s: %zu records, not 1..%d", stream,
-		    n, KINESIS_PUT_RECORDS_MAX);
+		awsj_local_error(err, "InvalidArgument", "PutRecords %s: %zu records, not 1..%d",
+		    stream, n, KINESIS_PUT_RECORDS_MAX);
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t klen = e[i].partition_key ? strlen(e[i].partition_key) : 0;
 		if (klen < 1 || klen > KINESIS_PARTITION_KEY_MAX) {
 			awsj_local_error(err, "InvalidArgument",
-			    "PutRecords %s: record %zu: partition key of %zu characters, not 1..%d", stream,
-			    i, klen, KINESIS_PARTITION_KEY_MAX);
+			    "PutRecords %s: record %zu: partition key of %zu characters, not 1..%d",
+			    stream, i, klen, KINESIS_PARTITION_KEY_MAX);
 			return NULL;
 		}
 		if (e[i].len > KINESIS_RECORD_DATA_MAX || (e[i].len && !e[i].data)) {
@@ -137,15 +137,16 @@ put_records_request(const char *stream, const struct kinesis_put_entry *e, size_
 		}
 		if (e[i].explicit_hash_key && !kin_valid_hash_key(e[i].explicit_hash_key)) {
 			awsj_local_error(err, "InvalidArgument",
-			    "PutRecords %s: record %zu: explicit hash key is not a 128-bit decimal", stream,
-			    i);
+			    "PutRecords %s: record %zu: explicit hash key is not a 128-bit decimal",
+			    stream, i);
 			return NULL;
 		}
 		total += e[i].len + klen;
 	}
 	if (total > KINESIS_PUT_REQUEST_MAX) {
-		awsj_local_error(err, "InvalidArgument", "PutRecords %s: %zu bytes of data and keys, more than %d",
-		    stream, total, KINESIS_PUT_REQUEST_MAX);
+		awsj_local_error(err, "InvalidArgument",
+		    "PutRecords %s: %zu bytes of data and keys, more than %d", stream, total,
+		    KINESIS_PUT_REQUEST_MAX);
 		return NULL;
 	}
 	req = kin_new_stream_request(stream);
@@ -173,7 +174,7 @@ put_records_request(const char *stream, const struct kinesis_put_entry *e, size_
 		}
 		if (awsj_add_str(r, "PartitionKey", e[i].partition_key) < 0 ||
 		    (e[i].explicit_hash_key &&
-			awsj_add_str(r, "ExplicitHashKey", e[i].explicit_hash_key) < 0))
+		        awsj_add_str(r, "ExplicitHashKey", e[i].explicit_hash_key) < 0))
 			goto nomem;
 	}
 	free(b64);
@@ -225,21 +226,22 @@ kinesis_parse_put_records(const char *body, size_t len, size_t n,
 			goto out;
 		}
 		if (awsj_str(r, where, "ErrorCode", false, sizeof(res->error_code) - 1,
-			res->error_code, sizeof(res->error_code), err) < 0)
+		        res->error_code, sizeof(res->error_code), err) < 0)
 			goto out;
 		if (*res->error_code) {
 			const char *msg = NULL;
 			/* The message is informational: keep what fits. */
 			if (awsj_str_ref(r, where, "ErrorMessage", false, 65536, &msg, err) < 0)
 				goto out;
-			snprintf(res->error_message, sizeof(res->error_message), "%s", msg ? msg : "");
+			snprintf(res->error_message, sizeof(res->error_message), "%s",
+			    msg ? msg : "");
 			nfail++;
 			continue;
 		}
 		if (awsj_str(r, where, "ShardId", true, KINESIS_SHARD_ID_MAX, res->shard_id,
-			sizeof(res->shard_id), err) < 0 ||
+		        sizeof(res->shard_id), err) < 0 ||
 		    awsj_str(r, where, "SequenceNumber", true, KINESIS_SEQUENCE_MAX,
-			res->sequence_number, sizeof(res->sequence_number), err) < 0)
+		        res->sequence_number, sizeof(res->sequence_number), err) < 0)
 			goto out;
 		if (!awsj_is_decimal(res->sequence_number, KINESIS_SEQUENCE_MAX)) {
 			awsj_bad_response(err, "%s.SequenceNumber: not decimal", where);
@@ -270,7 +272,8 @@ kinesis_put_records(struct kinesis_client *c, const char *stream,
 		return -1;
 	rc = awsj_send(&c->j, "PutRecords", req, err);
 	if (rc == 0)
-		rc = kinesis_parse_put_records(c->j.resp.data, c->j.resp.len, n, results, failed, err);
+		rc = kinesis_parse_put_records(c->j.resp.data, c->j.resp.len, n, results, failed,
+		    err);
 	if (rc < 0)
 		awsj_context(err, "PutRecords %s", stream);
 	return rc;

@@ -16,8 +16,7 @@ struct kinesis_client {
 
 /* 0, or -1 with err (InvalidArgument) naming call and the bad value. */
 int kin_check_stream(const char *call, const char *stream, struct aws_error *err);
-int kin_check_shard(const char *call, const char *stream, const char *shard,
-    struct aws_error *err);
+int kin_check_shard(const char *call, const char *stream, const char *shard, struct aws_error *err);
 bool kin_valid_hash_key(const char *s);
 /* {"StreamName": stream}, NULL when out of memory. */
 json_object *kin_new_stream_request(const char *stream);

@@ -12,7 +12,8 @@ static void
 fail(struct stub_script *s, int index, const char *what, const char *detail)
 {
 	if (!s->failure[0])
-		snprintf(s->failure, sizeof(s->failure), "request %d: %s %.900s", index, what, detail);
+		snprintf(s->failure, sizeof(s->failure), "request %d: %s %.900s", index, what,
+		    detail);
 }
 
 void
@@ -28,7 +29,8 @@ stub_script_handler(void *arg, const struct stub_request *req, struct stub_respo
 	if ((size_t)req->index >= s->n) {
 		fail(s, req->index, "unexpected request:", req->body);
 		resp->status = 500;
-		buf_puts(&resp->body, "{\"__type\":\"InternalFailure\",\"message\":\"script ended\"}");
+		buf_puts(&resp->body,
+		    "{\"__type\":\"InternalFailure\",\"message\":\"script ended\"}");
 		return;
 	}
 	st = &s->steps[req->index];

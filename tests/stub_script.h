@@ -25,8 +25,8 @@ struct stub_script {
 	size_t n;
 	const char *content_type; /* response Content-Type; NULL = application/x-amz-json-1.1 */
 	int answered;
-	char failure[1024];       /* the first mismatch; "" when every request was as expected */
-	char last_body[16384];    /* the last request body (truncated) */
+	char failure[1024];    /* the first mismatch; "" when every request was as expected */
+	char last_body[16384]; /* the last request body (truncated) */
 };
 
 void stub_script_handler(void *arg, const struct stub_request *req, struct stub_response *resp);
