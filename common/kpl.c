@@ -229,6 +229,9 @@ pb_next(struct pb *r, struct pb_field *f, const char *msg, struct kpl_error *err
 	uint64_t key, len;
 
 	f->off = (size_t)(r->p - r->base);
+	f->u = 0;
+	f->ptr = NULL;
+	f->len = 0;
 	if (pb_varint(r, &key, &what) != 0)
 		return fail(err, KPL_MALFORMED, f->off, "%s: field key: %s", msg, what);
 	if (key >> 3 == 0 || key >> 3 > PB_MAX_FIELD)
@@ -410,10 +413,13 @@ decode_record(struct kpl *k, const unsigned char *base, size_t i, struct kpl_err
 			have_data = 1;
 			break;
 		case 4: {
-			struct pb t = { base, f.ptr, f.ptr + f.len };
+			struct pb t;
 
 			if (f.wt != WT_LEN)
 				return wrong_type(&f, WT_LEN, msg, err);
+			t.base = base;
+			t.p = f.ptr;
+			t.end = f.ptr + f.len;
 			if ((rc = check_tag(&t, i, err)) != 0)
 				return rc;
 			break;

@@ -576,6 +576,9 @@ test_kpl_wire_types(void)
 		    KPL_MALFORMED, 0 },
 		{ "tags as varint", RAW(PK "\x1a\x07\x08\x00\x1a\x01" "d\x20\x01"),
 		    KPL_NOT_AGGREGATED, KPL_MALFORMED, 0 },
+		/* Found by the fuzzer: a tags field of the wrong type before any other field. */
+		{ "tags as varint, first", RAW(PK "\x1a\x07\x20\x01\x08\x00\x1a\x01" "d"),
+		    KPL_NOT_AGGREGATED, KPL_MALFORMED, 0 },
 		{ "tag key as varint", RAW(PK "\x1a\x09\x08\x00\x1a\x01" "d\x22\x02\x08\x01"),
 		    KPL_NOT_AGGREGATED, KPL_MALFORMED, 0 },
 		{ "start group at the top", RAW(PK REC "\x7b\x7c"), KPL_NOT_AGGREGATED, KPL_MALFORMED, 0 },
