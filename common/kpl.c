@@ -468,6 +468,7 @@ kpl_deaggregate(struct kpl *k, const void *buf, size_t len, struct kpl_error *er
 	int rc;
 
 	k->n_records = k->n_pk = k->n_ehk = 0;
+	k->keys_copied = 0;
 	err->reason = KPL_OK;
 	err->offset = 0;
 	err->message[0] = '\0';
@@ -551,6 +552,8 @@ kpl_terminate_keys(struct kpl *k)
 	size_t need = 0;
 	char *dst;
 
+	if (k->keys_copied)
+		return 0;
 	/* Each entry is a distinct slice of the input, so the sum cannot overflow. */
 	for (size_t i = 0; i < k->n_pk; i++)
 		need += k->pk_table[i].len + 1;
@@ -576,6 +579,7 @@ kpl_terminate_keys(struct kpl *k)
 		if (u->explicit_hash_key_index != UINT32_MAX)
 			u->explicit_hash_key = k->ehk_table[u->explicit_hash_key_index].ptr;
 	}
+	k->keys_copied = 1;
 	return 0;
 }
 

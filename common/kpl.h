@@ -122,6 +122,7 @@ struct kpl {
 	size_t cap_records, cap_pk, cap_ehk;
 	char *keys; /* kpl_terminate_keys' copies */
 	size_t keys_cap;
+	int keys_copied; /* the views already point into keys */
 	void *md5;     /* EVP_MD *, fetched once */
 	void *md5_ctx; /* EVP_MD_CTX *, reused */
 };
@@ -159,8 +160,9 @@ int kpl_check_hash_range(struct kpl *k, const struct kpl_hash_range *range, size
 /*
  * Copies the key tables of the last aggregate into storage owned by k, NUL-terminated,
  * and points every user record's partition_key and explicit_hash_key at the copies (the
- * handler ABI wants C strings). At most one allocation, of the total key bytes. 0, or -1
- * with errno ENOMEM (the views are then unchanged).
+ * handler ABI wants C strings). At most one allocation, of the total key bytes; calling it
+ * again for the same aggregate does nothing. 0, or -1 with errno ENOMEM (the views are then
+ * unchanged).
  */
 int kpl_terminate_keys(struct kpl *k);
 

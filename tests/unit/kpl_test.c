@@ -968,6 +968,7 @@ test_kpl_terminate_keys(void)
 		copy = malloc(last_len);
 		memcpy(copy, last_in, last_len);
 		CU_ASSERT_EQUAL_FATAL(kpl_terminate_keys(&K), 0);
+		CU_ASSERT_EQUAL_FATAL(kpl_terminate_keys(&K), 0); /* again: a no-op */
 		CU_ASSERT(memcmp(copy, last_in, last_len) == 0);
 		for (size_t i = 0; i < K.n_records; i++) {
 			const struct kpl_user_record *u = &K.records[i];
