@@ -18,15 +18,8 @@
 #include "common/buf.h"
 #include "common/kpl.h"
 #include "common/kpl_encode.h"
+#include "tests/fuzz/fuzz.h"
 #include "tests/kpl_invariants.h"
-
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) { \
-			fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__); \
-			abort(); \
-		} \
-	} while (0)
 
 /* Reused across inputs, as a reader reuses them across records. */
 static struct kpl k, k2;
