@@ -117,6 +117,41 @@ fail(struct kpl_error *err, enum kpl_reason reason, size_t offset, const char *f
 	return REJECT;
 }
 
+/* Where in the aggregate a check failed; formatted only when one does, since building
+ * a name per record would cost more than decoding it. */
+struct where {
+	const char *name;   /* "AggregatedRecord", or "records" with an index */
+	size_t index;       /* of the Record, SIZE_MAX for none */
+	const char *suffix; /* "" or ".tags" */
+};
+
+static int
+fail_in(struct kpl_error *err, enum kpl_reason reason, size_t offset, const struct where *w,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* fail() with the message prefixed by where it happened: "records[3].tags: ...". */
+static int
+fail_in(struct kpl_error *err, enum kpl_reason reason, size_t offset, const struct where *w,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (w->index == SIZE_MAX)
+		n = snprintf(err->message, sizeof(err->message), "%s: ", w->name);
+	else
+		n = snprintf(err->message, sizeof(err->message), "%s[%zu]%s: ", w->name,
+		    w->index, w->suffix);
+	if (n < 0 || (size_t)n >= sizeof(err->message))
+		n = (int)sizeof(err->message) - 1;
+	err->reason = reason;
+	err->offset = offset;
+	va_start(ap, fmt);
+	vsnprintf(err->message + n, sizeof(err->message) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return REJECT;
+}
+
 /* -1 with errno and the message set: the caller cannot tell what the record is. */
 static int
 fail_errno(struct kpl_error *err, int e, const char *what)
@@ -223,7 +258,7 @@ pb_varint(struct pb *r, uint64_t *v, const char **what)
 
 /* Reads the next field of r (which must not be at its end), consuming its payload. */
 static int
-pb_next(struct pb *r, struct pb_field *f, const char *msg, struct kpl_error *err)
+pb_next(struct pb *r, struct pb_field *f, const struct where *w, struct kpl_error *err)
 {
 	const char *what = NULL;
 	uint64_t key, len;
@@ -233,34 +268,34 @@ pb_next(struct pb *r, struct pb_field *f, const char *msg, struct kpl_error *err
 	f->ptr = NULL;
 	f->len = 0;
 	if (pb_varint(r, &key, &what) != 0)
-		return fail(err, KPL_MALFORMED, f->off, "%s: field key: %s", msg, what);
+		return fail_in(err, KPL_MALFORMED, f->off, w, "field key: %s", what);
 	if (key >> 3 == 0 || key >> 3 > PB_MAX_FIELD)
-		return fail(err, KPL_MALFORMED, f->off, "%s: field number %llu out of range", msg,
+		return fail_in(err, KPL_MALFORMED, f->off, w, "field number %llu out of range",
 		    (unsigned long long)(key >> 3));
 	f->num = (uint32_t)(key >> 3);
 	f->wt = (unsigned)(key & 7);
 	switch (f->wt) {
 	case WT_VARINT:
 		if (pb_varint(r, &f->u, &what) != 0)
-			return fail(err, KPL_MALFORMED, f->off, "%s: field %u: %s", msg, f->num, what);
+			return fail_in(err, KPL_MALFORMED, f->off, w, "field %u: %s", f->num, what);
 		return 0;
 	case WT_I64:
 	case WT_I32: {
 		size_t n = f->wt == WT_I64 ? 8 : 4;
 
 		if ((size_t)(r->end - r->p) < n)
-			return fail(err, KPL_MALFORMED, f->off, "%s: field %u: truncated fixed%zu",
-			    msg, f->num, n * 8);
+			return fail_in(err, KPL_MALFORMED, f->off, w,
+			    "field %u: truncated fixed%zu", f->num, n * 8);
 		r->p += n;
 		return 0;
 	}
 	case WT_LEN:
 		if (pb_varint(r, &len, &what) != 0)
-			return fail(err, KPL_MALFORMED, f->off, "%s: field %u: length: %s", msg,
-			    f->num, what);
+			return fail_in(err, KPL_MALFORMED, f->off, w,
+			    "field %u: length: %s", f->num, what);
 		if (len > (uint64_t)(r->end - r->p))
-			return fail(err, KPL_MALFORMED, f->off,
-			    "%s: field %u: length %llu past the %zu bytes left", msg, f->num,
+			return fail_in(err, KPL_MALFORMED, f->off, w,
+			    "field %u: length %llu past the %zu bytes left", f->num,
 			    (unsigned long long)len, (size_t)(r->end - r->p));
 		f->ptr = r->p;
 		f->len = (size_t)len;
@@ -268,18 +303,19 @@ pb_next(struct pb *r, struct pb_field *f, const char *msg, struct kpl_error *err
 		return 0;
 	case WT_SGROUP:
 	case WT_EGROUP:
-		return fail(err, KPL_MALFORMED, f->off, "%s: field %u: groups are not supported",
-		    msg, f->num);
+		return fail_in(err, KPL_MALFORMED, f->off, w, "field %u: groups are not supported",
+		    f->num);
 	default:
-		return fail(err, KPL_MALFORMED, f->off, "%s: field %u: invalid wire type %u", msg,
+		return fail_in(err, KPL_MALFORMED, f->off, w, "field %u: invalid wire type %u",
 		    f->num, f->wt);
 	}
 }
 
 static int
-wrong_type(const struct pb_field *f, unsigned want, const char *msg, struct kpl_error *err)
+wrong_type(const struct pb_field *f, unsigned want, const struct where *w,
+    struct kpl_error *err)
 {
-	return fail(err, KPL_MALFORMED, f->off, "%s: field %u: wire type %u, expected %u", msg,
+	return fail_in(err, KPL_MALFORMED, f->off, w, "field %u: wire type %u, expected %u",
 	    f->num, f->wt, want);
 }
 
@@ -287,15 +323,15 @@ wrong_type(const struct pb_field *f, unsigned want, const char *msg, struct kpl_
 static int
 scan_aggregate(struct kpl *k, struct pb *r, struct kpl_error *err)
 {
-	const char *msg = "AggregatedRecord";
+	static const struct where top = { "AggregatedRecord", SIZE_MAX, "" }, *w = &top;
 	struct pb_field f;
 	int rc;
 
 	while (r->p < r->end) {
-		if ((rc = pb_next(r, &f, msg, err)) != 0)
+		if ((rc = pb_next(r, &f, w, err)) != 0)
 			return rc;
 		if (f.num >= 1 && f.num <= 3 && f.wt != WT_LEN)
-			return wrong_type(&f, WT_LEN, msg, err);
+			return wrong_type(&f, WT_LEN, w, err);
 		if (f.num == 1) {
 			struct kpl_key *e;
 
@@ -304,8 +340,8 @@ scan_aggregate(struct kpl *k, struct pb *r, struct kpl_error *err)
 				    "partition_key_table: more than %zu entries", k->n_pk);
 			if (f.len > k->lim.max_partition_key)
 				return fail(err, KPL_LIMIT, f.off,
-				    "partition_key_table[%zu]: %zu bytes, limit %zu", k->n_pk, f.len,
-				    k->lim.max_partition_key);
+				    "partition_key_table[%zu]: %zu bytes, limit %zu", k->n_pk,
+				    f.len, k->lim.max_partition_key);
 			if (grow((void **)&k->pk_table, &k->cap_pk, k->n_pk + 1, sizeof(*e),
 			    k->lim.max_table_entries) != 0)
 				return fail_errno(err, ENOMEM, "partition_key_table");
@@ -322,8 +358,8 @@ scan_aggregate(struct kpl *k, struct pb *r, struct kpl_error *err)
 				    "explicit_hash_key_table: more than %zu entries", k->n_ehk);
 			if (kpl_u128_parse((const char *)f.ptr, f.len, &v) != 0)
 				return fail(err, KPL_BAD_HASH_KEY, f.off,
-				    "explicit_hash_key_table[%zu]: not a 128-bit decimal (%zu bytes)",
-				    k->n_ehk, f.len);
+				    "explicit_hash_key_table[%zu]: not a 128-bit decimal "
+				    "(%zu bytes)", k->n_ehk, f.len);
 			if (grow((void **)&k->ehk_table, &k->cap_ehk, k->n_ehk + 1, sizeof(*e),
 			    k->lim.max_table_entries) != 0)
 				return fail_errno(err, ENOMEM, "explicit_hash_key_table");
@@ -355,22 +391,21 @@ scan_aggregate(struct kpl *k, struct pb *r, struct kpl_error *err)
 static int
 check_tag(struct pb *r, size_t i, struct kpl_error *err)
 {
-	char msg[48];
+	const struct where tags = { "records", i, ".tags" }, *w = &tags;
 	struct pb_field f;
 	int rc, have_key = 0;
 	size_t off = (size_t)(r->p - r->base);
 
-	snprintf(msg, sizeof(msg), "records[%zu].tags", i);
 	while (r->p < r->end) {
-		if ((rc = pb_next(r, &f, msg, err)) != 0)
+		if ((rc = pb_next(r, &f, w, err)) != 0)
 			return rc;
 		if ((f.num == 1 || f.num == 2) && f.wt != WT_LEN)
-			return wrong_type(&f, WT_LEN, msg, err);
+			return wrong_type(&f, WT_LEN, w, err);
 		if (f.num == 1)
 			have_key = 1;
 	}
 	if (!have_key)
-		return fail(err, KPL_MISSING_FIELD, off, "%s: no key", msg);
+		return fail_in(err, KPL_MISSING_FIELD, off, w, "no key");
 	return 0;
 }
 
@@ -380,22 +415,21 @@ decode_record(struct kpl *k, const unsigned char *base, size_t i, struct kpl_err
 {
 	struct kpl_user_record *u = &k->records[i];
 	struct pb r = { base, u->data, u->data + u->data_len };
-	char msg[32];
+	const struct where rec = { "records", i, "" }, *w = &rec;
 	struct pb_field f;
 	uint64_t pk_index = 0, ehk_index = 0;
 	const unsigned char *data = NULL;
 	size_t data_len = 0, off = (size_t)(u->data - base);
 	int rc, have_pk = 0, have_ehk = 0, have_data = 0;
 
-	snprintf(msg, sizeof(msg), "records[%zu]", i);
 	while (r.p < r.end) {
-		if ((rc = pb_next(&r, &f, msg, err)) != 0)
+		if ((rc = pb_next(&r, &f, w, err)) != 0)
 			return rc;
 		switch (f.num) {
 		case 1:
 		case 2:
 			if (f.wt != WT_VARINT)
-				return wrong_type(&f, WT_VARINT, msg, err);
+				return wrong_type(&f, WT_VARINT, w, err);
 			/* A repeated scalar keeps its last value, as protobuf parsers do. */
 			if (f.num == 1) {
 				pk_index = f.u;
@@ -407,7 +441,7 @@ decode_record(struct kpl *k, const unsigned char *base, size_t i, struct kpl_err
 			break;
 		case 3:
 			if (f.wt != WT_LEN)
-				return wrong_type(&f, WT_LEN, msg, err);
+				return wrong_type(&f, WT_LEN, w, err);
 			data = f.ptr;
 			data_len = f.len;
 			have_data = 1;
@@ -416,7 +450,7 @@ decode_record(struct kpl *k, const unsigned char *base, size_t i, struct kpl_err
 			struct pb t;
 
 			if (f.wt != WT_LEN)
-				return wrong_type(&f, WT_LEN, msg, err);
+				return wrong_type(&f, WT_LEN, w, err);
 			t.base = base;
 			t.p = f.ptr;
 			t.end = f.ptr + f.len;
@@ -429,16 +463,16 @@ decode_record(struct kpl *k, const unsigned char *base, size_t i, struct kpl_err
 		}
 	}
 	if (!have_pk)
-		return fail(err, KPL_MISSING_FIELD, off, "%s: no partition_key_index", msg);
+		return fail_in(err, KPL_MISSING_FIELD, off, w, "no partition_key_index");
 	if (!have_data)
-		return fail(err, KPL_MISSING_FIELD, off, "%s: no data", msg);
+		return fail_in(err, KPL_MISSING_FIELD, off, w, "no data");
 	if (pk_index >= k->n_pk)
-		return fail(err, KPL_BAD_INDEX, off,
-		    "%s: partition_key_index %llu, table has %zu entries", msg,
+		return fail_in(err, KPL_BAD_INDEX, off, w,
+		    "partition_key_index %llu, table has %zu entries",
 		    (unsigned long long)pk_index, k->n_pk);
 	if (have_ehk && ehk_index >= k->n_ehk)
-		return fail(err, KPL_BAD_INDEX, off,
-		    "%s: explicit_hash_key_index %llu, table has %zu entries", msg,
+		return fail_in(err, KPL_BAD_INDEX, off, w,
+		    "explicit_hash_key_index %llu, table has %zu entries",
 		    (unsigned long long)ehk_index, k->n_ehk);
 	u->data = data;
 	u->data_len = data_len;

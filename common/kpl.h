@@ -15,8 +15,9 @@
  *		required uint64 partition_key_index = 1;
  *		optional uint64 explicit_hash_key_index = 2;
  *		required bytes data = 3;
- *		repeated Tag tags = 4;	// Tag { required string key = 1; optional string value = 2; }
+ *		repeated Tag tags = 4;
  *	}
+ *	message Tag { required string key = 1; optional string value = 2; }	// unused by KPL
  *
  * The module is pure and bounded: it decodes the protobuf wire format itself (no protobuf
  * library, no recursion, every length checked against the bytes that remain, every count

@@ -72,8 +72,8 @@ kpl_check_invariants(struct kpl *k, struct kpl *k2, const unsigned char *in, siz
 		if (u->explicit_hash_key != NULL) {
 			struct kpl_u128 v;
 
-			if (u->explicit_hash_key_index >= k->n_ehk ||
-			    !kpl_inv_within(u->explicit_hash_key, u->explicit_hash_key_len, in, len))
+			if (u->explicit_hash_key_index >= k->n_ehk || !kpl_inv_within(
+			    u->explicit_hash_key, u->explicit_hash_key_len, in, len))
 				return "an explicit hash key view outside the input or its table";
 			if (kpl_u128_parse(u->explicit_hash_key, u->explicit_hash_key_len, &v) != 0)
 				return "an explicit hash key that is not a 128-bit decimal";

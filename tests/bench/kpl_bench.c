@@ -71,14 +71,16 @@ bench(size_t rec_size, int shared_pk, int rounds)
 		t1 = cpu_now();
 		for (int a = 0; a < NAGG; a++)
 			if (kpl_deaggregate(&k, agg[a].data, agg[a].len, &err) != KPL_AGGREGATED ||
-			    kpl_check_hash_range(&k, &all, &first) != 1 || kpl_terminate_keys(&k) != 0)
+			    kpl_check_hash_range(&k, &all, &first) != 1 ||
+			    kpl_terminate_keys(&k) != 0)
 				die("de-aggregate, range check, keys");
 		t2 = cpu_now();
 		for (int a = 0; a < NAGG; a++) {
 			unsigned char d[EVP_MAX_MD_SIZE];
 			unsigned dl;
 
-			if (EVP_Digest(agg[a].data + 4, agg[a].len - 20, d, &dl, EVP_md5(), NULL) != 1)
+			if (EVP_Digest(agg[a].data + KPL_MAGIC_LEN, agg[a].len - KPL_MAGIC_LEN -
+			    KPL_MD5_LEN, d, &dl, EVP_md5(), NULL) != 1)
 				die("MD5");
 		}
 		t3 = cpu_now();
