@@ -33,4 +33,8 @@ common_libklscommon_a_SOURCES += \
 	common/conf.c common/conf.h common/conf_keys.c common/conf_keys.h
 EXTRA_DIST += docs/kls.conf.md scripts/kls.conf.example
 
+# == KPL de-aggregation ==
+common_libklscommon_a_SOURCES += common/kpl.c common/kpl.h \
+	common/kpl_encode.c common/kpl_encode.h
+
 # == end of module blocks ==

@@ -150,6 +150,39 @@ check_PROGRAMS += tests/unit/lease_test
 tests_unit_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_lease_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
 
+# == KPL tests ==
+check_PROGRAMS += tests/unit/kpl_test
+tests_unit_kpl_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_kpl_test_LDADD = $(TEST_COMMON_LIBS)
+EXTRA_DIST += tests/kpl_invariants.h tests/bench/kpl_bench.c tests/fuzz/kpl_fuzz.c \
+	tests/bench/bench.h tests/fuzz/fuzz.h
+CLEANFILES += tests/bench/kpl_bench$(EXEEXT) tests/fuzz/kpl_fuzz
+
+# `make bench-kpl`: CPU time per user record of de-aggregation. Quote numbers only from a
+# build configured without --enable-sanitizers (e.g. CFLAGS=-O2).
+bench-kpl: tests/bench/kpl_bench$(EXEEXT)
+	tests/bench/kpl_bench$(EXEEXT)
+tests/bench/kpl_bench$(EXEEXT): $(srcdir)/tests/bench/kpl_bench.c $(srcdir)/tests/bench/bench.h \
+    common/libklscommon.a
+	@$(MKDIR_P) tests/bench
+	$(CC) $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) $(KLS_AWS_CFLAGS) \
+		$(AM_CFLAGS) $(CFLAGS) $(AM_LDFLAGS) $(LDFLAGS) -o $@ \
+		$(srcdir)/tests/bench/kpl_bench.c common/libklscommon.a $(KLS_AWS_LIBS) $(LIBS)
+
+# The libFuzzer target for de-aggregation, built by `make fuzz` with the scanner's. Run:
+# tests/fuzz/kpl_fuzz -max_total_time=120 CORPUS_DIR $(KLS_TESTDATA_DIR)/kpl
+fuzz: tests/fuzz/kpl_fuzz
+tests/fuzz/kpl_fuzz: $(srcdir)/tests/fuzz/kpl_fuzz.c $(srcdir)/tests/fuzz/fuzz.h \
+    $(srcdir)/tests/kpl_invariants.h \
+    $(srcdir)/common/kpl.c $(srcdir)/common/kpl_encode.c $(srcdir)/common/buf.c
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -include stdint.h \
+		-I$(top_builddir) $(AM_CPPFLAGS) $(OPENSSL_CFLAGS) \
+		-o $@ $(srcdir)/tests/fuzz/kpl_fuzz.c $(srcdir)/common/kpl.c \
+		$(srcdir)/common/kpl_encode.c $(srcdir)/common/buf.c $(OPENSSL_LIBS)
+.PHONY: bench-kpl
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)

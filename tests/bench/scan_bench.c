@@ -12,22 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/getrecords.h"
+#include "tests/bench/bench.h"
 
 #define NRECORDS 10000
-
-static double
-cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A body shaped like the service's: 56-digit sequence numbers, 36-character keys. */
 static void

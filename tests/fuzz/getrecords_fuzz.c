@@ -16,14 +16,7 @@
 
 #include "common/buf.h"
 #include "common/getrecords.h"
-
-#define CHECK(cond) \
-	do { \
-		if (!(cond)) { \
-			fprintf(stderr, "check failed: %s (line %d)\n", #cond, __LINE__); \
-			abort(); \
-		} \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 static void
 check_against_jsonc(const char *body, size_t len, const struct getrecords_result *res)
