@@ -28,4 +28,9 @@ common_libklscommon_a_SOURCES += \
 	common/conf.c common/conf.h common/conf_keys.c common/conf_keys.h
 EXTRA_DIST += docs/kls.conf.md scripts/kls.conf.example
 
+# == event stream (enhanced fan-out) ==
+common_libklscommon_a_SOURCES += \
+	common/eventstream.c common/eventstream.h \
+	common/subscribe_event.c common/subscribe_event.h
+
 # == end of module blocks ==
