@@ -152,7 +152,7 @@ const struct eventstream_header *eventstream_header_find(const struct eventstrea
 /* How many headers are named name. */
 size_t eventstream_header_count(const struct eventstream_message *m, const char *name);
 
-/* CRC-32 (IEEE 802.3, reflected 0xEDB88320, as zlib's crc32()): pass 0 to start, the
+/* CRC-32 (IEEE 802.3, reflected 0xEDB88320; zlib's crc32()): pass 0 to start, the
  * previous result to continue. */
 uint32_t eventstream_crc32(uint32_t crc, const void *p, size_t n);
 

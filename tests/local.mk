@@ -164,8 +164,8 @@ tests/fuzz/eventstream_fuzz: $(EVENTSTREAM_FUZZ_SRC)
 	@$(MKDIR_P) tests/fuzz
 	$(FUZZ_CC) -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -include stdint.h \
-		-I$(top_builddir) $(AM_CPPFLAGS) $(JSONC_CFLAGS) \
-		-o $@ $(EVENTSTREAM_FUZZ_SRC) $(JSONC_LIBS)
+		-I$(top_builddir) $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS) \
+		-o $@ $(EVENTSTREAM_FUZZ_SRC) $(JSONC_LIBS) $(ZLIB_LIBS)
 
 # == end of test blocks ==
 
