@@ -136,3 +136,26 @@ enc_fix_crcs(unsigned char *m, size_t n)
 	if (total >= 16 && total <= n)
 		enc_be32(m + total - 4, eventstream_crc32(0, m, total - 4));
 }
+
+int
+enc_reencode(struct kls_buf *out, const struct eventstream_message *m)
+{
+	struct enc_header h[128];
+
+	if (m->n_headers > 128)
+		return -1;
+	for (size_t i = 0; i < m->n_headers; i++) {
+		const struct eventstream_header *g = &m->headers[i];
+		memset(&h[i], 0, sizeof(h[i]));
+		h[i].name = g->name;
+		h[i].name_len = g->name_len;
+		h[i].type = (int)g->type;
+		h[i].num = g->num;
+		/* Never NULL, so a zero-length value is taken as bytes, not as a string. */
+		h[i].bytes = g->bytes ? g->bytes : (const unsigned char *)"";
+		h[i].len = g->bytes_len;
+		h[i].uuid = g->bytes;
+	}
+	enc_message(out, h, m->n_headers, m->payload, m->payload_len);
+	return 0;
+}

@@ -45,4 +45,11 @@ void enc_fix_crcs(unsigned char *m, size_t n);
 
 void enc_be32(unsigned char *p, uint32_t v);
 
+struct eventstream_message;
+
+/* Appends the encoding of a decoded message (its headers and payload): a decoder that
+ * accepted bytes must give back a message that encodes to those very bytes. -1 when it
+ * has more headers than this encoder takes (128). */
+int enc_reencode(struct kls_buf *out, const struct eventstream_message *m);
+
 #endif

@@ -149,12 +149,14 @@ tests_unit_subscribe_event_test_SOURCES = tests/unit/subscribe_event_test.c \
 	tests/eventstream_enc.c tests/eventstream_enc.h
 tests_unit_subscribe_event_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_subscribe_event_test_LDADD = $(TEST_COMMON_LIBS)
-EXTRA_DIST += tests/fuzz/eventstream_fuzz.c
+EXTRA_DIST += tests/fuzz/eventstream_fuzz.c tests/fuzz/eventstream_seeds/subscription.bin \
+	tests/fuzz/eventstream_seeds/exception.bin tests/fuzz/eventstream_seeds/error.bin
 CLEANFILES += tests/fuzz/eventstream_fuzz
 
 # `make fuzz` also builds the event stream target (decoder, then each message through
 # subscribe_event and the scanner). Run it with e.g.
-# tests/fuzz/eventstream_fuzz -max_total_time=120 CORPUS_DIR $(KLS_TESTDATA_DIR)/eventstream/encoded/positive
+# tests/fuzz/eventstream_fuzz -max_total_time=120 CORPUS_DIR $(srcdir)/tests/fuzz/eventstream_seeds \
+#     $(KLS_TESTDATA_DIR)/eventstream/encoded/positive
 EVENTSTREAM_FUZZ_SRC = $(srcdir)/tests/fuzz/eventstream_fuzz.c $(srcdir)/tests/eventstream_enc.c \
 	$(srcdir)/common/eventstream.c $(srcdir)/common/subscribe_event.c \
 	$(srcdir)/common/getrecords.c $(srcdir)/common/base64.c $(srcdir)/common/buf.c \
