@@ -54,6 +54,7 @@ enum key {
 	K_NEXT,
 	K_MILLIS,
 	K_CHILD,
+	K_CONT, /* SubscribeToShardEvent only */
 	/* Records[i] */
 	K_SEQ,
 	K_TS,
@@ -80,6 +81,14 @@ struct keydef {
 static const struct keydef top_keys[] = {
 	KEY("Records", K_RECORDS),
 	KEY("NextShardIterator", K_NEXT),
+	KEY("MillisBehindLatest", K_MILLIS),
+	KEY("ChildShards", K_CHILD),
+	{ NULL, 0, K_UNKNOWN },
+};
+/* A SubscribeToShardEvent: a continuation where GetRecords has an iterator. */
+static const struct keydef event_top_keys[] = {
+	KEY("Records", K_RECORDS),
+	KEY("ContinuationSequenceNumber", K_CONT),
 	KEY("MillisBehindLatest", K_MILLIS),
 	KEY("ChildShards", K_CHILD),
 	{ NULL, 0, K_UNKNOWN },
@@ -112,6 +121,8 @@ struct scan {
 	char *out;        /* next free byte of the arena */
 	const struct getrecords_limits *lim;
 	struct getrecords_error *err;
+	const char *what;               /* "GetRecords response": starts every message */
+	const struct keydef *top_keys;  /* the body's keys: top_keys or event_top_keys */
 	/* Where we are, for error messages: section[index].sub.field[field_index]. */
 	const char *section;
 	size_t index;
@@ -151,7 +162,7 @@ fail(struct scan *s, const char *p, int errnum, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(s->err->message, sizeof(s->err->message), "GetRecords response: %s%s%s at offset %zu",
+	snprintf(s->err->message, sizeof(s->err->message), "%s: %s%s%s at offset %zu", s->what,
 	    path, path[0] ? ": " : "", what, off);
 	s->err->offset = off;
 	s->err->errnum = errnum;
@@ -1187,7 +1198,7 @@ read_body(struct scan *s, const char *p, struct getrecords_result *res)
 	if (!(p = obj_open(s, p, &done)))
 		return NULL;
 	while (!done) {
-		if (!(p = read_member(s, p, top_keys, &id, &seen)))
+		if (!(p = read_member(s, p, s->top_keys, &id, &seen)))
 			return NULL;
 		switch (id) {
 		case K_RECORDS:
@@ -1200,6 +1211,14 @@ read_body(struct scan *s, const char *p, struct getrecords_result *res)
 			}
 			if ((p = read_str(s, p, 1, s->lim->max_iterator, &it, &res->next_iterator_len)))
 				res->next_iterator = it;
+			break;
+		case K_CONT:
+			if (*p == 'n') {
+				p = scan_literal(s, p, "null");
+				break;
+			}
+			p = read_decimal(s, p, GETRECORDS_MAX_SEQUENCE_LEN, &res->continuation_sequence,
+			    &res->continuation_sequence_len);
 			break;
 		case K_MILLIS:
 			p = read_count(s, p, 0, &res->millis_behind_latest);
@@ -1215,6 +1234,9 @@ read_body(struct scan *s, const char *p, struct getrecords_result *res)
 	}
 	if (!(seen & 1u << K_RECORDS))
 		return fail(s, s->base, EINVAL, "no Records");
+	/* Null marks the end of a closed shard; absent would be taken for that, so refuse it. */
+	if (s->top_keys == event_top_keys && !(seen & 1u << K_CONT))
+		return fail(s, s->base, EINVAL, "no ContinuationSequenceNumber");
 	p = skip_ws(p);
 	if (p != s->end)
 		return unexpected(s, p, "the end of the body");
@@ -1251,18 +1273,22 @@ result_clear(struct getrecords_result *res)
 	res->n_records = 0;
 	res->next_iterator = NULL;
 	res->next_iterator_len = 0;
+	res->continuation_sequence = NULL;
+	res->continuation_sequence_len = 0;
 	res->millis_behind_latest = -1;
 	res->n_child_shards = 0;
 }
 
-int
-getrecords_parse(const char *body, size_t len, const struct getrecords_limits *lim,
-    struct kls_buf *arena, struct getrecords_result *res, struct getrecords_error *err)
+static int
+parse(const char *body, size_t len, const struct getrecords_limits *lim, struct kls_buf *arena,
+    struct getrecords_result *res, struct getrecords_error *err, bool event)
 {
 	struct getrecords_limits deflim;
 	struct scan s;
 
 	memset(&s, 0, sizeof(s));
+	s.what = event ? "SubscribeToShardEvent" : "GetRecords response";
+	s.top_keys = event ? event_top_keys : top_keys;
 	s.base = body;
 	s.end = body + len;
 	s.err = err;
@@ -1300,4 +1326,18 @@ bad:
 	buf_reset(arena);
 	errno = err->errnum;
 	return -1;
+}
+
+int
+getrecords_parse(const char *body, size_t len, const struct getrecords_limits *lim,
+    struct kls_buf *arena, struct getrecords_result *res, struct getrecords_error *err)
+{
+	return parse(body, len, lim, arena, res, err, false);
+}
+
+int
+getrecords_parse_event(const char *body, size_t len, const struct getrecords_limits *lim,
+    struct kls_buf *arena, struct getrecords_result *res, struct getrecords_error *err)
+{
+	return parse(body, len, lim, arena, res, err, true);
 }

@@ -75,6 +75,10 @@ struct getrecords_result {
 	size_t records_cap; /* allocated entries; private to getrecords.c */
 	const char *next_iterator; /* NULL when null or absent: the shard is closed */
 	size_t next_iterator_len;
+	/* getrecords_parse_event only: ContinuationSequenceNumber, decimal digits; NULL when
+	 * null (at the end of a closed shard). The key must be there. */
+	const char *continuation_sequence;
+	size_t continuation_sequence_len;
 	int64_t millis_behind_latest; /* -1 when absent */
 	struct getrecords_child_shard child_shards[GETRECORDS_MAX_CHILD_SHARDS];
 	size_t n_child_shards;
@@ -101,6 +105,15 @@ void getrecords_result_free(struct getrecords_result *res);
  * the defaults. Returns 0, or -1 with errno and err set (res then holds no records).
  */
 int getrecords_parse(const char *body, size_t len, const struct getrecords_limits *lim,
+    struct kls_buf *arena, struct getrecords_result *res, struct getrecords_error *err);
+
+/*
+ * The same for the JSON payload of a SubscribeToShardEvent (enhanced fan-out), which has
+ * the same Records, MillisBehindLatest and ChildShards, and ContinuationSequenceNumber
+ * (read into continuation_sequence) where GetRecords has NextShardIterator (here an
+ * unknown key, skipped). Messages start "SubscribeToShardEvent: ".
+ */
+int getrecords_parse_event(const char *body, size_t len, const struct getrecords_limits *lim,
     struct kls_buf *arena, struct getrecords_result *res, struct getrecords_error *err);
 
 #endif

@@ -37,4 +37,12 @@ EXTRA_DIST += docs/kls.conf.md scripts/kls.conf.example
 common_libklscommon_a_SOURCES += common/kpl.c common/kpl.h \
 	common/kpl_encode.c common/kpl_encode.h
 
+# == event stream (enhanced fan-out) ==
+common_libklscommon_a_SOURCES += \
+	common/eventstream.c common/eventstream.h \
+	common/subscribe_event.c common/subscribe_event.h
+# zlib's crc32 for the framing's two CRCs (see common/eventstream.c for why not our own).
+KLS_AWS_LIBS += $(ZLIB_LIBS)
+KLS_AWS_CFLAGS += $(ZLIB_CFLAGS)
+
 # == end of module blocks ==

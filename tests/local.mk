@@ -183,6 +183,36 @@ tests/fuzz/kpl_fuzz: $(srcdir)/tests/fuzz/kpl_fuzz.c $(srcdir)/tests/fuzz/fuzz.h
 		$(srcdir)/common/kpl_encode.c $(srcdir)/common/buf.c $(OPENSSL_LIBS)
 .PHONY: bench-kpl
 
+# == event stream tests ==
+check_PROGRAMS += tests/unit/eventstream_test tests/unit/subscribe_event_test
+tests_unit_eventstream_test_SOURCES = tests/unit/eventstream_test.c \
+	tests/eventstream_enc.c tests/eventstream_enc.h
+tests_unit_eventstream_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_eventstream_test_LDADD = $(TEST_COMMON_LIBS)
+tests_unit_subscribe_event_test_SOURCES = tests/unit/subscribe_event_test.c \
+	tests/eventstream_enc.c tests/eventstream_enc.h
+tests_unit_subscribe_event_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_subscribe_event_test_LDADD = $(TEST_COMMON_LIBS)
+EXTRA_DIST += tests/fuzz/eventstream_fuzz.c tests/fuzz/eventstream_seeds/subscription.bin \
+	tests/fuzz/eventstream_seeds/exception.bin tests/fuzz/eventstream_seeds/error.bin
+CLEANFILES += tests/fuzz/eventstream_fuzz
+
+# `make fuzz` also builds the event stream target (decoder, then each message through
+# subscribe_event and the scanner). Run it with e.g.
+# tests/fuzz/eventstream_fuzz -max_total_time=120 CORPUS_DIR $(srcdir)/tests/fuzz/eventstream_seeds \
+#     $(KLS_TESTDATA_DIR)/eventstream/encoded/positive
+EVENTSTREAM_FUZZ_SRC = $(srcdir)/tests/fuzz/eventstream_fuzz.c $(srcdir)/tests/eventstream_enc.c \
+	$(srcdir)/common/eventstream.c $(srcdir)/common/subscribe_event.c \
+	$(srcdir)/common/getrecords.c $(srcdir)/common/base64.c $(srcdir)/common/buf.c \
+	$(srcdir)/common/retry.c
+fuzz: tests/fuzz/eventstream_fuzz
+tests/fuzz/eventstream_fuzz: $(EVENTSTREAM_FUZZ_SRC)
+	@$(MKDIR_P) tests/fuzz
+	$(FUZZ_CC) -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -include stdint.h \
+		-I$(top_builddir) $(AM_CPPFLAGS) $(JSONC_CFLAGS) $(ZLIB_CFLAGS) \
+		-o $@ $(EVENTSTREAM_FUZZ_SRC) $(JSONC_LIBS) $(ZLIB_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)

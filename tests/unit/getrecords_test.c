@@ -1205,6 +1205,73 @@ test_getrecords_agrees_with_jsonc(void)
 	fx_fini(&f);
 }
 
+/* The SubscribeToShardEvent payload: ContinuationSequenceNumber in place of the iterator,
+ * each key only where it belongs, and messages that say which payload it was. */
+static void
+test_getrecords_event_payload(void)
+{
+	static const struct {
+		const char *body;
+		int event;        /* parse as a SubscribeToShardEvent */
+		int rc;
+		const char *cont; /* continuation_sequence expected, NULL for none */
+		const char *says; /* error text expected */
+	} cases[] = {
+		{ "{\"Records\":[],\"ContinuationSequenceNumber\":\"4959\",\"MillisBehindLatest\":5}",
+		    1, 0, "4959", NULL },
+		{ "{\"ContinuationSequenceNumber\":null,\"Records\":[]}", 1, 0, NULL, NULL },
+		/* The iterator is an unknown key in an event, the continuation one in GetRecords. */
+		{ "{\"Records\":[],\"NextShardIterator\":\"AAA\",\"ContinuationSequenceNumber\":\"1\"}",
+		    1, 0, "1", NULL },
+		{ "{\"Records\":[],\"ContinuationSequenceNumber\":\"x\"}", 0, 0, NULL, NULL },
+		{ "{\"Records\":[]}", 1, -1, NULL,
+		    "SubscribeToShardEvent: no ContinuationSequenceNumber at offset 0" },
+		{ "{\"Records\":[],\"ContinuationSequenceNumber\":\"01\"}", 1, -1, NULL,
+		    "SubscribeToShardEvent: ContinuationSequenceNumber: decimal number with a leading "
+		    "zero at offset 43" },
+		{ "{\"Records\":[],\"ContinuationSequenceNumber\":\"1\",\"ContinuationSequenceNumber\":\"2\"}",
+		    1, -1, NULL, "key appears twice in one object" },
+		{ "{\"Records\":[],\"ContinuationSequenceNumber\":7}", 1, -1, NULL,
+		    "expected a string, found a number" },
+		{ "{\"Records\":[{}],\"ContinuationSequenceNumber\":\"1\"}", 1, -1, NULL,
+		    "SubscribeToShardEvent: Records[0]: record has no SequenceNumber at offset 12" },
+	};
+	struct fx f;
+
+	fx_init(&f);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = strlen(cases[i].body);
+		char *copy = malloc(len + 1);
+		int rc;
+
+		memcpy(copy, cases[i].body, len + 1);
+		rc = cases[i].event ?
+		    getrecords_parse_event(copy, len, &f.lim, &f.arena, &f.res, &f.err) :
+		    getrecords_parse(copy, len, &f.lim, &f.arena, &f.res, &f.err);
+		free(copy);
+		if (rc != cases[i].rc)
+			fprintf(stderr, "case %zu: rc %d: %s\n", i, rc, rc ? f.err.message : "");
+		CU_ASSERT_EQUAL(rc, cases[i].rc);
+		if (rc == 0 && cases[i].cont) {
+			CU_ASSERT_PTR_NOT_NULL_FATAL(f.res.continuation_sequence);
+			CU_ASSERT_STRING_EQUAL(f.res.continuation_sequence, cases[i].cont);
+			CU_ASSERT_EQUAL(f.res.continuation_sequence_len, strlen(cases[i].cont));
+		} else if (rc == 0) {
+			CU_ASSERT_PTR_NULL(f.res.continuation_sequence);
+		}
+		if (rc == 0)
+			CU_ASSERT_PTR_NULL(f.res.next_iterator);
+		if (cases[i].says && rc != 0 && !strstr(f.err.message, cases[i].says))
+			fprintf(stderr, "case %zu: %s\n", i, f.err.message);
+		if (cases[i].says)
+			CU_ASSERT_PTR_NOT_NULL(strstr(f.err.message, cases[i].says));
+	}
+	/* GetRecords messages keep their own prefix. */
+	CU_ASSERT_EQUAL(fx_parse(&f, "{}"), -1);
+	CU_ASSERT_STRING_EQUAL(f.err.message, "GetRecords response: no Records at offset 0");
+	fx_fini(&f);
+}
+
 static CU_TestInfo getrecords_tests[] = {
 	{ "documented shape", test_getrecords_documented_shape },
 	{ "valid spellings", test_getrecords_valid_spellings },
@@ -1216,6 +1283,7 @@ static CU_TestInfo getrecords_tests[] = {
 	{ "every truncation refused", test_getrecords_every_truncation_refused },
 	{ "20,000 mutations never crash", test_getrecords_mutations_never_crash },
 	{ "agrees with json-c on random bodies", test_getrecords_agrees_with_jsonc },
+	{ "SubscribeToShardEvent payloads", test_getrecords_event_payload },
 	CU_TEST_INFO_NULL,
 };
 
