@@ -150,6 +150,19 @@ check_PROGRAMS += tests/unit/lease_test
 tests_unit_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_lease_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
 
+# == reader tests ==
+check_PROGRAMS += tests/unit/pace_test tests/unit/fence_test tests/integration/reader_test
+tests_unit_pace_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_pace_test_LDADD = reader/libklsreader.a $(TEST_COMMON_LIBS)
+tests_unit_fence_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_fence_test_LDADD = reader/libklsreader.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+# Runs reader/kls-reader against kinesalite with the example handlers: build them first.
+tests_integration_reader_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_reader_test_LDADD = reader/libklsreader.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_reader_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
+	examples/fault.la examples/counting.la reader/libklsreader.a shm/libklsshm.a \
+	tests/libklstest.a common/libklscommon.a
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
