@@ -151,6 +151,7 @@ tests_unit_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_lease_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
 
 # == reader tests ==
+tests_libklstest_a_SOURCES += tests/fake_klsd.c tests/fake_klsd.h
 check_PROGRAMS += tests/unit/pace_test tests/unit/fence_test tests/integration/reader_test
 tests_unit_pace_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_pace_test_LDADD = reader/libklsreader.a $(TEST_COMMON_LIBS)

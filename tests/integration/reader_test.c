@@ -13,12 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,13 +26,11 @@
 #include "common/kinesis.h"
 #include "reader/checkpoint_ctx.h"
 #include "shm/table.h"
+#include "tests/fake_klsd.h"
 #include "tests/harness.h"
 #include "tests/stub_script.h"
 
 #define MAX_RECORDS 400
-#define MAX_CKPTS 256
-/* Longest any one reader run may take here before the test kills it. */
-#define RUN_TIMEOUT_MS 60000
 
 /* ---------------------------------------------------------------- Kinesis side */
 
@@ -131,272 +127,6 @@ stream_put(struct stream *st, size_t n)
 	return n == 0 ? 0 : -1;
 }
 
-/* ---------------------------------------------------------------- the test as klsd */
-
-struct rfx {
-	char dir[PATH_MAX];  /* scratch directory */
-	char shm_name[64];
-	char shard_id[KLS_SHM_SHARD_MAX];
-	struct kls_shm *t;
-	struct kls_shm_slot *s;
-	struct kls_lease l; /* ours; published whole, as klsd does */
-	int wake[2];
-	int cfg_fd;
-	pid_t pid;
-	bool exited;
-	int status;
-	bool renew;                    /* keep pushing the deadline 30 s ahead */
-	bool hold;                     /* leave checkpoint requests unanswered */
-	enum kls_ckpt_result answer;   /* what to answer (a request beyond delivered: BEYOND) */
-	struct kls_progress prog;      /* the last clean read of the progress group */
-	size_t n_ckpts;                /* checkpoints persisted, in order */
-	char ckpts[MAX_CKPTS][KLS_SHM_SEQ_MAX];
-	uint32_t ckpt_state[MAX_CKPTS]; /* the reader's handler_state at each request */
-};
-
-static void
-rfx_publish(struct rfx *fx)
-{
-	kls_shm_lease_publish(fx->s, &fx->l);
-	kls_shm_wake_reader(fx->s);
-}
-
-/* A table with one slot for shard_id: RUN, deadline in deadline_ms (may be < 0),
- * persisted checkpoint ckpt ("" = none). */
-static int
-rfx_open(struct rfx *fx, const char *shard_id, int64_t deadline_ms, const char *ckpt,
-    uint64_t subseq)
-{
-	struct kls_shm_params p = { .application = "readertest", .stream = "s",
-		.worker_id = "testhost:7e57", .slot_count = 2 };
-	struct kls_shm_err err;
-	int idx;
-
-	memset(fx, 0, sizeof(*fx));
-	fx->wake[0] = fx->wake[1] = fx->cfg_fd = -1;
-	fx->renew = true;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/tests/reader-XXXXXX", test_builddir());
-	if (!mkdtemp(fx->dir)) {
-		perror(fx->dir);
-		return -1;
-	}
-	fx->shm_name[0] = '/';
-	test_unique_name(fx->shm_name + 1, sizeof(fx->shm_name) - 1, "klstest-reader");
-	p.name = fx->shm_name;
-	if (kls_shm_create(&p, &fx->t, &err) < 0) {
-		fprintf(stderr, "\n%s\n", err.msg);
-		return -1;
-	}
-	snprintf(fx->shard_id, sizeof(fx->shard_id), "%s", shard_id);
-	fx->l.command = KLS_CMD_RUN;
-	memcpy(fx->l.shard_id, fx->shard_id, sizeof(fx->l.shard_id));
-	fx->l.lease_counter = 3;
-	fx->l.deadline_ns = mono_add_ms(mono_now(), deadline_ms).ns;
-	snprintf(fx->l.ckpt_seq, sizeof(fx->l.ckpt_seq), "%s", ckpt);
-	fx->l.ckpt_subseq = subseq;
-	fx->l.ckpt_gen = 5; /* as if an earlier reader had checkpointed: numbering goes on */
-	/* Slot 1, so a reader that took the wrong slot would fail. */
-	CU_ASSERT_EQUAL(kls_shm_slot_assign(fx->t, &(struct kls_lease){ .shard_id = "other" }), 0);
-	idx = kls_shm_slot_assign(fx->t, &fx->l);
-	CU_ASSERT_EQUAL(idx, 1);
-	fx->s = kls_shm_slot(fx->t, 1);
-	if (pipe2(fx->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
-		perror("pipe2");
-		return -1;
-	}
-	return fx->s ? 0 : -1;
-}
-
-/* The configuration: [kls] and [reader] keys around the given extra lines. */
-static int
-rfx_config(struct rfx *fx, const char *stream, const char *endpoint, const char *handler,
-    const char *reader_lines, const char *handler_lines)
-{
-	char text[4096];
-	int n = snprintf(text, sizeof(text),
-	    "[kls]\napplication = readertest\nstream = %s\nregion = us-east-1\n"
-	    "[reader]\nhandler = %s\nidle_backoff_ms = 50\n%s\n"
-	    "[aws]\nkinesis_endpoint = %s\nrequest_timeout_ms = 5000\n"
-	    "[handler]\n%s\n",
-	    stream, handler, reader_lines, endpoint, handler_lines);
-
-	fx->cfg_fd = memfd_create("kls-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fx->cfg_fd < 0 || n < 0 || (size_t)n >= sizeof(text) ||
-	    write(fx->cfg_fd, text, (size_t)n) != n ||
-	    fcntl(fx->cfg_fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		perror("config memfd");
-		return -1;
-	}
-	return 0;
-}
-
-/* fork + exec, as klsd does (the descriptors the reader gets are the only ones left
- * open across exec). */
-static int
-rfx_spawn(struct rfx *fx)
-{
-	char reader[PATH_MAX], cfd[16], wfd[16];
-
-	snprintf(reader, sizeof(reader), "%s/reader/kls-reader", test_builddir());
-	snprintf(cfd, sizeof(cfd), "%d", fx->cfg_fd);
-	snprintf(wfd, sizeof(wfd), "%d", fx->wake[1]);
-	fflush(NULL);
-	fx->pid = fork();
-	if (fx->pid == 0) {
-		const char *asan = getenv("ASAN_OPTIONS");
-		char opts[1024];
-
-		/* A crash must stay a crash under AddressSanitizer, which would otherwise
-		 * turn SIGSEGV into a report and exit status 1. */
-		snprintf(opts, sizeof(opts), "%s%shandle_segv=0", asan ? asan : "", asan ? ":" : "");
-		setenv("ASAN_OPTIONS", opts, 1);
-		fcntl(fx->cfg_fd, F_SETFD, 0);
-		fcntl(fx->wake[1], F_SETFD, 0);
-		execl(reader, reader, "--config-fd", cfd, "--shm", fx->shm_name, "--slot", "1",
-		    "--wake-fd", wfd, (char *)NULL);
-		perror(reader);
-		_exit(127);
-	}
-	return fx->pid > 0 ? 0 : -1;
-}
-
-static bool
-is_seq(const char *s)
-{
-	return s[0] >= '0' && s[0] <= '9';
-}
-
-/* Answers the reader's pending checkpoint request, as klsd would. */
-static void
-rfx_answer(struct rfx *fx, const struct kls_progress *pr)
-{
-	enum kls_ckpt_result res = fx->answer;
-	int cmp = 0;
-
-	/* klsd never trusts a request beyond what the reader says it delivered. */
-	if (res == KLS_CKPT_OK && is_seq(pr->req_seq) &&
-	    (kls_seqnum_cmp(pr->req_seq, pr->req_subseq, pr->delivered_seq, pr->delivered_subseq,
-		 &cmp) < 0 || cmp > 0))
-		res = KLS_CKPT_BEYOND;
-	fx->l.ckpt_gen = pr->req_gen;
-	fx->l.ckpt_result = res;
-	fx->l.error[0] = '\0';
-	if (res == KLS_CKPT_OK) {
-		memcpy(fx->l.ckpt_seq, pr->req_seq, sizeof(fx->l.ckpt_seq));
-		fx->l.ckpt_subseq = pr->req_subseq;
-		if (fx->n_ckpts < MAX_CKPTS) {
-			memcpy(fx->ckpts[fx->n_ckpts], pr->req_seq, sizeof(fx->ckpts[0]));
-			fx->ckpt_state[fx->n_ckpts++] = pr->handler_state;
-		}
-	} else {
-		snprintf(fx->l.error, sizeof(fx->l.error), "refused by the test (%d)", res);
-	}
-	rfx_publish(fx);
-}
-
-/* One turn of klsd's loop: wait up to ms for the wake pipe, answer, renew, reap. */
-static void
-rfx_serve(struct rfx *fx, int ms)
-{
-	struct pollfd p = { .fd = fx->wake[0], .events = POLLIN };
-	struct kls_progress pr;
-	char buf[64];
-
-	(void)poll(&p, 1, ms);
-	while (read(fx->wake[0], buf, sizeof(buf)) > 0)
-		;
-	if (kls_shm_progress_read(fx->s, &pr, KLS_SHM_READ_TRIES) == 0) {
-		fx->prog = pr;
-		if (!fx->hold && pr.req_gen > fx->l.ckpt_gen)
-			rfx_answer(fx, &pr);
-	}
-	if (fx->renew && !fx->exited) {
-		fx->l.deadline_ns = mono_add_ms(mono_now(), 30000).ns;
-		kls_shm_lease_publish(fx->s, &fx->l);
-	}
-	if (!fx->exited && waitpid(fx->pid, &fx->status, WNOHANG) == fx->pid)
-		fx->exited = true;
-}
-
-/* Serves until cond(fx) holds (NULL: until the reader exits) or timeout_ms passes. */
-static bool
-rfx_until(struct rfx *fx, bool (*cond)(const struct rfx *), int timeout_ms)
-{
-	kls_mono end = mono_add_ms(mono_now(), timeout_ms);
-
-	while (mono_before(mono_now(), end)) {
-		rfx_serve(fx, 20);
-		if (cond ? cond(fx) : fx->exited)
-			return true;
-		if (fx->exited)
-			return false;
-	}
-	return false;
-}
-
-/* Serves until the reader exits; kills it after RUN_TIMEOUT_MS. Its wait status. */
-static int
-rfx_wait(struct rfx *fx)
-{
-	if (!fx->exited && !rfx_until(fx, NULL, RUN_TIMEOUT_MS)) {
-		CU_FAIL("kls-reader did not exit in time");
-		kill(fx->pid, SIGKILL);
-		waitpid(fx->pid, &fx->status, 0);
-		fx->exited = true;
-	}
-	/* The last words in the progress group. */
-	(void)kls_shm_progress_read(fx->s, &fx->prog, KLS_SHM_READ_TRIES);
-	return fx->status;
-}
-
-static bool
-exited_with(const struct rfx *fx, int code)
-{
-	if (!WIFEXITED(fx->status) || WEXITSTATUS(fx->status) != code) {
-		fprintf(stderr, "\nkls-reader: wait status 0x%x, want exit %d (last error \"%s\")\n",
-		    fx->status, code, fx->prog.last_error);
-		return false;
-	}
-	return true;
-}
-
-static void
-rfx_command(struct rfx *fx, enum kls_command c)
-{
-	fx->l.command = c;
-	rfx_publish(fx);
-}
-
-static void
-rm_tree(const char *dir)
-{
-	char cmd[PATH_MAX + 16];
-
-	/* Our own scratch directory under the build tree, made by mkdtemp. */
-	if (strstr(dir, "/tests/reader-") == NULL)
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "\ncould not remove %s\n", dir);
-}
-
-static void
-rfx_close(struct rfx *fx)
-{
-	if (fx->pid > 0 && !fx->exited) {
-		kill(fx->pid, SIGKILL);
-		waitpid(fx->pid, &fx->status, 0);
-	}
-	for (int i = 0; i < 2; i++)
-		if (fx->wake[i] >= 0)
-			close(fx->wake[i]);
-	if (fx->cfg_fd >= 0)
-		close(fx->cfg_fd);
-	kls_shm_close(fx->t);
-	kls_shm_unlink(fx->shm_name);
-	rm_tree(fx->dir);
-}
-
 /* ---------------------------------------------------------------- the record file */
 
 struct line {
@@ -408,7 +138,7 @@ struct line {
 
 /* The lines filelog (or fault) wrote for the shard; -1 when the file is missing. */
 static int
-read_lines(const struct rfx *fx, struct line *out, size_t max, size_t *n)
+read_lines(const struct fake_klsd *fx, struct line *out, size_t max, size_t *n)
 {
 	char path[PATH_MAX + 256], buf[1024], shard[KLS_SHM_SHARD_MAX], worker[128];
 	FILE *f;
@@ -427,7 +157,7 @@ read_lines(const struct rfx *fx, struct line *out, size_t max, size_t *n)
 			continue;
 		}
 		CU_ASSERT_STRING_EQUAL(shard, fx->shard_id);
-		CU_ASSERT_STRING_EQUAL(worker, "testhost:7e57");
+		CU_ASSERT_STRING_EQUAL(worker, FK_WORKER_ID);
 		(*n)++;
 	}
 	fclose(f);
@@ -436,7 +166,7 @@ read_lines(const struct rfx *fx, struct line *out, size_t max, size_t *n)
 
 /* The lines are exactly records [from, st->n) of the shard, in order, by pid. */
 static void
-check_lines(const struct rfx *fx, const struct stream *st, size_t from, pid_t pid)
+check_lines(const struct fake_klsd *fx, const struct stream *st, size_t from, pid_t pid)
 {
 	static struct line lines[MAX_RECORDS];
 	size_t n, k = 0;
@@ -461,6 +191,26 @@ check_lines(const struct rfx *fx, const struct stream *st, size_t from, pid_t pi
 	CU_ASSERT_EQUAL(n, k);
 }
 
+/* /proc/<pid>/cmdline is the process title setproctitle wrote. */
+static void
+check_title(pid_t pid, const char *stream, const char *shard)
+{
+	char path[64], title[512] = "", want[512];
+	FILE *f;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+	if ((f = fopen(path, "r"))) {
+		n = fread(title, 1, sizeof(title) - 1, f);
+		fclose(f);
+	}
+	title[n] = '\0';
+	snprintf(want, sizeof(want), "kls-reader: %s %s", stream, shard);
+	if (strcmp(title, want) != 0)
+		fprintf(stderr, "\ntitle \"%s\", want \"%s\"\n", title, want);
+	CU_ASSERT_STRING_EQUAL(title, want);
+}
+
 static const char *
 example(const char *name, char *buf, size_t size)
 {
@@ -469,26 +219,26 @@ example(const char *name, char *buf, size_t size)
 }
 
 static bool
-has_records_120(const struct rfx *fx)
+has_records_120(const struct fake_klsd *fx)
 {
 	return fx->prog.records == 120;
 }
 
 static bool
-all_checkpointed_250(const struct rfx *fx)
+all_checkpointed_250(const struct fake_klsd *fx)
 {
 	return fx->prog.records == 250 && fx->n_ckpts > 0 &&
 	    strcmp(fx->l.ckpt_seq, fx->prog.delivered_seq) == 0;
 }
 
 static bool
-checkpointed(const struct rfx *fx)
+checkpointed(const struct fake_klsd *fx)
 {
 	return fx->n_ckpts > 0 && strcmp(fx->l.ckpt_seq, fx->prog.delivered_seq) == 0;
 }
 
 static bool
-request_pending(const struct rfx *fx)
+request_pending(const struct fake_klsd *fx)
 {
 	return fx->prog.req_gen > fx->l.ckpt_gen;
 }
@@ -504,35 +254,39 @@ static void
 test_reader_delivers_in_order_auto_checkpoints(void)
 {
 	struct stream st;
-	struct rfx fx;
+	struct fake_klsd fx;
 	char h[PATH_MAX], hl[PATH_MAX + 32];
 	uint64_t records_held;
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-auto", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 250), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
 				  example("filelog", h, sizeof(h)), "max_records = 40", hl), 0);
 	fx.hold = true;
-	CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 
 	/* The first batch's checkpoint request arrives; unanswered, the reader waits. */
-	CU_ASSERT_FATAL(rfx_until(&fx, request_pending, RUN_TIMEOUT_MS));
+	CU_ASSERT_FATAL(fk_until(&fx, request_pending, RUN_TIMEOUT_MS));
 	CU_ASSERT_EQUAL(fx.prog.req_gen, 6);
 	CU_ASSERT_STRING_EQUAL(fx.prog.req_seq, st.seq[39]);
 	CU_ASSERT_STRING_EQUAL(fx.prog.delivered_seq, st.seq[39]);
 	records_held = fx.prog.records;
 	CU_ASSERT_EQUAL(records_held, 40);
-	rfx_until(&fx, NULL, 1500);
+	fk_until(&fx, NULL, 1500);
 	CU_ASSERT(!fx.exited);
 	CU_ASSERT_EQUAL(fx.prog.handler_state, KLS_HANDLER_CHECKPOINT);
 	CU_ASSERT_EQUAL(fx.prog.records, records_held);
+	/* Waiting, it still beats; and ps shows what it reads. */
+	CU_ASSERT(mono_diff_ms(kls_shm_heartbeat_get(fx.s), mono_now()) < 2000);
+	CU_ASSERT_EQUAL(kls_shm_slot_state(fx.s), KLS_SLOT_ACTIVE);
+	check_title(fx.pid, st.name, fx.shard_id);
 
 	fx.hold = false;
-	CU_ASSERT(rfx_until(&fx, all_checkpointed_250, RUN_TIMEOUT_MS));
-	rfx_command(&fx, KLS_CMD_DRAIN);
-	rfx_wait(&fx);
+	CU_ASSERT(fk_until(&fx, all_checkpointed_250, RUN_TIMEOUT_MS));
+	fk_command(&fx, KLS_CMD_DRAIN);
+	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 0));
 	CU_ASSERT_EQUAL(kls_shm_slot_state(fx.s), KLS_SLOT_ASSIGNED);
 	CU_ASSERT_EQUAL(fx.prog.handler_state, KLS_HANDLER_DONE);
@@ -551,7 +305,7 @@ test_reader_delivers_in_order_auto_checkpoints(void)
 	}
 	CU_ASSERT_STRING_EQUAL(fx.ckpts[0], st.seq[39]);
 	CU_ASSERT_STRING_EQUAL(fx.l.ckpt_seq, st.seq[249]);
-	rfx_close(&fx);
+	fk_close(&fx);
 	stream_drop(&st);
 }
 
@@ -565,58 +319,58 @@ static void
 test_reader_manual_drain_and_resume(void)
 {
 	struct stream st;
-	struct rfx fx;
+	struct fake_klsd fx;
 	char h[PATH_MAX], hl[PATH_MAX + 64];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-manual", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 120), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log\ncheckpoint_every = 100000", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
 				  example("filelog", h, sizeof(h)), "checkpoint = manual\nmax_records = 50",
 				  hl), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-	CU_ASSERT_FATAL(rfx_until(&fx, has_records_120, RUN_TIMEOUT_MS));
-	rfx_until(&fx, NULL, 300);
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	CU_ASSERT_FATAL(fk_until(&fx, has_records_120, RUN_TIMEOUT_MS));
+	fk_until(&fx, NULL, 300);
 	CU_ASSERT_EQUAL(fx.n_ckpts, 0);
 	CU_ASSERT_EQUAL(fx.prog.req_gen, 5);
-	rfx_command(&fx, KLS_CMD_DRAIN);
-	rfx_wait(&fx);
+	fk_command(&fx, KLS_CMD_DRAIN);
+	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 0));
 	/* The one checkpoint came from shutdown_requested. */
 	CU_ASSERT_EQUAL(fx.n_ckpts, 1);
 	CU_ASSERT_EQUAL(fx.ckpt_state[0], KLS_HANDLER_CHECKPOINT);
 	CU_ASSERT_STRING_EQUAL(fx.l.ckpt_seq, st.seq[119]);
 	check_lines(&fx, &st, 0, fx.pid);
-	rfx_close(&fx);
+	fk_close(&fx);
 
 	/* Resume after record 99. */
-	CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000000", 30000, st.seq[99], 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, st.seq[99], 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
 				  example("filelog", h, sizeof(h)), "", hl), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-	CU_ASSERT(rfx_until(&fx, checkpointed, RUN_TIMEOUT_MS));
-	rfx_until(&fx, NULL, 500);
-	rfx_command(&fx, KLS_CMD_DRAIN);
-	rfx_wait(&fx);
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	CU_ASSERT(fk_until(&fx, checkpointed, RUN_TIMEOUT_MS));
+	fk_until(&fx, NULL, 500);
+	fk_command(&fx, KLS_CMD_DRAIN);
+	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 0));
 	check_lines(&fx, &st, 100, fx.pid);
-	rfx_close(&fx);
+	fk_close(&fx);
 
 	/* Resume inside "aggregate" 99 (sub-sequence 2): record 99 comes again, whole. */
-	CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000000", 30000, st.seq[99], 2), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, st.seq[99], 2), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
 				  example("filelog", h, sizeof(h)), "", hl), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-	CU_ASSERT(rfx_until(&fx, checkpointed, RUN_TIMEOUT_MS));
-	rfx_until(&fx, NULL, 500);
-	rfx_command(&fx, KLS_CMD_STOP);
-	rfx_wait(&fx);
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	CU_ASSERT(fk_until(&fx, checkpointed, RUN_TIMEOUT_MS));
+	fk_until(&fx, NULL, 500);
+	fk_command(&fx, KLS_CMD_STOP);
+	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 0));
 	check_lines(&fx, &st, 99, fx.pid);
-	rfx_close(&fx);
+	fk_close(&fx);
 	stream_drop(&st);
 }
 
@@ -626,24 +380,24 @@ static void
 test_reader_checkpoint_refused_beyond(void)
 {
 	struct stream st;
-	struct rfx fx;
+	struct fake_klsd fx;
 	char h[PATH_MAX], hl[PATH_MAX + 32];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-beyond", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 10), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
 				  example("filelog", h, sizeof(h)), "", hl), 0);
 	fx.answer = KLS_CKPT_BEYOND;
-	CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-	rfx_wait(&fx);
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 1));
 	CU_ASSERT_EQUAL(fx.n_ckpts, 0);
 	CU_ASSERT_EQUAL(fx.l.ckpt_gen, 6);
 	CU_ASSERT_PTR_NOT_NULL(strstr(fx.prog.last_error, "beyond"));
 	CU_ASSERT_EQUAL(kls_shm_slot_state(fx.s), KLS_SLOT_ASSIGNED);
-	rfx_close(&fx);
+	fk_close(&fx);
 	stream_drop(&st);
 }
 
@@ -656,40 +410,40 @@ static void
 test_reader_deadline(void)
 {
 	struct stream st;
-	struct rfx fx;
+	struct fake_klsd fx;
 	char h[PATH_MAX], hl[PATH_MAX + 32], path[PATH_MAX + 256];
 	size_t n;
 	static struct line lines[16];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-deadline", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 5), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000000", -1000, "", 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", -1000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
 				  example("filelog", h, sizeof(h)), "", hl), 0);
 	fx.renew = false;
-	CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-	rfx_wait(&fx);
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 3));
 	snprintf(path, sizeof(path), "%s/out-%s.log", fx.dir, fx.shard_id);
 	CU_ASSERT_EQUAL(access(path, F_OK), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(fx.prog.last_error, "lease"));
 	CU_ASSERT_EQUAL(fx.prog.records, 0);
-	rfx_close(&fx);
+	fk_close(&fx);
 
 	/* 3 s of lease and a frozen klsd: records delivered, then the reader stops. */
-	CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000000", 3000, "", 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 3000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
 				  example("filelog", h, sizeof(h)), "", hl), 0);
 	fx.renew = false;
-	CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-	rfx_wait(&fx);
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 3));
 	CU_ASSERT_EQUAL(read_lines(&fx, lines, 16, &n), 0);
 	CU_ASSERT_EQUAL(n, 5);
 	CU_ASSERT_EQUAL(fx.prog.handler_state, KLS_HANDLER_DONE);
-	rfx_close(&fx);
+	fk_close(&fx);
 	stream_drop(&st);
 }
 
@@ -700,10 +454,10 @@ test_reader_handler_load_fails(void)
 	static const char *const cases[] = { "missing", "world-writable" };
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct rfx fx;
+		struct fake_klsd fx;
 		char h[PATH_MAX], copy[PATH_MAX + 32], cmd[3 * PATH_MAX];
 
-		CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
+		CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
 		snprintf(copy, sizeof(copy), "%s/handler.so", fx.dir);
 		if (i == 1) {
 			snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", example("filelog", h, sizeof(h)),
@@ -712,16 +466,16 @@ test_reader_handler_load_fails(void)
 			CU_ASSERT_EQUAL_FATAL(chmod(copy, 0666), 0);
 		}
 		/* No Kinesis call comes before the handler loads: any endpoint will do. */
-		CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, "nostream", "http://127.0.0.1:9", copy, "",
+		CU_ASSERT_EQUAL_FATAL(fk_config(&fx, "nostream", "http://127.0.0.1:9", copy, "",
 					  "path = /dev/null"), 0);
-		CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-		rfx_wait(&fx);
+		CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+		fk_wait(&fx);
 		CU_ASSERT(exited_with(&fx, 2));
 		CU_ASSERT_PTR_NOT_NULL(strstr(fx.prog.last_error, copy));
 		CU_ASSERT_PTR_NOT_NULL(strstr(fx.prog.last_error, i == 0 ? "No such file" : "writable"));
 		CU_ASSERT(fx.prog.error_ns > 0);
 		CU_ASSERT_EQUAL(kls_shm_slot_state(fx.s), KLS_SLOT_ASSIGNED);
-		rfx_close(&fx);
+		fk_close(&fx);
 	}
 }
 
@@ -731,21 +485,21 @@ static void
 test_reader_handler_crash(void)
 {
 	struct stream st;
-	struct rfx fx;
+	struct fake_klsd fx;
 	char h[PATH_MAX];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-crash", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 10), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
 				  example("fault", h, sizeof(h)), "", "mode = segv\nat_record = 3"), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-	rfx_wait(&fx);
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	fk_wait(&fx);
 	CU_ASSERT(WIFSIGNALED(fx.status) && WTERMSIG(fx.status) == SIGSEGV);
 	CU_ASSERT_EQUAL(fx.n_ckpts, 0);
 	CU_ASSERT_EQUAL(fx.prog.handler_state, KLS_HANDLER_PROCESS);
 	CU_ASSERT(kls_shm_slot_reaped(fx.s, &fx.prog) & KLS_REAPED_WAS_ACTIVE);
-	rfx_close(&fx);
+	fk_close(&fx);
 	stream_drop(&st);
 }
 
@@ -784,16 +538,16 @@ test_reader_shard_end(void)
 		CU_FAIL_FATAL("MergeShards failed");
 	}
 	for (size_t i = 0; i < 2; i++) {
-		struct rfx fx;
+		struct fake_klsd fx;
 		size_t n = 0;
 
-		CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, shards[i], 30000, "", 0), 0);
+		CU_ASSERT_EQUAL_FATAL(fk_open(&fx, shards[i], 30000, "", 0), 0);
 		snprintf(hl, sizeof(hl), "path = %s/out-%%s.log%s", fx.dir,
 		    i == 1 ? "\nmode = none" : "");
-		CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+		CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
 					  example(handlers[i], h, sizeof(h)), "max_records = 7", hl), 0);
-		CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-		rfx_wait(&fx);
+		CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+		fk_wait(&fx);
 		CU_ASSERT(exited_with(&fx, 4));
 		CU_ASSERT_STRING_EQUAL(fx.l.ckpt_seq, CKPT_SHARD_END);
 		CU_ASSERT(fx.n_ckpts >= 2);
@@ -806,20 +560,20 @@ test_reader_shard_end(void)
 		CU_ASSERT(n > 0);
 		CU_ASSERT_EQUAL(fx.prog.records, n);
 		check_lines(&fx, &st, 0, fx.pid);
-		rfx_close(&fx);
+		fk_close(&fx);
 	}
 
 	/* Already finished. */
 	{
-		struct rfx fx;
-		CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, shards[0], 30000, CKPT_SHARD_END, 0), 0);
-		CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+		struct fake_klsd fx;
+		CU_ASSERT_EQUAL_FATAL(fk_open(&fx, shards[0], 30000, CKPT_SHARD_END, 0), 0);
+		CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
 					  example("filelog", h, sizeof(h)), "", "path = /dev/null"), 0);
-		CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-		rfx_wait(&fx);
+		CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+		fk_wait(&fx);
 		CU_ASSERT(exited_with(&fx, 4));
 		CU_ASSERT_EQUAL(fx.prog.records, 0);
-		rfx_close(&fx);
+		fk_close(&fx);
 	}
 	stream_drop(&st);
 }
@@ -862,18 +616,18 @@ test_reader_scripted_failures(void)
 	struct stub_script script = { .steps = scripted_steps,
 		.n = sizeof(scripted_steps) / sizeof(scripted_steps[0]) };
 	struct stub_server *srv = stub_start(stub_script_handler, &script);
-	struct rfx fx;
+	struct fake_klsd fx;
 	char h[PATH_MAX], hl[PATH_MAX + 32];
 	static struct line lines[8];
 	size_t n;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-	CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000007", 30000, "", 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000007", 30000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, "scripted", stub_url(srv),
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, "scripted", stub_url(srv),
 				  example("filelog", h, sizeof(h)), "", hl), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
-	rfx_wait(&fx);
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	fk_wait(&fx);
 	stub_stop(srv);
 	CU_ASSERT(exited_with(&fx, 4));
 	if (script.failure[0])
@@ -889,19 +643,19 @@ test_reader_scripted_failures(void)
 	CU_ASSERT_STRING_EQUAL(fx.ckpts[fx.n_ckpts - 1], CKPT_SHARD_END);
 	CU_ASSERT_EQUAL(fx.prog.records, 3);
 	CU_ASSERT_EQUAL(fx.prog.millis_behind, 0);
-	rfx_close(&fx);
+	fk_close(&fx);
 }
 
 /* A table that is not kls's, or no table: refused with exit 2 before anything runs. */
 static void
 test_reader_refuses_foreign_table(void)
 {
-	struct rfx fx;
+	struct fake_klsd fx;
 	char h[PATH_MAX], path[128];
 	int fd;
 
-	CU_ASSERT_EQUAL_FATAL(rfx_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
-	CU_ASSERT_EQUAL_FATAL(rfx_config(&fx, "nostream", "http://127.0.0.1:9",
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, "nostream", "http://127.0.0.1:9",
 				  example("filelog", h, sizeof(h)), "", "path = /dev/null"), 0);
 	/* Overwrite the magic, as a foreign object with the same name would have it. */
 	kls_shm_close(fx.t);
@@ -914,16 +668,16 @@ test_reader_refuses_foreign_table(void)
 	{
 		struct kls_shm_err err;
 		struct kls_shm *t = NULL;
-		/* fx.s must stay readable for rfx_wait: map it again, read-write, by hand. */
+		/* fx.s must stay readable for fk_wait: map it again, read-write, by hand. */
 		CU_ASSERT_EQUAL(kls_shm_attach(fx.shm_name, &t, &err), -1);
 		CU_ASSERT_EQUAL(err.check, KLS_SHM_EMAGIC);
 	}
 	fx.s = NULL;
-	CU_ASSERT_EQUAL_FATAL(rfx_spawn(&fx), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	if (waitpid(fx.pid, &fx.status, 0) == fx.pid)
 		fx.exited = true;
 	CU_ASSERT(exited_with(&fx, 2));
-	rfx_close(&fx);
+	fk_close(&fx);
 }
 
 static CU_TestInfo reader_tests[] = {
