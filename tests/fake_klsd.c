@@ -60,10 +60,12 @@ fk_open(struct fake_klsd *fx, const char *shard_id, int64_t deadline_ms, const c
 	fx->l.ckpt_subseq = subseq;
 	fx->l.ckpt_gen = 5; /* as if an earlier reader had checkpointed: numbering goes on */
 	/* Slot 1, so a reader that took the wrong slot would fail. */
-	CU_ASSERT_EQUAL(kls_shm_slot_assign(fx->t, &(struct kls_lease){ .shard_id = "other" }), 0);
-	idx = kls_shm_slot_assign(fx->t, &fx->l);
-	CU_ASSERT_EQUAL(idx, 1);
-	fx->s = kls_shm_slot(fx->t, 1);
+	if (kls_shm_slot_assign(fx->t, &(struct kls_lease){ .shard_id = "other" }) != 0 ||
+	    (idx = kls_shm_slot_assign(fx->t, &fx->l)) != 1) {
+		fprintf(stderr, "\n%s: slots not assigned as expected\n", fx->shm_name);
+		return -1;
+	}
+	fx->s = kls_shm_slot(fx->t, (uint32_t)idx);
 	if (pipe2(fx->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
 		perror("pipe2");
 		return -1;
@@ -114,6 +116,9 @@ fk_spawn(struct fake_klsd *fx)
 		 * turn SIGSEGV into a report and exit status 1. */
 		snprintf(opts, sizeof(opts), "%s%shandle_segv=0", asan ? asan : "", asan ? ":" : "");
 		setenv("ASAN_OPTIONS", opts, 1);
+		/* The reader takes its credentials from the environment, as under klsd. */
+		setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 0);
+		setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 0);
 		fcntl(fx->cfg_fd, F_SETFD, 0);
 		fcntl(fx->wake[1], F_SETFD, 0);
 		execl(reader, reader, "--config-fd", cfd, "--shm", fx->shm_name, "--slot", "1",
@@ -203,7 +208,9 @@ int
 fk_wait(struct fake_klsd *fx)
 {
 	if (!fx->exited && !fk_until(fx, NULL, RUN_TIMEOUT_MS)) {
-		CU_FAIL("kls-reader did not exit in time");
+		/* Killed: its status then fails whatever exit the test expected. */
+		fprintf(stderr, "\nkls-reader %ld did not exit in %d ms: killing it\n",
+		    (long)fx->pid, RUN_TIMEOUT_MS);
 		kill(fx->pid, SIGKILL);
 		waitpid(fx->pid, &fx->status, 0);
 		fx->exited = true;

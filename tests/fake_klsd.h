@@ -5,7 +5,7 @@
  * reader as reader_proto.h describes, and klsd's side of the checkpoint handshake:
  * requests answered through the lease group (refused when beyond what the reader says
  * it delivered), deadlines renewed, commands sent, the reader reaped. Single-threaded:
- * the test drives it with fk_serve / fk_until.
+ * the test drives it with fk_serve / fk_until. No CUnit calls: benchmarks use it too.
  */
 #ifndef KLS_TEST_FAKE_KLSD_H
 #define KLS_TEST_FAKE_KLSD_H
@@ -62,7 +62,7 @@ void fk_serve(struct fake_klsd *fx, int ms);
 /* Serves until cond holds (NULL: until the reader exits); false on timeout or when
  * the reader exited first. */
 bool fk_until(struct fake_klsd *fx, bool (*cond)(const struct fake_klsd *), int timeout_ms);
-/* Serves until the reader exits (killed and failed after RUN_TIMEOUT_MS); its wait status.
+/* Serves until the reader exits (killed with SIGKILL after RUN_TIMEOUT_MS); its wait status.
  * fx->prog then holds the reader's last words. */
 int fk_wait(struct fake_klsd *fx);
 /* True when the reader exited with code; otherwise says what happened on stderr. */

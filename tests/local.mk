@@ -164,6 +164,21 @@ tests_integration_reader_test_DEPENDENCIES = reader/kls-reader examples/filelog.
 	examples/fault.la examples/counting.la reader/libklsreader.a shm/libklsshm.a \
 	tests/libklstest.a common/libklscommon.a
 
+# `make bench-reader`: CPU time per record of one kls-reader (see tests/bench/reader_bench.c).
+# Quote numbers only from a build configured without --enable-sanitizers (e.g. CFLAGS=-O2).
+EXTRA_DIST += tests/bench/reader_bench.c
+CLEANFILES += tests/bench/reader_bench$(EXEEXT)
+bench-reader: tests/bench/reader_bench$(EXEEXT) reader/kls-reader$(EXEEXT) examples/counting.la
+	tests/bench/reader_bench$(EXEEXT) $(BENCH_READER_ARGS)
+tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/libklstest.a \
+    shm/libklsshm.a common/libklscommon.a
+	@$(MKDIR_P) tests/bench
+	$(CC) $(DEFS) $(DEFAULT_INCLUDES) $(TEST_CPPFLAGS) $(CPPFLAGS) \
+		$(AM_CFLAGS) $(CFLAGS) $(AM_LDFLAGS) $(LDFLAGS) -o $@ $(srcdir)/tests/bench/reader_bench.c \
+		tests/libklstest.a shm/libklsshm.a common/libklscommon.a $(KLS_AWS_LIBS) \
+		$(CUNIT_LIBS) $(LIBS)
+.PHONY: bench-reader
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)

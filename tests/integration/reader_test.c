@@ -701,9 +701,6 @@ static CU_SuiteInfo suites[] = {
 int
 main(int argc, char **argv)
 {
-	/* The reader takes its credentials from the environment, as under klsd. */
-	setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 0);
-	setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 0);
 	signal(SIGPIPE, SIG_IGN);
 	return test_main(argc, argv, suites);
 }
