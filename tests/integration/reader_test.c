@@ -211,6 +211,9 @@ check_title(pid_t pid, const char *stream, const char *shard)
 	CU_ASSERT_STRING_EQUAL(title, want);
 }
 
+/* A handler path buffer for tests that need only one. */
+static char h_buf[PATH_MAX];
+
 static const char *
 example(const char *name, char *buf, size_t size)
 {
@@ -444,6 +447,96 @@ test_reader_deadline(void)
 	CU_ASSERT_EQUAL(n, 5);
 	CU_ASSERT_EQUAL(fx.prog.handler_state, KLS_HANDLER_DONE);
 	fk_close(&fx);
+	stream_drop(&st);
+}
+
+/* A handler stuck in process() when the deadline passes, klsd frozen: the reader's own
+ * watchdog kills it (SIGKILL), so no handler code runs past the deadline. */
+static void
+test_reader_watchdog_kills_hung_handler(void)
+{
+	struct stream st;
+	struct fake_klsd fx;
+	kls_mono t0;
+
+	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-hang", 1), 0);
+	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 3), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 3000, "", 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+				  example("fault", h_buf, sizeof(h_buf)), "", "mode = hang\nat_record = 2"), 0);
+	fx.renew = false;
+	t0 = mono_now();
+	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	fk_wait(&fx);
+	CU_ASSERT(WIFSIGNALED(fx.status) && WTERMSIG(fx.status) == SIGKILL);
+	/* At the deadline (3 s), well before fk_wait would have given up. */
+	CU_ASSERT(mono_diff_ms(t0, mono_now()) < 20000);
+	CU_ASSERT(mono_diff_ms(t0, mono_now()) >= 2900);
+	CU_ASSERT_EQUAL(fx.prog.handler_state, KLS_HANDLER_PROCESS);
+	fk_close(&fx);
+	stream_drop(&st);
+}
+
+/* What the stand-in klsd of the parent-death test tells the test. */
+struct orphan_note {
+	pid_t reader;
+	char shm_name[64];
+	char dir[PATH_MAX];
+};
+
+/* klsd dies (SIGKILL): its reader goes with it (PR_SET_PDEATHSIG), at once. */
+static void
+test_reader_dies_with_klsd(void)
+{
+	struct stream st;
+	struct orphan_note note;
+	struct fake_klsd fx;
+	int p[2], status;
+	pid_t klsd;
+
+	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-orphan", 1), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	fflush(NULL);
+	klsd = fork();
+	if (klsd == 0) {
+		/* The stand-in klsd: creates the table (so it is the reader's klsd), starts
+		 * the reader, says so once the slot is ACTIVE, and serves until killed. */
+		memset(&note, 0, sizeof(note));
+		if (fk_open(&fx, "shardId-000000000000", 30000, "", 0) < 0 ||
+		    fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+			example("filelog", h_buf, sizeof(h_buf)), "", "path = /dev/null") < 0 ||
+		    fk_spawn(&fx) < 0)
+			_exit(1);
+		while (kls_shm_slot_state(fx.s) != KLS_SLOT_ACTIVE && !fx.exited)
+			fk_serve(&fx, 20);
+		note.reader = fx.pid;
+		memcpy(note.shm_name, fx.shm_name, sizeof(note.shm_name));
+		memcpy(note.dir, fx.dir, sizeof(note.dir));
+		if (write(p[1], &note, sizeof(note)) != (ssize_t)sizeof(note))
+			_exit(1);
+		for (;;)
+			fk_serve(&fx, 100);
+	}
+	CU_ASSERT_FATAL(klsd > 0);
+	close(p[1]);
+	CU_ASSERT_EQUAL(read(p[0], &note, sizeof(note)), (ssize_t)sizeof(note));
+	close(p[0]);
+	kill(klsd, SIGKILL);
+	waitpid(klsd, &status, 0);
+	if (note.reader > 0) {
+		kls_mono end = mono_add_ms(mono_now(), 3000);
+		while (kls_proc_alive(note.reader, 0) && mono_before(mono_now(), end))
+			sleep_ms(10);
+		CU_ASSERT(!kls_proc_alive(note.reader, 0));
+	}
+	/* Clean up what the stand-in made. */
+	memset(&fx, 0, sizeof(fx));
+	fx.wake[0] = fx.wake[1] = fx.cfg_fd = -1;
+	fx.exited = true;
+	memcpy(fx.shm_name, note.shm_name, sizeof(fx.shm_name));
+	memcpy(fx.dir, note.dir, sizeof(fx.dir));
+	if (fx.shm_name[0])
+		fk_close(&fx);
 	stream_drop(&st);
 }
 
@@ -685,6 +778,8 @@ static CU_TestInfo reader_tests[] = {
 	{ "manual: drain checkpoints, resume", test_reader_manual_drain_and_resume },
 	{ "checkpoint refused beyond delivered", test_reader_checkpoint_refused_beyond },
 	{ "lease deadline", test_reader_deadline },
+	{ "watchdog kills a hung handler at the deadline", test_reader_watchdog_kills_hung_handler },
+	{ "dies with klsd", test_reader_dies_with_klsd },
 	{ "handler load fails", test_reader_handler_load_fails },
 	{ "handler crash", test_reader_handler_crash },
 	{ "shard end", test_reader_shard_end },
