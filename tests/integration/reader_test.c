@@ -67,7 +67,7 @@ suite_cleanup(void)
 
 struct stream {
 	char name[64];
-	size_t n;                                    /* records put */
+	size_t n;                                        /* records put */
 	char seq[MAX_RECORDS][KINESIS_SEQUENCE_MAX + 1]; /* in put order */
 	char shard[MAX_RECORDS][KINESIS_SHARD_ID_MAX + 1];
 };
@@ -114,11 +114,13 @@ stream_put(struct stream *st, size_t n)
 			e[i] = (struct kinesis_put_entry){ data[i], strlen(data[i]), "pk", NULL };
 		}
 		if (kinesis_put_records(kc, st->name, e, k, r, &failed, &err) < 0 || failed) {
-			fprintf(stderr, "\nput %s: %s\n", st->name, failed ? "records refused" : err.message);
+			fprintf(stderr, "\nput %s: %s\n", st->name,
+			    failed ? "records refused" : err.message);
 			return -1;
 		}
 		for (size_t i = 0; i < k; i++) {
-			snprintf(st->seq[st->n + i], sizeof(st->seq[0]), "%s", r[i].sequence_number);
+			snprintf(st->seq[st->n + i], sizeof(st->seq[0]), "%s",
+			    r[i].sequence_number);
 			snprintf(st->shard[st->n + i], sizeof(st->shard[0]), "%s", r[i].shard_id);
 		}
 		st->n += k;
@@ -151,7 +153,7 @@ read_lines(const struct fake_klsd *fx, struct line *out, size_t max, size_t *n)
 		struct line *l = &out[*n];
 		long long t0, t1;
 		if (sscanf(buf, "%135s %135s %llu %127s %ld %lld %lld %63s", shard, l->seq, &l->sub,
-			worker, &l->pid, &t0, &t1, l->data) != 8) {
+		        worker, &l->pid, &t0, &t1, l->data) != 8) {
 			fprintf(stderr, "\nbad line: %s", buf);
 			CU_FAIL("a record line that does not parse");
 			continue;
@@ -231,7 +233,7 @@ static bool
 all_checkpointed_250(const struct fake_klsd *fx)
 {
 	return fx->prog.records == 250 && fx->n_ckpts > 0 &&
-	    strcmp(fx->l.ckpt_seq, fx->prog.delivered_seq) == 0;
+	       strcmp(fx->l.ckpt_seq, fx->prog.delivered_seq) == 0;
 }
 
 static bool
@@ -266,7 +268,8 @@ test_reader_delivers_in_order_auto_checkpoints(void)
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "max_records = 40", hl), 0);
+	                          example("filelog", h, sizeof(h)), "max_records = 40", hl),
+	    0);
 	fx.hold = true;
 	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 
@@ -302,7 +305,8 @@ test_reader_delivers_in_order_auto_checkpoints(void)
 		CU_ASSERT_EQUAL(fx.ckpt_state[i], KLS_HANDLER_CHECKPOINT);
 		if (i > 0) {
 			int cmp = 0;
-			CU_ASSERT_EQUAL(kls_seqnum_cmp(fx.ckpts[i - 1], 0, fx.ckpts[i], 0, &cmp), 0);
+			CU_ASSERT_EQUAL(kls_seqnum_cmp(fx.ckpts[i - 1], 0, fx.ckpts[i], 0, &cmp),
+			    0);
 			CU_ASSERT(cmp < 0);
 		}
 	}
@@ -330,8 +334,9 @@ test_reader_manual_drain_and_resume(void)
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log\ncheckpoint_every = 100000", fx.dir);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "checkpoint = manual\nmax_records = 50",
-				  hl), 0);
+	                          example("filelog", h, sizeof(h)),
+	                          "checkpoint = manual\nmax_records = 50", hl),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	CU_ASSERT_FATAL(fk_until(&fx, has_records_120, RUN_TIMEOUT_MS));
 	fk_until(&fx, NULL, 300);
@@ -351,7 +356,8 @@ test_reader_manual_drain_and_resume(void)
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, st.seq[99], 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
+	                          example("filelog", h, sizeof(h)), "", hl),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	CU_ASSERT(fk_until(&fx, checkpointed, RUN_TIMEOUT_MS));
 	fk_until(&fx, NULL, 500);
@@ -365,7 +371,8 @@ test_reader_manual_drain_and_resume(void)
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, st.seq[99], 2), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
+	                          example("filelog", h, sizeof(h)), "", hl),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	CU_ASSERT(fk_until(&fx, checkpointed, RUN_TIMEOUT_MS));
 	fk_until(&fx, NULL, 500);
@@ -391,7 +398,8 @@ test_reader_checkpoint_refused_beyond(void)
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
+	                          example("filelog", h, sizeof(h)), "", hl),
+	    0);
 	fx.answer = KLS_CKPT_BEYOND;
 	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
@@ -423,7 +431,8 @@ test_reader_deadline(void)
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", -1000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
+	                          example("filelog", h, sizeof(h)), "", hl),
+	    0);
 	fx.renew = false;
 	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
@@ -438,7 +447,8 @@ test_reader_deadline(void)
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 3000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
+	                          example("filelog", h, sizeof(h)), "", hl),
+	    0);
 	fx.renew = false;
 	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
@@ -463,7 +473,9 @@ test_reader_watchdog_kills_hung_handler(void)
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 3), 0);
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 3000, "", 0), 0);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("fault", h_buf, sizeof(h_buf)), "", "mode = hang\nat_record = 2"), 0);
+	                          example("fault", h_buf, sizeof(h_buf)), "",
+	                          "mode = hang\nat_record = 2"),
+	    0);
 	fx.renew = false;
 	t0 = mono_now();
 	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
@@ -504,7 +516,7 @@ test_reader_dies_with_klsd(void)
 		memset(&note, 0, sizeof(note));
 		if (fk_open(&fx, "shardId-000000000000", 30000, "", 0) < 0 ||
 		    fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-			example("filelog", h_buf, sizeof(h_buf)), "", "path = /dev/null") < 0 ||
+		        example("filelog", h_buf, sizeof(h_buf)), "", "path = /dev/null") < 0 ||
 		    fk_spawn(&fx) < 0)
 			_exit(1);
 		while (kls_shm_slot_state(fx.s) != KLS_SLOT_ACTIVE && !fx.exited)
@@ -560,12 +572,14 @@ test_reader_handler_load_fails(void)
 		}
 		/* No Kinesis call comes before the handler loads: any endpoint will do. */
 		CU_ASSERT_EQUAL_FATAL(fk_config(&fx, "nostream", "http://127.0.0.1:9", copy, "",
-					  "path = /dev/null"), 0);
+		                          "path = /dev/null"),
+		    0);
 		CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 		fk_wait(&fx);
 		CU_ASSERT(exited_with(&fx, 2));
 		CU_ASSERT_PTR_NOT_NULL(strstr(fx.prog.last_error, copy));
-		CU_ASSERT_PTR_NOT_NULL(strstr(fx.prog.last_error, i == 0 ? "No such file" : "writable"));
+		CU_ASSERT_PTR_NOT_NULL(
+		    strstr(fx.prog.last_error, i == 0 ? "No such file" : "writable"));
 		CU_ASSERT(fx.prog.error_ns > 0);
 		CU_ASSERT_EQUAL(kls_shm_slot_state(fx.s), KLS_SLOT_ASSIGNED);
 		fk_close(&fx);
@@ -585,7 +599,8 @@ test_reader_handler_crash(void)
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 10), 0);
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("fault", h, sizeof(h)), "", "mode = segv\nat_record = 3"), 0);
+	                          example("fault", h, sizeof(h)), "", "mode = segv\nat_record = 3"),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
 	CU_ASSERT(WIFSIGNALED(fx.status) && WTERMSIG(fx.status) == SIGSEGV);
@@ -620,7 +635,8 @@ test_reader_shard_end(void)
 		snprintf(data, sizeof(data), "rec-%04d", i);
 		snprintf(pk, sizeof(pk), "k%d", i);
 		e = (struct kinesis_put_entry){ data, strlen(data), pk, NULL };
-		CU_ASSERT_EQUAL_FATAL(kinesis_put_records(kc, st.name, &e, 1, &r, &failed, &err), 0);
+		CU_ASSERT_EQUAL_FATAL(kinesis_put_records(kc, st.name, &e, 1, &r, &failed, &err),
+		    0);
 		memcpy(st.seq[i], r.sequence_number, sizeof(st.seq[0]));
 		memcpy(st.shard[i], r.shard_id, sizeof(st.shard[0]));
 		st.n++;
@@ -638,7 +654,9 @@ test_reader_shard_end(void)
 		snprintf(hl, sizeof(hl), "path = %s/out-%%s.log%s", fx.dir,
 		    i == 1 ? "\nmode = none" : "");
 		CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-					  example(handlers[i], h, sizeof(h)), "max_records = 7", hl), 0);
+		                          example(handlers[i], h, sizeof(h)), "max_records = 7",
+		                          hl),
+		    0);
 		CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 		fk_wait(&fx);
 		CU_ASSERT(exited_with(&fx, 4));
@@ -661,7 +679,8 @@ test_reader_shard_end(void)
 		struct fake_klsd fx;
 		CU_ASSERT_EQUAL_FATAL(fk_open(&fx, shards[0], 30000, CKPT_SHARD_END, 0), 0);
 		CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-					  example("filelog", h, sizeof(h)), "", "path = /dev/null"), 0);
+		                          example("filelog", h, sizeof(h)), "", "path = /dev/null"),
+		    0);
 		CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 		fk_wait(&fx);
 		CU_ASSERT(exited_with(&fx, 4));
@@ -676,7 +695,7 @@ test_reader_shard_end(void)
  * iterator is replaced by one after the last record delivered, and the closed shard
  * ends the run. Every request is checked against the script.
  */
-#define REC(seq, data) \
+#define REC(seq, data)                                                                  \
 	"{\"SequenceNumber\":\"" seq "\",\"Data\":\"" data "\",\"PartitionKey\":\"k\"," \
 	"\"ApproximateArrivalTimestamp\":1.7e9}"
 #define SEQ1 "49590338271490256608559692538361571095921575989136588801"
@@ -687,12 +706,14 @@ static const struct stub_step scripted_steps[] = {
 	{ "GetShardIterator", { "\"TRIM_HORIZON\"", "shardId-000000000007" }, { 0 }, 0,
 	    "{\"ShardIterator\":\"it-1\"}" },
 	{ "GetRecords", { "\"it-1\"" }, { 0 }, 400,
-	    "{\"__type\":\"ProvisionedThroughputExceededException\",\"message\":\"Rate exceeded\"}" },
+	    "{\"__type\":\"ProvisionedThroughputExceededException\",\"message\":\"Rate "
+	    "exceeded\"}" },
 	{ "GetRecords", { "\"it-1\"" }, { 0 }, 500,
 	    "{\"__type\":\"InternalFailure\",\"message\":\"try again\"}" },
 	{ "GetRecords", { "\"it-1\"" }, { 0 }, 0,
-	    "{\"Records\":[" REC(SEQ1, "YQ==") "," REC(SEQ2, "Yg==") "],"
-	    "\"NextShardIterator\":\"it-2\",\"MillisBehindLatest\":1234}" },
+	    "{\"Records\":[" REC(SEQ1, "YQ==") "," REC(SEQ2,
+	        "Yg==") "],"
+	                "\"NextShardIterator\":\"it-2\",\"MillisBehindLatest\":1234}" },
 	{ "GetRecords", { "\"it-2\"" }, { 0 }, 400,
 	    "{\"__type\":\"ExpiredIteratorException\",\"message\":\"Iterator expired\"}" },
 	{ "GetShardIterator", { "\"AFTER_SEQUENCE_NUMBER\"", SEQ2 }, { "TRIM_HORIZON" }, 0,
@@ -718,7 +739,8 @@ test_reader_scripted_failures(void)
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000007", 30000, "", 0), 0);
 	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, "scripted", stub_url(srv),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
+	                          example("filelog", h, sizeof(h)), "", hl),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
 	stub_stop(srv);
@@ -749,7 +771,8 @@ test_reader_refuses_foreign_table(void)
 
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, "nostream", "http://127.0.0.1:9",
-				  example("filelog", h, sizeof(h)), "", "path = /dev/null"), 0);
+	                          example("filelog", h, sizeof(h)), "", "path = /dev/null"),
+	    0);
 	/* Overwrite the magic, as a foreign object with the same name would have it. */
 	kls_shm_close(fx.t);
 	fx.t = NULL;
@@ -774,11 +797,13 @@ test_reader_refuses_foreign_table(void)
 }
 
 static CU_TestInfo reader_tests[] = {
-	{ "auto: in order, checkpoint per batch, waits, drain", test_reader_delivers_in_order_auto_checkpoints },
+	{ "auto: in order, checkpoint per batch, waits, drain",
+	    test_reader_delivers_in_order_auto_checkpoints },
 	{ "manual: drain checkpoints, resume", test_reader_manual_drain_and_resume },
 	{ "checkpoint refused beyond delivered", test_reader_checkpoint_refused_beyond },
 	{ "lease deadline", test_reader_deadline },
-	{ "watchdog kills a hung handler at the deadline", test_reader_watchdog_kills_hung_handler },
+	{ "watchdog kills a hung handler at the deadline",
+	    test_reader_watchdog_kills_hung_handler },
 	{ "dies with klsd", test_reader_dies_with_klsd },
 	{ "handler load fails", test_reader_handler_load_fails },
 	{ "handler crash", test_reader_handler_crash },
