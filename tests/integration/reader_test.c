@@ -248,6 +248,42 @@ request_pending(const struct fake_klsd *fx)
 	return fx->prog.req_gen > fx->l.ckpt_gen;
 }
 
+/* One reader run: the lease klsd holds and the configuration it passes. */
+struct run {
+	const char *stream;
+	const char *endpoint; /* NULL: KINESIS_ENDPOINT */
+	const char *shard;    /* NULL: shardId-000000000000 */
+	int64_t deadline_ms;  /* from now; 0: 30 s */
+	const char *ckpt;     /* persisted checkpoint; NULL: none */
+	uint64_t sub;
+	const char *handler;       /* an example handler's name */
+	const char *reader_lines;  /* more [reader] keys */
+	const char *handler_lines; /* more [handler] keys, after path = <dir>/out-%s.log */
+	bool frozen;               /* klsd renews nothing */
+	bool hold;                 /* klsd leaves checkpoint requests unanswered */
+};
+
+static const char *example(const char *name, char *buf, size_t size);
+
+/* Table, lease, configuration, and the reader started. */
+static int
+start(struct fake_klsd *fx, const struct run *r)
+{
+	char h[PATH_MAX], hl[PATH_MAX + 256];
+
+	if (fk_open(fx, r->shard ? r->shard : "shardId-000000000000",
+	        r->deadline_ms ? r->deadline_ms : 30000, r->ckpt ? r->ckpt : "", r->sub) < 0)
+		return -1;
+	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log\n%s", fx->dir,
+	    r->handler_lines ? r->handler_lines : "");
+	if (fk_config(fx, r->stream, r->endpoint ? r->endpoint : test_env("KINESIS_ENDPOINT"),
+	        example(r->handler, h, sizeof(h)), r->reader_lines ? r->reader_lines : "", hl) < 0)
+		return -1;
+	fx->renew = !r->frozen;
+	fx->hold = r->hold;
+	return fk_spawn(fx);
+}
+
 /* ---------------------------------------------------------------- tests */
 
 /*
@@ -260,18 +296,15 @@ test_reader_delivers_in_order_auto_checkpoints(void)
 {
 	struct stream st;
 	struct fake_klsd fx;
-	char h[PATH_MAX], hl[PATH_MAX + 32];
 	uint64_t records_held;
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-auto", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 250), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-	                          example("filelog", h, sizeof(h)), "max_records = 40", hl),
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .handler = "filelog",
+	                                     .reader_lines = "max_records = 40",
+	                                     .hold = true }),
 	    0);
-	fx.hold = true;
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 
 	/* The first batch's checkpoint request arrives; unanswered, the reader waits. */
 	CU_ASSERT_FATAL(fk_until(&fx, request_pending, RUN_TIMEOUT_MS));
@@ -327,17 +360,15 @@ test_reader_manual_drain_and_resume(void)
 {
 	struct stream st;
 	struct fake_klsd fx;
-	char h[PATH_MAX], hl[PATH_MAX + 64];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-manual", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 120), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log\ncheckpoint_every = 100000", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-	                          example("filelog", h, sizeof(h)),
-	                          "checkpoint = manual\nmax_records = 50", hl),
+	CU_ASSERT_EQUAL_FATAL(start(&fx,
+	                          &(struct run){ .stream = st.name,
+	                              .handler = "filelog",
+	                              .reader_lines = "checkpoint = manual\nmax_records = 50",
+	                              .handler_lines = "checkpoint_every = 100000" }),
 	    0);
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	CU_ASSERT_FATAL(fk_until(&fx, has_records_120, RUN_TIMEOUT_MS));
 	fk_until(&fx, NULL, 300);
 	CU_ASSERT_EQUAL(fx.n_ckpts, 0);
@@ -352,35 +383,22 @@ test_reader_manual_drain_and_resume(void)
 	check_lines(&fx, &st, 0, fx.pid);
 	fk_close(&fx);
 
-	/* Resume after record 99. */
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, st.seq[99], 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-	                          example("filelog", h, sizeof(h)), "", hl),
-	    0);
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
-	CU_ASSERT(fk_until(&fx, checkpointed, RUN_TIMEOUT_MS));
-	fk_until(&fx, NULL, 500);
-	fk_command(&fx, KLS_CMD_DRAIN);
-	fk_wait(&fx);
-	CU_ASSERT(exited_with(&fx, 0));
-	check_lines(&fx, &st, 100, fx.pid);
-	fk_close(&fx);
-
-	/* Resume inside "aggregate" 99 (sub-sequence 2): record 99 comes again, whole. */
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, st.seq[99], 2), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-	                          example("filelog", h, sizeof(h)), "", hl),
-	    0);
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
-	CU_ASSERT(fk_until(&fx, checkpointed, RUN_TIMEOUT_MS));
-	fk_until(&fx, NULL, 500);
-	fk_command(&fx, KLS_CMD_STOP);
-	fk_wait(&fx);
-	CU_ASSERT(exited_with(&fx, 0));
-	check_lines(&fx, &st, 99, fx.pid);
-	fk_close(&fx);
+	/* Resume after record 99; then inside "aggregate" 99 (sub-sequence 2), where record
+	 * 99, not de-aggregated, comes again whole; STOP ends that one. */
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+		                                     .ckpt = st.seq[99],
+		                                     .sub = (uint64_t)i * 2,
+		                                     .handler = "filelog" }),
+		    0);
+		CU_ASSERT(fk_until(&fx, checkpointed, RUN_TIMEOUT_MS));
+		fk_until(&fx, NULL, 500);
+		fk_command(&fx, i == 0 ? KLS_CMD_DRAIN : KLS_CMD_STOP);
+		fk_wait(&fx);
+		CU_ASSERT(exited_with(&fx, 0));
+		check_lines(&fx, &st, i == 0 ? 100 : 99, fx.pid);
+		fk_close(&fx);
+	}
 	stream_drop(&st);
 }
 
@@ -391,17 +409,12 @@ test_reader_checkpoint_refused_beyond(void)
 {
 	struct stream st;
 	struct fake_klsd fx;
-	char h[PATH_MAX], hl[PATH_MAX + 32];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-beyond", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 10), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-	                          example("filelog", h, sizeof(h)), "", hl),
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name, .handler = "filelog" }),
 	    0);
 	fx.answer = KLS_CKPT_BEYOND;
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 1));
 	CU_ASSERT_EQUAL(fx.n_ckpts, 0);
@@ -422,19 +435,17 @@ test_reader_deadline(void)
 {
 	struct stream st;
 	struct fake_klsd fx;
-	char h[PATH_MAX], hl[PATH_MAX + 32], path[PATH_MAX + 256];
+	char path[PATH_MAX + 256];
 	size_t n;
 	static struct line lines[16];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-deadline", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 5), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", -1000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-	                          example("filelog", h, sizeof(h)), "", hl),
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .deadline_ms = -1000,
+	                                     .handler = "filelog",
+	                                     .frozen = true }),
 	    0);
-	fx.renew = false;
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 3));
 	snprintf(path, sizeof(path), "%s/out-%s.log", fx.dir, fx.shard_id);
@@ -444,13 +455,11 @@ test_reader_deadline(void)
 	fk_close(&fx);
 
 	/* 3 s of lease and a frozen klsd: records delivered, then the reader stops. */
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 3000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-	                          example("filelog", h, sizeof(h)), "", hl),
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .deadline_ms = 3000,
+	                                     .handler = "filelog",
+	                                     .frozen = true }),
 	    0);
-	fx.renew = false;
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 3));
 	CU_ASSERT_EQUAL(read_lines(&fx, lines, 16, &n), 0);
@@ -471,14 +480,13 @@ test_reader_watchdog_kills_hung_handler(void)
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-hang", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 3), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 3000, "", 0), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-	                          example("fault", h_buf, sizeof(h_buf)), "",
-	                          "mode = hang\nat_record = 2"),
-	    0);
-	fx.renew = false;
 	t0 = mono_now();
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .deadline_ms = 3000,
+	                                     .handler = "fault",
+	                                     .frozen = true,
+	                                     .handler_lines = "mode = hang\nat_record = 2" }),
+	    0);
 	fk_wait(&fx);
 	CU_ASSERT(WIFSIGNALED(fx.status) && WTERMSIG(fx.status) == SIGKILL);
 	/* At the deadline (3 s), well before fk_wait would have given up. */
@@ -593,15 +601,13 @@ test_reader_handler_crash(void)
 {
 	struct stream st;
 	struct fake_klsd fx;
-	char h[PATH_MAX];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-crash", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 10), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-	                          example("fault", h, sizeof(h)), "", "mode = segv\nat_record = 3"),
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .handler = "fault",
+	                                     .handler_lines = "mode = segv\nat_record = 3" }),
 	    0);
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
 	CU_ASSERT(WIFSIGNALED(fx.status) && WTERMSIG(fx.status) == SIGSEGV);
 	CU_ASSERT_EQUAL(fx.n_ckpts, 0);
@@ -621,7 +627,7 @@ test_reader_shard_end(void)
 {
 	struct stream st;
 	struct aws_error err;
-	char h[PATH_MAX], hl[PATH_MAX + 32];
+	char h[PATH_MAX];
 	static const char *const handlers[] = { "filelog", "fault" };
 	static const char *const shards[] = { "shardId-000000000000", "shardId-000000000001" };
 
@@ -650,14 +656,13 @@ test_reader_shard_end(void)
 		struct fake_klsd fx;
 		size_t n = 0;
 
-		CU_ASSERT_EQUAL_FATAL(fk_open(&fx, shards[i], 30000, "", 0), 0);
-		snprintf(hl, sizeof(hl), "path = %s/out-%%s.log%s", fx.dir,
-		    i == 1 ? "\nmode = none" : "");
-		CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-		                          example(handlers[i], h, sizeof(h)), "max_records = 7",
-		                          hl),
+		CU_ASSERT_EQUAL_FATAL(start(&fx,
+		                          &(struct run){ .stream = st.name,
+		                              .shard = shards[i],
+		                              .handler = handlers[i],
+		                              .reader_lines = "max_records = 7",
+		                              .handler_lines = i == 1 ? "mode = none" : "" }),
 		    0);
-		CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 		fk_wait(&fx);
 		CU_ASSERT(exited_with(&fx, 4));
 		CU_ASSERT_STRING_EQUAL(fx.l.ckpt_seq, CKPT_SHARD_END);
@@ -731,17 +736,15 @@ test_reader_scripted_failures(void)
 		.n = sizeof(scripted_steps) / sizeof(scripted_steps[0]) };
 	struct stub_server *srv = stub_start(stub_script_handler, &script);
 	struct fake_klsd fx;
-	char h[PATH_MAX], hl[PATH_MAX + 32];
 	static struct line lines[8];
 	size_t n;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000007", 30000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, "scripted", stub_url(srv),
-	                          example("filelog", h, sizeof(h)), "", hl),
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = "scripted",
+	                                     .endpoint = stub_url(srv),
+	                                     .shard = "shardId-000000000007",
+	                                     .handler = "filelog" }),
 	    0);
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
 	stub_stop(srv);
 	CU_ASSERT(exited_with(&fx, 4));
