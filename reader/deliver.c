@@ -124,6 +124,7 @@ int
 deliver_batch(struct reader *r, const struct kls_record *recs, size_t n)
 {
 	const struct kls_record *last = &recs[n - 1];
+	struct kls_progress before = r->prog;
 	int rc, c;
 
 	if (reader_ctx_delivered(&r->ctx, last) < 0) {
@@ -138,8 +139,10 @@ deliver_batch(struct reader *r, const struct kls_record *recs, size_t n)
 	r->prog.records += n;
 	for (size_t i = 0; i < n; i++)
 		r->prog.bytes += recs[i].data_len;
-	if (!call_begin(r, CKPT_PHASE_PROCESS, KLS_HANDLER_PROCESS, "process"))
+	if (!call_begin(r, CKPT_PHASE_PROCESS, KLS_HANDLER_PROCESS, "process")) {
+		r->prog = before; /* never handed over: not delivered */
 		return expired(r);
+	}
 	rc = handler_process(&r->h, r->state, recs, n, &r->ctx.pub);
 	call_end(r);
 	if (rc != KLS_HANDLER_OK) {
