@@ -304,6 +304,15 @@ run(struct reader *r)
 		.worker_id = hdr->worker_id,
 		.restarts = r->lease.restarts,
 	};
+	if (cfg->reader.read_mode != CONFIG_READ_POLLING) {
+		/* Enhanced fan-out (SubscribeToShard) is not in this reader yet: say so rather
+		 * than poll behind the operator's back. */
+		log_errorx("%s: read_mode = %s is not supported by this kls-reader", r->shard_id,
+		    config_read_mode_name(cfg->reader.read_mode));
+		progress_error(r, "read_mode = %s is not supported",
+		    config_read_mode_name(cfg->reader.read_mode));
+		return READER_EXIT_PERMANENT;
+	}
 	if ((rc = fetch_position(r)) != READER_CONTINUE)
 		return rc;
 	if (fence_init(&r->fence, r->slot, &r->lease, r->beat_ms, hb,
