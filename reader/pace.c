@@ -1,7 +1,7 @@
 /*
  * GetRecords pacing for one shard; see pace.h. The rate limit counts from call starts,
- * not ends: the service counts calls per second, so a slow response does not earn the
- * next call any extra wait.
+ * not ends: the service counts calls per second, so a slow response earns the next call
+ * no extra wait.
  */
 #include "config.h"
 
@@ -18,7 +18,9 @@ pace_init(struct pace *p, uint32_t max_calls_per_second, uint32_t idle_backoff_m
 {
 	if (max_calls_per_second == 0)
 		max_calls_per_second = 1;
-	p->interval_ns = 1000000000 / (int64_t)max_calls_per_second;
+	/* Rounded up: n intervals must span a whole second, or n + 1 calls would fit. */
+	p->interval_ns =
+	    (1000000000 + (int64_t)max_calls_per_second - 1) / (int64_t)max_calls_per_second;
 	p->idle_ns = (int64_t)idle_backoff_ms * 1000000;
 	p->last_start = KLS_MONO_ZERO;
 	p->attempt = 0;
@@ -53,9 +55,10 @@ pace_success(struct pace *p, kls_mono now, size_t n_records)
 kls_mono
 pace_failure(struct pace *p, kls_mono now, enum aws_err_class cls, int64_t *wait_ms)
 {
-	int base = cls == AWS_ERR_THROTTLED ? PACE_THROTTLE_BASE_MS : PACE_RETRY_BASE_MS;
-	int cap = cls == AWS_ERR_THROTTLED ? PACE_THROTTLE_CAP_MS : PACE_RETRY_CAP_MS;
-	int64_t ms = retry_backoff_ms(&p->rng, p->attempt, base, cap);
+	bool throttled = cls == AWS_ERR_THROTTLED;
+	int64_t ms = retry_backoff_ms(&p->rng, p->attempt,
+	    throttled ? PACE_THROTTLE_BASE_MS : PACE_RETRY_BASE_MS,
+	    throttled ? PACE_THROTTLE_CAP_MS : PACE_RETRY_CAP_MS);
 
 	if (p->attempt < PACE_ATTEMPT_MAX)
 		p->attempt++;
