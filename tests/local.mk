@@ -242,6 +242,15 @@ tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/li
 		$(CUNIT_LIBS) $(LIBS)
 .PHONY: bench-reader
 
+# == migration tests ==
+# multilang.so driven with a fake ctx; its child is tests/multilang/sample_app.py.
+check_PROGRAMS += tests/unit/multilang_test
+tests_unit_multilang_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_multilang_test_LDADD = reader/libklsreader.a $(TEST_COMMON_LIBS)
+tests_unit_multilang_test_DEPENDENCIES = examples/multilang.la reader/libklsreader.a \
+	tests/libklstest.a common/libklscommon.a
+EXTRA_DIST += tests/multilang/sample_app.py
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
