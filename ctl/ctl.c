@@ -9,6 +9,8 @@ static const struct ctl_command commands[] = {
 	{ "status", "[-a APP | --shm NAME] [--json]",
 	    "shards of this host's klsd, read from shared memory (works while klsd is stopped)",
 	    ctl_cmd_status },
+	{ "import", "gokini --from-table T [--to-table T | -c FILE] [--dry-run] [--force]",
+	    "write kls leases with the checkpoints of a stopped gokini application", ctl_cmd_import },
 };
 
 static void

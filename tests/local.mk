@@ -250,6 +250,12 @@ tests_unit_multilang_test_LDADD = reader/libklsreader.a $(TEST_COMMON_LIBS)
 tests_unit_multilang_test_DEPENDENCIES = examples/multilang.la reader/libklsreader.a \
 	tests/libklstest.a common/libklscommon.a
 EXTRA_DIST += tests/multilang/sample_app.py
+# kls-ctl import gokini: pure parts, then the command against dynalite.
+check_PROGRAMS += tests/unit/import_gokini_test tests/integration/import_gokini_test
+tests_unit_import_gokini_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_import_gokini_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_import_gokini_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_import_gokini_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
 
 # == end of test blocks ==
 
