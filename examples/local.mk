@@ -22,3 +22,4 @@ examples_multilang_la_SOURCES = examples/multilang.c examples/multilang_child.c 
 examples_multilang_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 examples_multilang_la_LDFLAGS = $(KLS_HANDLER_MODULE_LDFLAGS)
 examples_multilang_la_LIBADD = $(JSONC_LIBS)
+EXTRA_DIST += docs/migrating.md
