@@ -191,6 +191,17 @@ put_base64(struct multilang *m, const unsigned char *d, size_t n)
 	put(m, "\"", 1);
 }
 
+/* After an exchange: a buffer grown for a large batch is not kept for the reader's life. */
+static void
+msg_trim(struct multilang *m)
+{
+	if (m->msg_off == m->msg_len && m->msg_cap > 1024 * 1024) {
+		free(m->msg);
+		m->msg = NULL;
+		m->msg_len = m->msg_off = m->msg_cap = 0;
+	}
+}
+
 /* ---- the child's output ---- */
 
 static void
@@ -470,8 +481,15 @@ exchange(struct multilang *m, const char *action, struct kls_ctx *ckpt)
 				return KLS_HANDLER_ERROR;
 			if (m->msg_oom)
 				return ml_fail(m, false, "%s: out of memory", action);
-			if (r == LINE_STATUS)
+			if (r == LINE_STATUS) {
+				/* It cannot have read what kls has not written yet. */
+				if (m->msg_off < m->msg_len)
+					return ml_fail(m, false, "child sent the status of %s before reading "
+								 "all of it",
+					    action);
+				msg_trim(m);
 				return KLS_HANDLER_OK;
+			}
 			/* The time kls spent persisting a checkpoint is not the child's. */
 			if (r == LINE_CHECKPOINT && m->timeout_ms > 0)
 				deadline = ml_now_ms() + m->timeout_ms;
@@ -623,6 +641,7 @@ ml_start(struct multilang *m, const struct kls_handler_config *config)
 {
 	const char *command = kls_config_get(config, "command");
 	const char *dir = kls_config_get(config, "directory");
+	const char *path;
 	uint64_t timeout, shutdown, max_line;
 	struct ml_spawn *sp;
 	char why[PATH_MAX + 256];
@@ -660,7 +679,9 @@ ml_start(struct multilang *m, const struct kls_handler_config *config)
 		ML_LOG(m, KLS_LOG_ERROR, "multilang: [handler] directory is too long");
 		goto out;
 	}
-	if (ml_resolve_program(sp) == -1) {
+	/* The child's PATH: env.PATH when the configuration sets one. */
+	path = kls_config_get(config, "env.PATH");
+	if (ml_resolve_program(sp, path ? path : getenv("PATH")) == -1) {
 		ML_LOG(m, KLS_LOG_ERROR, "multilang: [handler] command = %s: %s: %s", command, sp->argv[0],
 		    errno == ENOENT && !strchr(sp->argv[0], '/') ? "not found in PATH" : strerror(errno));
 		goto out;

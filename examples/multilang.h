@@ -38,9 +38,10 @@ int ml_split_command(struct ml_spawn *sp, const char *command, char *why, size_t
 
 /*
  * Finds argv[0]: as given when it contains '/', else the first executable file in
- * $PATH (default "/usr/local/bin:/usr/bin:/bin"). 0, or -1 with errno ENOENT/EACCES.
+ * the directories of path (NULL or "": "/usr/local/bin:/usr/bin:/bin"). 0, or -1 with
+ * errno ENOENT/EACCES.
  */
-int ml_resolve_program(struct ml_spawn *sp);
+int ml_resolve_program(struct ml_spawn *sp, const char *path);
 
 /* A read buffer that hands out complete lines of at most max bytes. */
 struct ml_lines {

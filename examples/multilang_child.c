@@ -101,10 +101,9 @@ is_executable(const char *path)
 }
 
 int
-ml_resolve_program(struct ml_spawn *sp)
+ml_resolve_program(struct ml_spawn *sp, const char *path)
 {
 	const char *name = sp->argv[0];
-	const char *path = getenv("PATH");
 	bool denied = false;
 
 	if (strchr(name, '/') != NULL) {

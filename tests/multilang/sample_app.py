@@ -23,6 +23,8 @@ the app's life):
     --bad-action-after N  send {"action": "chekpoint"} on reaching record N
     --noise             print lines that are not protocol messages on stdout at init
     --ckpt-on-lost      try to checkpoint in leaseLost (it must be refused)
+    --stderr-lines N    write N lines to stderr at init, before answering (more than a
+                        pipe holds: kls must read stderr while it waits)
 """
 import argparse
 import base64
@@ -43,6 +45,7 @@ def main():
     ap.add_argument("--bad-action-after", type=int, default=0)
     ap.add_argument("--noise", action="store_true")
     ap.add_argument("--ckpt-on-lost", action="store_true")
+    ap.add_argument("--stderr-lines", type=int, default=0)
     opt = ap.parse_args()
 
     out = open(opt.out, "a", buffering=1)
@@ -86,6 +89,8 @@ def main():
         if action == "initialize":
             note("init", msg["shardId"], msg["sequenceNumber"], msg["subSequenceNumber"])
             sys.stderr.write("sample-app: initialized %s\n" % msg["shardId"])
+            for i in range(opt.stderr_lines):
+                sys.stderr.write("sample-app: stderr line %d %s\n" % (i, "x" * 80))
             sys.stderr.flush()
             if opt.noise:
                 print("a library talking on stdout")

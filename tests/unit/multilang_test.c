@@ -525,6 +525,37 @@ test_multilang_skips_stdout_noise(void)
 	run_free(r);
 }
 
+/* Records of 1 MiB (Kinesis's largest) make a message far bigger than a pipe, and a
+ * child that floods stderr before answering would block if kls did not read it while
+ * it waits: both directions at once must not deadlock. */
+static void
+test_multilang_large_messages(void)
+{
+	enum { BIG = 1024 * 1024, NBIG = 3 };
+	struct run *r = run_new();
+	char *data = malloc((size_t)NBIG * BIG), *want = malloc(2 * BIG + 256);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	CU_ASSERT_EQUAL_FATAL(run_init(r, "--stderr-lines 3000", NULL), KLS_HANDLER_OK);
+	CU_ASSERT(logged(&r->f, "stderr: sample-app: stderr line 0 xxxx"));
+	for (unsigned i = 0; i < NBIG; i++) {
+		for (size_t k = 0; k < BIG; k++)
+			data[(size_t)i * BIG + k] = (char)(k * 7 + i);
+		r->r[i].data = data + (size_t)i * BIG;
+		r->r[i].data_len = BIG;
+	}
+	CU_ASSERT_EQUAL(run_batch(r, 0, NBIG), KLS_HANDLER_OK);
+	for (unsigned i = 0; i < NBIG; i++) {
+		rec_line(r, i, want, 2 * BIG + 256);
+		CU_ASSERT(strlen(want) > 2 * BIG);
+		CU_ASSERT(has_line(r->out, want));
+	}
+	run_free(r);
+	free(data);
+	free(want);
+}
+
 static void
 test_multilang_config_errors(void)
 {
@@ -583,6 +614,7 @@ static CU_TestInfo tests[] = {
 	{ "hung child times out", test_multilang_hung_child_times_out },
 	{ "protocol error names the message", test_multilang_protocol_error_names_message },
 	{ "skips stdout noise", test_multilang_skips_stdout_noise },
+	{ "large messages both ways", test_multilang_large_messages },
 	{ "configuration errors", test_multilang_config_errors },
 	CU_TEST_INFO_NULL,
 };
