@@ -28,4 +28,9 @@ common_libklscommon_a_SOURCES += \
 	common/conf.c common/conf.h common/conf_keys.c common/conf_keys.h
 EXTRA_DIST += docs/kls.conf.md scripts/kls.conf.example
 
+# == service: sd_notify, control-socket frames ==
+common_libklscommon_a_SOURCES += \
+	common/sdnotify.c common/sdnotify.h \
+	common/frame.c common/frame.h
+
 # == end of module blocks ==

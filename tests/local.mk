@@ -139,6 +139,13 @@ check_PROGRAMS += tests/unit/lease_test
 tests_unit_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_lease_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
 
+# == service tests: sd_notify, frames, control socket, metrics, install ==
+check_PROGRAMS += tests/unit/sdnotify_test tests/unit/frame_test
+tests_unit_sdnotify_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_sdnotify_test_LDADD = $(TEST_COMMON_LIBS)
+tests_unit_frame_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_frame_test_LDADD = $(TEST_COMMON_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
