@@ -279,27 +279,41 @@ str_is(const msgpack_object_str *s, const char *lit)
 	return s->size == strlen(lit) && memcmp(s->ptr, lit, s->size) == 0;
 }
 
-/* Checks and unpacks one map; what names it in messages ("request", "reply"). */
+static void
+unpacked_free(msgpack_unpacked *u, char **raw)
+{
+	msgpack_unpacked_destroy(u);
+	free(*raw);
+	*raw = NULL;
+}
+
+/* Checks, copies (into *raw) and unpacks one map; what names it in messages. */
 static int
-unpack_map(msgpack_unpacked *u, const char *p, size_t n, const char *what, char *err,
-    size_t errlen)
+unpack_map(msgpack_unpacked *u, char **raw, const char *p, size_t n, const char *what,
+    char *err, size_t errlen)
 {
 	size_t off = 0;
 	msgpack_unpack_return rc;
 
 	if (frame_check(p, n, err, errlen) < 0)
 		return -1;
+	*raw = malloc(n);
+	if (!*raw) {
+		ERR("no memory to decode the %s", what);
+		return -1;
+	}
+	memcpy(*raw, p, n);
 	msgpack_unpacked_init(u);
-	rc = msgpack_unpack_next(u, p, n, &off);
+	rc = msgpack_unpack_next(u, *raw, n, &off);
 	if (rc != MSGPACK_UNPACK_SUCCESS) {
-		msgpack_unpacked_destroy(u);
+		unpacked_free(u, raw);
 		ERR("msgpack could not decode the %s (%s)", what,
 		    rc == MSGPACK_UNPACK_NOMEM_ERROR ? "out of memory" : "parse error");
 		return -1;
 	}
 	if (u->data.type != MSGPACK_OBJECT_MAP) {
 		ERR("the %s is %s, not a map", what, frame_type_name(u->data.type));
-		msgpack_unpacked_destroy(u);
+		unpacked_free(u, raw);
 		return -1;
 	}
 	for (uint32_t i = 0; i < u->data.via.map.size; i++) {
@@ -307,7 +321,7 @@ unpack_map(msgpack_unpacked *u, const char *p, size_t n, const char *what, char 
 		if (k->type != MSGPACK_OBJECT_STR) {
 			ERR("key %" PRIu32 " of the %s is %s, not a string", i + 1, what,
 			    frame_type_name(k->type));
-			msgpack_unpacked_destroy(u);
+			unpacked_free(u, raw);
 			return -1;
 		}
 		for (uint32_t j = 0; j < i; j++)
@@ -317,7 +331,7 @@ unpack_map(msgpack_unpacked *u, const char *p, size_t n, const char *what, char 
 				char s[40];
 				ERR("key \"%s\" appears twice in the %s",
 				    show(&k->via.str, s, sizeof(s)), what);
-				msgpack_unpacked_destroy(u);
+				unpacked_free(u, raw);
 				return -1;
 			}
 	}
@@ -332,7 +346,7 @@ frame_request_decode(struct frame_request *req, const char *p, size_t n, char *e
 	char s[40];
 
 	memset(req, 0, sizeof(*req));
-	if (unpack_map(&req->msg, p, n, "request", err, errlen) < 0)
+	if (unpack_map(&req->msg, &req->raw, p, n, "request", err, errlen) < 0)
 		return -1;
 	m = &req->msg.data.via.map;
 	for (uint32_t i = 0; i < m->size; i++) {
@@ -377,15 +391,14 @@ frame_request_decode(struct frame_request *req, const char *p, size_t n, char *e
 	}
 	return 0;
 fail:
-	msgpack_unpacked_destroy(&req->msg);
-	memset(req, 0, sizeof(*req));
+	frame_request_free(req);
 	return -1;
 }
 
 void
 frame_request_free(struct frame_request *req)
 {
-	msgpack_unpacked_destroy(&req->msg);
+	unpacked_free(&req->msg, &req->raw);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -397,7 +410,7 @@ frame_reply_decode(struct frame_reply *rep, const char *p, size_t n, char *err,
 	bool have_ok = false, have_error = false;
 
 	memset(rep, 0, sizeof(*rep));
-	if (unpack_map(&rep->msg, p, n, "reply", err, errlen) < 0)
+	if (unpack_map(&rep->msg, &rep->raw, p, n, "reply", err, errlen) < 0)
 		return -1;
 	m = &rep->msg.data.via.map;
 	/* Tolerant of keys it does not know: a newer klsd may say more than we print. */
@@ -436,15 +449,14 @@ frame_reply_decode(struct frame_reply *rep, const char *p, size_t n, char *err,
 	}
 	return 0;
 fail:
-	msgpack_unpacked_destroy(&rep->msg);
-	memset(rep, 0, sizeof(*rep));
+	frame_reply_free(rep);
 	return -1;
 }
 
 void
 frame_reply_free(struct frame_reply *rep)
 {
-	msgpack_unpacked_destroy(&rep->msg);
+	unpacked_free(&rep->msg, &rep->raw);
 	memset(rep, 0, sizeof(*rep));
 }
 

@@ -68,19 +68,22 @@ const char *frame_reader_data(const struct frame_reader *r, size_t *len);
  */
 int frame_check(const char *p, size_t n, char *err, size_t errlen);
 
-/* A decoded request; the args map points into msg. */
+/* A decoded request. msgpack-c's strings point into the bytes decoded, so the decoders
+ * keep their own copy (raw): the frame's buffer may be reused at once. */
 struct frame_request {
 	char cmd[FRAME_CMD_MAX + 1];
 	const msgpack_object *args; /* a map, or NULL when the request has none */
 	msgpack_unpacked msg;
+	char *raw;
 };
 
-/* A decoded reply; data points into msg, NULL when absent. */
+/* A decoded reply; data points into msg and raw, NULL when absent. */
 struct frame_reply {
 	bool ok;
 	char error[FRAME_ERROR_MAX + 1];
 	const msgpack_object *data;
 	msgpack_unpacked msg;
+	char *raw;
 };
 
 /* Both decoders: 0, or -1 with err (and nothing to free). Free with the _free calls. */

@@ -4,3 +4,7 @@ noinst_LIBRARIES += supervisor/libklsd.a
 supervisor_libklsd_a_CFLAGS = $(AM_CFLAGS) $(KLS_AWS_CFLAGS)
 supervisor_libklsd_a_SOURCES = \
 	supervisor/lease.c supervisor/lease.h
+
+# == control socket and metrics ==
+supervisor_libklsd_a_SOURCES += \
+	supervisor/control.c supervisor/control.h

@@ -145,6 +145,10 @@ tests_unit_sdnotify_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_sdnotify_test_LDADD = $(TEST_COMMON_LIBS)
 tests_unit_frame_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_frame_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/control_test
+tests_unit_control_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_control_test_LDADD = supervisor/libklsd.a ctl/libklsctl.a shm/libklsshm.a \
+	$(TEST_COMMON_LIBS)
 
 # == end of test blocks ==
 
