@@ -6,5 +6,8 @@ supervisor_libklsd_a_SOURCES = \
 	supervisor/lease.c supervisor/lease.h
 
 # == control socket and metrics ==
+# klsd links these with $(MHD_LIBS) $(MSGPACK_LIBS) (KLS_AWS_LIBS has msgpack).
+supervisor_libklsd_a_CFLAGS += $(MHD_CFLAGS)
 supervisor_libklsd_a_SOURCES += \
-	supervisor/control.c supervisor/control.h
+	supervisor/control.c supervisor/control.h \
+	supervisor/metrics.c supervisor/metrics.h supervisor/metrics_http.c

@@ -149,6 +149,9 @@ check_PROGRAMS += tests/unit/control_test
 tests_unit_control_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_control_test_LDADD = supervisor/libklsd.a ctl/libklsctl.a shm/libklsshm.a \
 	$(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/metrics_test
+tests_unit_metrics_test_CPPFLAGS = $(TEST_CPPFLAGS) $(MHD_CFLAGS)
+tests_unit_metrics_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS) $(MHD_LIBS)
 
 # == end of test blocks ==
 
