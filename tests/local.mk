@@ -152,6 +152,10 @@ tests_unit_control_test_LDADD = supervisor/libklsd.a ctl/libklsctl.a shm/libklss
 check_PROGRAMS += tests/unit/metrics_test
 tests_unit_metrics_test_CPPFLAGS = $(TEST_CPPFLAGS) $(MHD_CFLAGS)
 tests_unit_metrics_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS) $(MHD_LIBS)
+# Shell tests: the init script (built from scripts/kls.init) and make install.
+TESTS += tests/init_test.sh tests/install_test.sh
+EXTRA_DIST += tests/init_test.sh tests/install_test.sh tests/init/klsd
+check_SCRIPTS = scripts/init.d/kls
 
 # == end of test blocks ==
 
