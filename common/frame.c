@@ -80,7 +80,7 @@ frame_reader_read(struct frame_reader *r, int fd, char *err, size_t errlen)
 	}
 	if (!r->buf) {
 		r->len = (uint32_t)r->head[0] << 24 | (uint32_t)r->head[1] << 16 |
-		    (uint32_t)r->head[2] << 8 | r->head[3];
+		         (uint32_t)r->head[2] << 8 | r->head[3];
 		if (r->len == 0) {
 			ERR("empty frame: the length prefix is 0");
 			return FRAME_ERROR;
@@ -177,7 +177,7 @@ frame_check(const char *p, size_t n, char *err, size_t errlen)
 			what = "extension", lenw = 1u << (c - 0xc7), fixed = 1;
 		} else if (c <= 0xd3) {
 			/* float32, float64, uint8..64, int8..64 */
-			static const unsigned widths[] = { 4, 8, 1, 2, 4, 8, 1, 2, 4, 8 };
+			static const unsigned widths[] = {4, 8, 1, 2, 4, 8, 1, 2, 4, 8};
 			what = "number", fixed = widths[c - 0xca];
 		} else if (c <= 0xd8) {
 			what = "extension", fixed = 1 + (1u << (c - 0xd4));
@@ -289,8 +289,8 @@ unpacked_free(msgpack_unpacked *u, char **raw)
 
 /* Checks, copies (into *raw) and unpacks one map; what names it in messages. */
 static int
-unpack_map(msgpack_unpacked *u, char **raw, const char *p, size_t n, const char *what,
-    char *err, size_t errlen)
+unpack_map(msgpack_unpacked *u, char **raw, const char *p, size_t n, const char *what, char *err,
+    size_t errlen)
 {
 	size_t off = 0;
 	msgpack_unpack_return rc;
@@ -327,7 +327,7 @@ unpack_map(msgpack_unpacked *u, char **raw, const char *p, size_t n, const char 
 		for (uint32_t j = 0; j < i; j++)
 			if (u->data.via.map.ptr[j].key.via.str.size == k->via.str.size &&
 			    !memcmp(u->data.via.map.ptr[j].key.via.str.ptr, k->via.str.ptr,
-				k->via.str.size)) {
+			        k->via.str.size)) {
 				char s[40];
 				ERR("key \"%s\" appears twice in the %s",
 				    show(&k->via.str, s, sizeof(s)), what);
@@ -339,8 +339,7 @@ unpack_map(msgpack_unpacked *u, char **raw, const char *p, size_t n, const char 
 }
 
 int
-frame_request_decode(struct frame_request *req, const char *p, size_t n, char *err,
-    size_t errlen)
+frame_request_decode(struct frame_request *req, const char *p, size_t n, char *err, size_t errlen)
 {
 	const msgpack_object_map *m;
 	char s[40];
@@ -403,8 +402,7 @@ frame_request_free(struct frame_request *req)
 }
 
 int
-frame_reply_decode(struct frame_reply *rep, const char *p, size_t n, char *err,
-    size_t errlen)
+frame_reply_decode(struct frame_reply *rep, const char *p, size_t n, char *err, size_t errlen)
 {
 	const msgpack_object_map *m;
 	bool have_ok = false, have_error = false;
@@ -431,8 +429,8 @@ frame_reply_decode(struct frame_reply *rep, const char *p, size_t n, char *err,
 				goto fail;
 			}
 			snprintf(rep->error, sizeof(rep->error), "%.*s",
-			    (int)(v->via.str.size < FRAME_ERROR_MAX ? v->via.str.size :
-									FRAME_ERROR_MAX),
+			    (int)(v->via.str.size < FRAME_ERROR_MAX ? v->via.str.size
+			                                            : FRAME_ERROR_MAX),
 			    v->via.str.ptr);
 			have_error = true;
 		} else if (str_is(k, "data")) {
@@ -461,8 +459,8 @@ frame_reply_free(struct frame_reply *rep)
 }
 
 int
-frame_arg_str(const struct frame_request *req, const char *key, char *out, size_t size,
-    char *err, size_t errlen)
+frame_arg_str(const struct frame_request *req, const char *key, char *out, size_t size, char *err,
+    size_t errlen)
 {
 	const msgpack_object_map *m;
 
@@ -540,8 +538,8 @@ frame_close(struct kls_buf *out, size_t start, int rc)
 }
 
 int
-frame_encode_request(struct kls_buf *out, const char *cmd, const struct frame_arg *args,
-    size_t nargs)
+frame_encode_request(
+    struct kls_buf *out, const char *cmd, const struct frame_arg *args, size_t nargs)
 {
 	msgpack_packer pk;
 	size_t start;

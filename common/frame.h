@@ -87,11 +87,10 @@ struct frame_reply {
 };
 
 /* Both decoders: 0, or -1 with err (and nothing to free). Free with the _free calls. */
-int frame_request_decode(struct frame_request *req, const char *p, size_t n, char *err,
-    size_t errlen);
+int frame_request_decode(
+    struct frame_request *req, const char *p, size_t n, char *err, size_t errlen);
 void frame_request_free(struct frame_request *req);
-int frame_reply_decode(struct frame_reply *rep, const char *p, size_t n, char *err,
-    size_t errlen);
+int frame_reply_decode(struct frame_reply *rep, const char *p, size_t n, char *err, size_t errlen);
 void frame_reply_free(struct frame_reply *rep);
 
 /* A request's string argument: 1 copied to out, 0 absent, -1 (err) not a string or
@@ -110,8 +109,8 @@ struct frame_arg {
  * was. -1 with errno EMSGSIZE (payload over FRAME_MAX), EINVAL (a command name that is
  * empty or longer than FRAME_CMD_MAX, data that is not one msgpack object), or ENOMEM.
  */
-int frame_encode_request(struct kls_buf *out, const char *cmd, const struct frame_arg *args,
-    size_t nargs);
+int frame_encode_request(
+    struct kls_buf *out, const char *cmd, const struct frame_arg *args, size_t nargs);
 /* data: one packed msgpack object (len bytes) for "data", or NULL for none. */
 int frame_encode_reply_ok(struct kls_buf *out, const char *data, size_t len);
 /* An error text longer than FRAME_ERROR_MAX is cut (at a UTF-8 boundary). */

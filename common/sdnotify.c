@@ -90,8 +90,8 @@ sdnotify_send(struct sdnotify *n, const char *msg)
 		return -1;
 	}
 	do
-		w = sendto(n->fd, msg, len, MSG_NOSIGNAL, (const struct sockaddr *)&n->addr,
-		    n->addrlen);
+		w = sendto(
+		    n->fd, msg, len, MSG_NOSIGNAL, (const struct sockaddr *)&n->addr, n->addrlen);
 	while (w < 0 && errno == EINTR);
 	return w < 0 ? -1 : 0;
 }
@@ -107,7 +107,7 @@ send_with_status(struct sdnotify *n, const char *head, const char *status)
 		return -1;
 	}
 	if (snprintf(msg, sizeof(msg), "%s%s%s", head, status ? "\nSTATUS=" : "",
-		status ? status : "") >= (int)sizeof(msg)) {
+	        status ? status : "") >= (int)sizeof(msg)) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -190,8 +190,7 @@ parse_positive(const char *s, uint64_t *out)
 }
 
 int
-sdnotify_watchdog_parse(const char *usec, const char *pid, pid_t self,
-    uint64_t *interval_usec)
+sdnotify_watchdog_parse(const char *usec, const char *pid, pid_t self, uint64_t *interval_usec)
 {
 	uint64_t u, p;
 
@@ -213,8 +212,8 @@ sdnotify_watchdog_parse(const char *usec, const char *pid, pid_t self,
 int
 sdnotify_watchdog_env(uint64_t *interval_usec)
 {
-	return sdnotify_watchdog_parse(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"),
-	    getpid(), interval_usec);
+	return sdnotify_watchdog_parse(
+	    getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"), getpid(), interval_usec);
 }
 
 uint64_t

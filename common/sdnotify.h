@@ -63,8 +63,7 @@ int sdnotify_mainpid(struct sdnotify *n, pid_t pid);
  * watchdog is wanted (no WATCHDOG_USEC, or WATCHDOG_PID names another process). -1 with
  * EINVAL when a value is not a positive decimal number.
  */
-int sdnotify_watchdog_parse(const char *usec, const char *pid, pid_t self,
-    uint64_t *interval_usec);
+int sdnotify_watchdog_parse(const char *usec, const char *pid, pid_t self, uint64_t *interval_usec);
 /* sdnotify_watchdog_parse on this process's environment. */
 int sdnotify_watchdog_env(uint64_t *interval_usec);
 /* How often to send WATCHDOG=1 for an interval: half of it, as systemd recommends, in

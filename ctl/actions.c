@@ -58,11 +58,11 @@ static int
 run_action(const struct action *a, int argc, char **argv, FILE *out, FILE *err)
 {
 	static const struct option opts[] = {
-		{ "app", required_argument, NULL, 'a' },
-		{ "socket", required_argument, NULL, 'S' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"app", required_argument, NULL, 'a'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *app = NULL, *sock = NULL;
 	char path[PATH_MAX], msg[512], *end;
@@ -96,7 +96,8 @@ run_action(const struct action *a, int argc, char **argv, FILE *out, FILE *err)
 			action_usage(a, out);
 			return 0;
 		case ':':
-			fprintf(err, "kls-ctl %s: %s needs an argument\n", a->cmd, argv[optind - 1]);
+			fprintf(
+			    err, "kls-ctl %s: %s needs an argument\n", a->cmd, argv[optind - 1]);
 			return 1;
 		default:
 			fprintf(err, "kls-ctl %s: unknown option %s\n", a->cmd, argv[optind - 1]);
@@ -124,7 +125,7 @@ run_action(const struct action *a, int argc, char **argv, FILE *out, FILE *err)
 	arg.key = a->arg_key;
 	arg.value = a->operand ? argv[optind] : NULL;
 	if (ctl_control_call(path, a->cmd, &arg, a->operand ? 1 : 0, (int)timeout_s * 1000, &rep,
-		msg, sizeof(msg)) < 0) {
+	        msg, sizeof(msg)) < 0) {
 		fprintf(err, "kls-ctl %s: %s\n", a->cmd, msg);
 		return 1;
 	}
@@ -145,31 +146,31 @@ run_action(const struct action *a, int argc, char **argv, FILE *out, FILE *err)
 int
 ctl_cmd_workers(int argc, char **argv, FILE *out, FILE *err)
 {
-	static const struct action a = { "workers", NULL, NULL,
-		"workers of the application and the leases each holds, as klsd sees them" };
+	static const struct action a = {"workers", NULL, NULL,
+	    "workers of the application and the leases each holds, as klsd sees them"};
 	return run_action(&a, argc, argv, out, err);
 }
 
 int
 ctl_cmd_release(int argc, char **argv, FILE *out, FILE *err)
 {
-	static const struct action a = { "release", "SHARD", "shard",
-		"drain the shard's reader, checkpoint, and give its lease up" };
+	static const struct action a = {"release", "SHARD", "shard",
+	    "drain the shard's reader, checkpoint, and give its lease up"};
 	return run_action(&a, argc, argv, out, err);
 }
 
 int
 ctl_cmd_drain(int argc, char **argv, FILE *out, FILE *err)
 {
-	static const struct action a = { "drain", NULL, NULL,
-		"hand every lease off (readers drain and checkpoint), then klsd exits" };
+	static const struct action a = {"drain", NULL, NULL,
+	    "hand every lease off (readers drain and checkpoint), then klsd exits"};
 	return run_action(&a, argc, argv, out, err);
 }
 
 int
 ctl_cmd_reload(int argc, char **argv, FILE *out, FILE *err)
 {
-	static const struct action a = { "reload", NULL, NULL,
-		"re-read the configuration file, as SIGHUP does" };
+	static const struct action a = {
+	    "reload", NULL, NULL, "re-read the configuration file, as SIGHUP does"};
 	return run_action(&a, argc, argv, out, err);
 }

@@ -21,7 +21,7 @@ static int
 wait_fd(int fd, short events, kls_mono deadline)
 {
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
+		struct pollfd p = {.fd = fd, .events = events};
 		int64_t left = mono_diff_ms(mono_now(), deadline);
 		int rc;
 
@@ -38,7 +38,7 @@ wait_fd(int fd, short events, kls_mono deadline)
 static int
 connect_to(const char *path, kls_mono deadline, char *msg, size_t msg_size)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (strlen(path) >= sizeof(a.sun_path)) {
@@ -62,12 +62,14 @@ connect_to(const char *path, kls_mono deadline, char *msg, size_t msg_size)
 		if (e == ENOENT)
 			snprintf(msg, msg_size, "no control socket at %s (is klsd running?)", path);
 		else if (e == ECONNREFUSED)
-			snprintf(msg, msg_size, "nothing listens on %s (klsd is not running)", path);
+			snprintf(
+			    msg, msg_size, "nothing listens on %s (klsd is not running)", path);
 		else if (e == EACCES || e == EPERM)
 			snprintf(msg, msg_size,
 			    "permission denied on %s (run kls-ctl as klsd's user or root)", path);
 		else if (e == EAGAIN)
-			snprintf(msg, msg_size, "klsd does not accept on %s (busy or wedged)", path);
+			snprintf(
+			    msg, msg_size, "klsd does not accept on %s (busy or wedged)", path);
 		else
 			snprintf(msg, msg_size, "connect %s: %s", path, strerror(e));
 		close(fd);
@@ -77,8 +79,8 @@ connect_to(const char *path, kls_mono deadline, char *msg, size_t msg_size)
 }
 
 int
-ctl_control_call(const char *path, const char *cmd, const struct frame_arg *args,
-    size_t nargs, int timeout_ms, struct frame_reply *rep, char *msg, size_t msg_size)
+ctl_control_call(const char *path, const char *cmd, const struct frame_arg *args, size_t nargs,
+    int timeout_ms, struct frame_reply *rep, char *msg, size_t msg_size)
 {
 	kls_mono deadline = mono_add_ms(mono_now(), timeout_ms);
 	char err[FRAME_ERRLEN];
@@ -94,8 +96,8 @@ ctl_control_call(const char *path, const char *cmd, const struct frame_arg *args
 	buf_init(&out, 0);
 	frame_reader_init(&rd, FRAME_MAX);
 	if (frame_encode_request(&out, cmd, args, nargs) < 0) {
-		snprintf(msg, msg_size, "cannot encode the \"%s\" request: %s", cmd,
-		    strerror(errno));
+		snprintf(
+		    msg, msg_size, "cannot encode the \"%s\" request: %s", cmd, strerror(errno));
 		goto done;
 	}
 	for (;;) {

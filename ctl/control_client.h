@@ -19,7 +19,7 @@
  * rep->ok may still be false: klsd refused), or -1 with msg saying what went wrong
  * (no socket, nobody listening, permission, timeout, a malformed reply).
  */
-int ctl_control_call(const char *path, const char *cmd, const struct frame_arg *args,
-    size_t nargs, int timeout_ms, struct frame_reply *rep, char *msg, size_t msg_size);
+int ctl_control_call(const char *path, const char *cmd, const struct frame_arg *args, size_t nargs,
+    int timeout_ms, struct frame_reply *rep, char *msg, size_t msg_size);
 
 #endif

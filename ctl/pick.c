@@ -30,8 +30,8 @@ matches(const struct kind *k, const char *name)
 
 /* The only entry of dir that is of kind k, into found. 0, or -1 with msg. */
 static int
-pick_only(const char *dir, const struct kind *k, char *found, size_t size, char *msg,
-    size_t msg_size)
+pick_only(
+    const char *dir, const struct kind *k, char *found, size_t size, char *msg, size_t msg_size)
 {
 	char list[LIST_MAX * 64] = "";
 	struct dirent *de;
@@ -72,8 +72,8 @@ pick_only(const char *dir, const struct kind *k, char *found, size_t size, char 
 static int
 bad_app(const char *app, char *msg, size_t msg_size)
 {
-	snprintf(msg, msg_size, "bad application name \"%s\" (letters, digits, \".\", \"_\", \"-\")",
-	    app);
+	snprintf(msg, msg_size,
+	    "bad application name \"%s\" (letters, digits, \".\", \"_\", \"-\")", app);
 	return -1;
 }
 
@@ -81,7 +81,7 @@ int
 ctl_pick_table(const char *dir, const char *app, const char *shm, char *name, size_t size,
     char *msg, size_t msg_size)
 {
-	static const struct kind table = { "kls.", "", "kls table", "is klsd running?" };
+	static const struct kind table = {"kls.", "", "kls table", "is klsd running?"};
 	char found[KLS_SHM_NAME_MAX + 8];
 
 	if (shm) {
@@ -106,8 +106,8 @@ int
 ctl_pick_socket(const char *dir, const char *app, const char *sock, char *path, size_t size,
     char *msg, size_t msg_size)
 {
-	static const struct kind socket = { "", ".sock", "control socket",
-		"is klsd running? -S PATH names another socket" };
+	static const struct kind socket = {
+	    "", ".sock", "control socket", "is klsd running? -S PATH names another socket"};
 	char found[256], check[KLS_SHM_NAME_MAX + 8];
 	int n;
 

@@ -32,7 +32,7 @@ struct conn {
 	struct frame_reader rd;
 	struct kls_buf out;
 	size_t out_off;
-	bool closing; /* close once out is flushed */
+	bool closing;  /* close once out is flushed */
 	kls_mono last; /* last byte in or out */
 };
 
@@ -134,7 +134,7 @@ clear_stale(const struct sockaddr_un *a, char *err, size_t errlen)
 static int
 listen_on(struct control_server *s, char *err, size_t errlen)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	struct stat st;
 	mode_t old;
 	int rc;
@@ -172,13 +172,13 @@ listen_on(struct control_server *s, char *err, size_t errlen)
 static int
 ep_add(int epfd, int fd, uint32_t events, void *ptr)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+	struct epoll_event ev = {.events = events, .data.ptr = ptr};
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 int
-control_open(struct control_server **out, const struct control_config *cfg, char *err,
-    size_t errlen)
+control_open(
+    struct control_server **out, const struct control_config *cfg, char *err, size_t errlen)
 {
 	struct control_server *s;
 
@@ -228,7 +228,7 @@ static void
 arm_timer(struct control_server *s, bool on)
 {
 	unsigned tick = s->cfg.idle_timeout_ms / 4;
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 
 	if (on == s->timer_armed)
 		return;
@@ -266,7 +266,7 @@ conn_free(struct control_server *s, struct conn *c)
 static void
 conn_watch(struct control_server *s, struct conn *c)
 {
-	struct epoll_event ev = { .events = c->out.len ? EPOLLOUT : EPOLLIN, .data.ptr = c };
+	struct epoll_event ev = {.events = c->out.len ? EPOLLOUT : EPOLLIN, .data.ptr = c};
 	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -316,7 +316,7 @@ dispatch(struct control_server *s, struct conn *c, const struct frame_request *r
 {
 	const struct control_command *cmd = NULL;
 	char err[FRAME_ERROR_MAX] = "";
-	struct sink k = { .full = false };
+	struct sink k = {.full = false};
 	msgpack_packer pk;
 	int rc;
 
@@ -324,11 +324,11 @@ dispatch(struct control_server *s, struct conn *c, const struct frame_request *r
 		if (!strcmp(s->cfg.commands[i].name, req->cmd))
 			cmd = &s->cfg.commands[i];
 	if (!cmd) {
-		size_t used = (size_t)snprintf(err, sizeof(err), "unknown command \"%s\" (known:",
-		    req->cmd);
+		size_t used =
+		    (size_t)snprintf(err, sizeof(err), "unknown command \"%s\" (known:", req->cmd);
 		for (size_t i = 0; i < s->cfg.ncommands && used < sizeof(err); i++)
-			used += (size_t)snprintf(err + used, sizeof(err) - used, " %s",
-			    s->cfg.commands[i].name);
+			used += (size_t)snprintf(
+			    err + used, sizeof(err) - used, " %s", s->cfg.commands[i].name);
 		if (used < sizeof(err))
 			snprintf(err + used, sizeof(err) - used, ")");
 		frame_encode_reply_error(&c->out, err);
@@ -345,8 +345,8 @@ dispatch(struct control_server *s, struct conn *c, const struct frame_request *r
 		    req->cmd, FRAME_MAX);
 		frame_encode_reply_error(&c->out, err);
 	} else if (frame_encode_reply_ok(&c->out, k.b.len ? k.b.data : NULL, k.b.len) < 0) {
-		log_errorx("control command %s: its reply data is not one msgpack object",
-		    req->cmd);
+		log_errorx(
+		    "control command %s: its reply data is not one msgpack object", req->cmd);
 		snprintf(err, sizeof(err), "klsd built a malformed reply to \"%s\"", req->cmd);
 		frame_encode_reply_error(&c->out, err);
 	}
@@ -413,13 +413,12 @@ accept_one(struct control_server *s)
 		size_t off = 0;
 		/* One best-effort send: a fresh socket's buffer takes a short frame. */
 		buf_init(&b, 0);
-		if (frame_encode_reply_error(&b, "klsd is busy: too many control connections") ==
-		    0)
+		if (frame_encode_reply_error(&b, "klsd is busy: too many control connections") == 0)
 			frame_flush(fd, &b, &off);
 		buf_free(&b);
 		close(fd);
-		log_warnx("control socket: refused a connection, %u already open",
-		    s->cfg.max_clients);
+		log_warnx(
+		    "control socket: refused a connection, %u already open", s->cfg.max_clients);
 		return;
 	}
 	c = calloc(1, sizeof(*c));

@@ -29,8 +29,8 @@
  * into err and return -1 (the reply is {"ok": false, "error": err}). Requests' arguments
  * are read with frame_arg_str(req, ...). Data over FRAME_MAX becomes an error reply.
  */
-typedef int (*control_fn)(void *ctx, const struct frame_request *req, msgpack_packer *data,
-    char *err, size_t errlen);
+typedef int (*control_fn)(
+    void *ctx, const struct frame_request *req, msgpack_packer *data, char *err, size_t errlen);
 
 struct control_command {
 	const char *name; /* "status", "workers", "release", "drain", "reload" */
@@ -54,8 +54,8 @@ struct control_server;
  * when nothing answers on it (refuses when something does, or when path is not a
  * socket), binds 0600 and listens. 0 with *out, or -1 with err naming the call and path.
  */
-int control_open(struct control_server **out, const struct control_config *cfg, char *err,
-    size_t errlen);
+int control_open(
+    struct control_server **out, const struct control_config *cfg, char *err, size_t errlen);
 /* The one descriptor to poll for POLLIN. */
 int control_fd(const struct control_server *s);
 /* Accepts, reads, dispatches, replies and expires idle connections: whatever is ready.

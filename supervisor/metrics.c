@@ -28,50 +28,45 @@ struct family_def {
 };
 
 /* GetRecords answers in tens to hundreds of milliseconds; a handler may take seconds. */
-static const double getrecords_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-	2.5, 5, 10 };
-static const double handler_buckets[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-	2.5, 5, 10, 30 };
+static const double getrecords_buckets[] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+static const double handler_buckets[] = {
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 #define BUCKETS(b) b, sizeof(b) / sizeof(b[0])
 
 static const struct family_def defs[KLS_M_COUNT] = {
-	[KLS_M_RECORDS_PROCESSED] = { "kls_records_processed_total",
-	    "Records delivered to the handler and accepted by it.", M_COUNTER, L_ALL, NULL, 0 },
-	[KLS_M_BYTES_PROCESSED] = { "kls_bytes_processed_total",
-	    "Data bytes of the records the handler accepted.", M_COUNTER, L_ALL, NULL, 0 },
-	[KLS_M_MILLIS_BEHIND] = { "kls_millis_behind_latest",
-	    "How far the shard's reader is behind the tip of the stream, in milliseconds.",
-	    M_GAUGE, L_ALL, NULL, 0 },
-	[KLS_M_LEASES_HELD] = { "kls_leases_held", "Shard leases this worker holds.", M_GAUGE,
-	    L_STREAM | L_WORKER, NULL, 0 },
-	[KLS_M_LEASE_RENEWALS] = { "kls_lease_renewals_total",
-	    "Successful lease renewals in the lease table.", M_COUNTER, L_STREAM | L_WORKER,
-	    NULL, 0 },
-	[KLS_M_LEASE_TAKES] = { "kls_lease_takes_total",
-	    "Leases taken (free, expired or handed off).", M_COUNTER, L_STREAM | L_WORKER,
-	    NULL, 0 },
-	[KLS_M_LEASES_LOST] = { "kls_leases_lost_total",
-	    "Leases lost to another worker or to expiry.", M_COUNTER, L_STREAM | L_WORKER,
-	    NULL, 0 },
-	[KLS_M_GETRECORDS_SECONDS] = { "kls_getrecords_seconds",
-	    "GetRecords request latency in seconds.", M_HISTOGRAM, L_ALL,
-	    BUCKETS(getrecords_buckets) },
-	[KLS_M_HANDLER_SECONDS] = { "kls_handler_seconds",
-	    "Time the handler spent on one batch, in seconds.", M_HISTOGRAM, L_ALL,
-	    BUCKETS(handler_buckets) },
-	[KLS_M_READER_RESTARTS] = { "kls_reader_restarts_total",
-	    "Readers started again after they exited or crashed.", M_COUNTER, L_ALL, NULL, 0 },
-	[KLS_M_POISON_RECORDS] = { "kls_poison_records_total",
-	    "Times the poison-record policy was applied to a batch.", M_COUNTER, L_ALL, NULL,
-	    0 },
+    [KLS_M_RECORDS_PROCESSED] = {"kls_records_processed_total",
+        "Records delivered to the handler and accepted by it.", M_COUNTER, L_ALL, NULL, 0},
+    [KLS_M_BYTES_PROCESSED] = {"kls_bytes_processed_total",
+        "Data bytes of the records the handler accepted.", M_COUNTER, L_ALL, NULL, 0},
+    [KLS_M_MILLIS_BEHIND] = {"kls_millis_behind_latest",
+        "How far the shard's reader is behind the tip of the stream, in milliseconds.", M_GAUGE,
+        L_ALL, NULL, 0},
+    [KLS_M_LEASES_HELD] = {"kls_leases_held", "Shard leases this worker holds.", M_GAUGE,
+        L_STREAM | L_WORKER, NULL, 0},
+    [KLS_M_LEASE_RENEWALS] = {"kls_lease_renewals_total",
+        "Successful lease renewals in the lease table.", M_COUNTER, L_STREAM | L_WORKER, NULL, 0},
+    [KLS_M_LEASE_TAKES] = {"kls_lease_takes_total", "Leases taken (free, expired or handed off).",
+        M_COUNTER, L_STREAM | L_WORKER, NULL, 0},
+    [KLS_M_LEASES_LOST] = {"kls_leases_lost_total", "Leases lost to another worker or to expiry.",
+        M_COUNTER, L_STREAM | L_WORKER, NULL, 0},
+    [KLS_M_GETRECORDS_SECONDS] = {"kls_getrecords_seconds",
+        "GetRecords request latency in seconds.", M_HISTOGRAM, L_ALL, BUCKETS(getrecords_buckets)},
+    [KLS_M_HANDLER_SECONDS] = {"kls_handler_seconds",
+        "Time the handler spent on one batch, in seconds.", M_HISTOGRAM, L_ALL,
+        BUCKETS(handler_buckets)},
+    [KLS_M_READER_RESTARTS] = {"kls_reader_restarts_total",
+        "Readers started again after they exited or crashed.", M_COUNTER, L_ALL, NULL, 0},
+    [KLS_M_POISON_RECORDS] = {"kls_poison_records_total",
+        "Times the poison-record policy was applied to a batch.", M_COUNTER, L_ALL, NULL, 0},
 };
 
 struct metric_series {
 	const struct family_def *def;
-	uint64_t hash;  /* of the label values, for the family's index */
-	char *label[3]; /* stream, shard, worker; NULL when the family does not use it */
-	double value;   /* counter, gauge; histogram: sum */
-	uint64_t count; /* histogram observations */
+	uint64_t hash;    /* of the label values, for the family's index */
+	char *label[3];   /* stream, shard, worker; NULL when the family does not use it */
+	double value;     /* counter, gauge; histogram: sum */
+	uint64_t count;   /* histogram observations */
 	uint64_t *bucket; /* histogram: observations per bucket (not cumulative) */
 };
 
@@ -80,7 +75,7 @@ struct metric_series {
 struct family {
 	struct metric_series **s;
 	size_t n, cap;
-	size_t *slot; /* series index + 1; 0 = empty */
+	size_t *slot;  /* series index + 1; 0 = empty */
 	size_t nslots; /* a power of two, at least twice n */
 };
 
@@ -88,7 +83,7 @@ struct metrics {
 	struct family fam[KLS_M_COUNT];
 };
 
-static const char *const label_names[3] = { "stream", "shard", "worker" };
+static const char *const label_names[3] = {"stream", "shard", "worker"};
 
 struct metrics *
 metrics_new(void)
@@ -186,7 +181,7 @@ struct metric_series *
 metrics_series(struct metrics *m, enum kls_metric id, const struct metric_labels *l)
 {
 	uint64_t hash;
-	const char *want[3] = { l ? l->stream : NULL, l ? l->shard : NULL, l ? l->worker : NULL };
+	const char *want[3] = {l ? l->stream : NULL, l ? l->shard : NULL, l ? l->worker : NULL};
 	const struct family_def *d;
 	struct family *f;
 	struct metric_series *s;
@@ -245,8 +240,7 @@ metrics_series(struct metrics *m, enum kls_metric id, const struct metric_labels
 int
 metric_add(struct metric_series *s, double v)
 {
-	if (s->def->type == M_HISTOGRAM || !isfinite(v) ||
-	    (s->def->type == M_COUNTER && v < 0)) {
+	if (s->def->type == M_HISTOGRAM || !isfinite(v) || (s->def->type == M_COUNTER && v < 0)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -297,8 +291,7 @@ metrics_set(struct metrics *m, enum kls_metric id, const struct metric_labels *l
 }
 
 int
-metrics_observe(struct metrics *m, enum kls_metric id, const struct metric_labels *l,
-    double v)
+metrics_observe(struct metrics *m, enum kls_metric id, const struct metric_labels *l, double v)
 {
 	struct metric_series *s = metrics_series(m, id, l);
 	return s ? metric_observe(s, v) : -1;
@@ -368,8 +361,8 @@ put_escaped(struct kls_buf *b, const char *s, bool help)
 
 /* "name{l1="v1",...[,le="x"]} " with suffix after name; le may be NULL. */
 static int
-put_sample_head(struct kls_buf *b, const struct metric_series *s, const char *suffix,
-    const double *le)
+put_sample_head(
+    struct kls_buf *b, const struct metric_series *s, const char *suffix, const double *le)
 {
 	bool first = true;
 	int rc = buf_printf(b, "%s%s", s->def->name, suffix);
@@ -422,7 +415,7 @@ put_series(struct kls_buf *b, const struct metric_series *s)
 int
 metrics_render(const struct metrics *m, struct kls_buf *out)
 {
-	static const char *const type_names[] = { "counter", "gauge", "histogram" };
+	static const char *const type_names[] = {"counter", "gauge", "histogram"};
 	int rc = 0;
 
 	for (int f = 0; f < KLS_M_COUNT && !rc; f++) {

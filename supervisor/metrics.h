@@ -46,8 +46,8 @@ struct metric_labels {
 };
 
 /* Bounds on what the registry holds. */
-#define METRICS_LABEL_MAX 256     /* bytes per label value */
-#define METRICS_SERIES_MAX 16384  /* series per family */
+#define METRICS_LABEL_MAX 256    /* bytes per label value */
+#define METRICS_SERIES_MAX 16384 /* series per family */
 #define METRICS_RENDER_MAX (64u << 20)
 
 struct metrics;
@@ -62,8 +62,8 @@ void metrics_free(struct metrics *m);
  * shard and metric to avoid lookups). NULL with errno EINVAL (a label value too long),
  * ENOSPC (METRICS_SERIES_MAX reached) or ENOMEM.
  */
-struct metric_series *metrics_series(struct metrics *m, enum kls_metric id,
-    const struct metric_labels *l);
+struct metric_series *metrics_series(
+    struct metrics *m, enum kls_metric id, const struct metric_labels *l);
 /* Counter and gauge: adds v (a counter refuses a negative or non-finite v: -1 EINVAL). */
 int metric_add(struct metric_series *s, double v);
 /* Gauge only: sets v (-1 EINVAL on another type). */
@@ -73,8 +73,7 @@ int metric_observe(struct metric_series *s, double v);
 /* Look-up and update in one call; 0, or -1 with the errno of the calls above. */
 int metrics_add(struct metrics *m, enum kls_metric id, const struct metric_labels *l, double v);
 int metrics_set(struct metrics *m, enum kls_metric id, const struct metric_labels *l, double v);
-int metrics_observe(struct metrics *m, enum kls_metric id, const struct metric_labels *l,
-    double v);
+int metrics_observe(struct metrics *m, enum kls_metric id, const struct metric_labels *l, double v);
 /* Removes every series labelled with this shard (a lease no longer held), so a shard's
  * gauges do not linger; its counters restart from 0 if it comes back, which Prometheus's
  * rate() treats as a counter reset. */
@@ -89,8 +88,8 @@ int metrics_render(const struct metrics *m, struct kls_buf *out);
  * names: klsd must not depend on DNS to start), port 0 to 65535 (0: any free port, for
  * tests). 0, or -1 with err.
  */
-int metrics_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-    char *err, size_t errlen);
+int metrics_parse_listen(
+    const char *text, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen);
 
 /* The /metrics endpoint. GET (and HEAD) /metrics: 200 with the exposition; other paths
  * 404, other methods 405. */
@@ -98,8 +97,8 @@ struct metrics_http;
 
 /* Binds listen (metrics_parse_listen) and starts MHD without threads. 0 with *out, or -1
  * with err naming the address and the reason. */
-int metrics_http_start(struct metrics_http **out, struct metrics *m, const char *listen,
-    char *err, size_t errlen);
+int metrics_http_start(
+    struct metrics_http **out, struct metrics *m, const char *listen, char *err, size_t errlen);
 /* The descriptor to poll for POLLIN (MHD's epoll set). */
 int metrics_http_fd(const struct metrics_http *h);
 /* Longest klsd may wait before calling metrics_http_handle even without input (MHD's

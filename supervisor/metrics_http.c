@@ -35,8 +35,8 @@ struct metrics_http {
 };
 
 int
-metrics_parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-    char *err, size_t errlen)
+metrics_parse_listen(
+    const char *text, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *colon, *port, *h;
@@ -109,8 +109,8 @@ static enum MHD_Result
 text_reply(struct MHD_Connection *c, unsigned status, const char *msg, bool allow)
 {
 	char *body = strdup(msg);
-	return body ? reply(c, status, "text/plain; charset=utf-8", body, strlen(body), allow) :
-		      MHD_NO;
+	return body ? reply(c, status, "text/plain; charset=utf-8", body, strlen(body), allow)
+	            : MHD_NO;
 }
 
 static enum MHD_Result
@@ -128,12 +128,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	if (metrics_render(h->m, &b) < 0 || !b.data) {
 		log_warn("metrics: rendering /metrics");
 		buf_free(&b);
-		return text_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics unavailable\n",
-		    false);
+		return text_reply(
+		    c, MHD_HTTP_INTERNAL_SERVER_ERROR, "metrics unavailable\n", false);
 	}
 	/* MHD takes the rendered buffer and frees it when the response is sent. */
-	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,
-	    false);
+	return reply(
+	    c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, false);
 }
 
 /* MHD's own error messages go to kls's log as warnings. */
@@ -150,8 +150,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int
-metrics_http_start(struct metrics_http **out, struct metrics *m, const char *listen_on,
-    char *err, size_t errlen)
+metrics_http_start(
+    struct metrics_http **out, struct metrics *m, const char *listen_on, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -182,11 +182,11 @@ metrics_http_start(struct metrics_http **out, struct metrics *m, const char *lis
 		return -1;
 	}
 	h->m = m;
-	h->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
-						  ((struct sockaddr_in6 *)&ss)->sin6_port);
-	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-	    0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	h->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+	                                        : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	h->d = MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0,
+	    NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY, MHD_OPTION_END);

@@ -30,8 +30,8 @@
 /* ---- fake klsd commands ---- */
 
 static int
-fake_status(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err,
-    size_t errlen)
+fake_status(
+    void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err, size_t errlen)
 {
 	msgpack_pack_map(pk, 2);
 	frame_pack_cstr(pk, "leases");
@@ -42,8 +42,8 @@ fake_status(void *ctx, const struct frame_request *req, msgpack_packer *pk, char
 }
 
 static int
-fake_workers(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err,
-    size_t errlen)
+fake_workers(
+    void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err, size_t errlen)
 {
 	msgpack_pack_array(pk, 2);
 	for (int i = 0; i < 2; i++) {
@@ -57,8 +57,8 @@ fake_workers(void *ctx, const struct frame_request *req, msgpack_packer *pk, cha
 }
 
 static int
-fake_release(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err,
-    size_t errlen)
+fake_release(
+    void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err, size_t errlen)
 {
 	char shard[129];
 	int rc = frame_arg_str(req, "shard", shard, sizeof(shard), err, errlen);
@@ -80,8 +80,7 @@ fake_release(void *ctx, const struct frame_request *req, msgpack_packer *pk, cha
 }
 
 static int
-fake_drain(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err,
-    size_t errlen)
+fake_drain(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err, size_t errlen)
 {
 	*(int *)ctx += 1;
 	frame_pack_cstr(pk, "draining");
@@ -89,16 +88,15 @@ fake_drain(void *ctx, const struct frame_request *req, msgpack_packer *pk, char 
 }
 
 static int
-fake_reload(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err,
-    size_t errlen)
+fake_reload(
+    void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err, size_t errlen)
 {
 	return 0; /* no data: kls-ctl prints "ok" */
 }
 
 /* Data past the frame limit must become an error reply, not a cut frame. */
 static int
-fake_huge(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err,
-    size_t errlen)
+fake_huge(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err, size_t errlen)
 {
 	static char big[FRAME_MAX];
 	memset(big, 'x', sizeof(big));
@@ -107,12 +105,12 @@ fake_huge(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *
 }
 
 static const struct control_command fake_commands[] = {
-	{ "status", fake_status },
-	{ "workers", fake_workers },
-	{ "release", fake_release },
-	{ "drain", fake_drain },
-	{ "reload", fake_reload },
-	{ "huge", fake_huge },
+    {"status", fake_status},
+    {"workers", fake_workers},
+    {"release", fake_release},
+    {"drain", fake_drain},
+    {"reload", fake_reload},
+    {"huge", fake_huge},
 };
 
 /* ---- a server in a thread ---- */
@@ -132,7 +130,7 @@ serve(void *arg)
 	struct server *sv = arg;
 
 	for (;;) {
-		struct pollfd p[2] = { { control_fd(sv->s), POLLIN, 0 }, { sv->stop[0], POLLIN, 0 } };
+		struct pollfd p[2] = {{control_fd(sv->s), POLLIN, 0}, {sv->stop[0], POLLIN, 0}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
@@ -149,12 +147,12 @@ server_start(struct server *sv, uid_t uid, unsigned max_clients, unsigned idle_m
 {
 	char err[256] = "";
 	struct control_config cfg = {
-		.uid = uid,
-		.commands = fake_commands,
-		.ncommands = sizeof(fake_commands) / sizeof(fake_commands[0]),
-		.ctx = &sv->drains,
-		.max_clients = max_clients,
-		.idle_timeout_ms = idle_ms,
+	    .uid = uid,
+	    .commands = fake_commands,
+	    .ncommands = sizeof(fake_commands) / sizeof(fake_commands[0]),
+	    .ctx = &sv->drains,
+	    .max_clients = max_clients,
+	    .idle_timeout_ms = idle_ms,
 	};
 
 	memset(sv, 0, sizeof(*sv));
@@ -197,7 +195,7 @@ struct ctl_run {
 static void
 run_ctl(struct ctl_run *r, const char *path, const char *cmd, const char *operand)
 {
-	char *argv[] = { "kls-ctl", (char *)cmd, "-S", (char *)path, (char *)operand, NULL };
+	char *argv[] = {"kls-ctl", (char *)cmd, "-S", (char *)path, (char *)operand, NULL};
 	size_t no, ne;
 	FILE *out = open_memstream(&r->out, &no), *err = open_memstream(&r->err, &ne);
 
@@ -221,16 +219,16 @@ test_control_every_command(void)
 		int rc;
 		const char *out, *err;
 	} cases[] = {
-		{ "workers", NULL, 0,
-		    "[\n  {\n    \"worker\": \"host-a:1234\",\n    \"leases\": 2\n  },\n"
-		    "  {\n    \"worker\": \"host-b:9\",\n    \"leases\": 3\n  }\n]\n",
-		    "" },
-		{ "release", "shardId-000000000004", 0,
-		    "{\n  \"released\": \"shardId-000000000004\"\n}\n", "" },
-		{ "release", "shardId-unknown", 1, "",
-		    "kls-ctl release: klsd: no lease held for shardId-unknown\n" },
-		{ "drain", NULL, 0, "\"draining\"\n", "" },
-		{ "reload", NULL, 0, "ok\n", "" },
+	    {"workers", NULL, 0,
+	        "[\n  {\n    \"worker\": \"host-a:1234\",\n    \"leases\": 2\n  },\n"
+	        "  {\n    \"worker\": \"host-b:9\",\n    \"leases\": 3\n  }\n]\n",
+	        ""},
+	    {"release", "shardId-000000000004", 0,
+	        "{\n  \"released\": \"shardId-000000000004\"\n}\n", ""},
+	    {"release", "shardId-unknown", 1, "",
+	        "kls-ctl release: klsd: no lease held for shardId-unknown\n"},
+	    {"drain", NULL, 0, "\"draining\"\n", ""},
+	    {"reload", NULL, 0, "ok\n", ""},
 	};
 	struct server sv;
 
@@ -250,22 +248,23 @@ test_control_every_command(void)
 	/* status (klsd's own view) and commands klsd does not know, through the client. */
 	struct frame_reply rep;
 	char msg[512];
-	CU_ASSERT_FATAL(ctl_control_call(sv.path, "status", NULL, 0, CALL_MS, &rep, msg,
-			    sizeof(msg)) == 0);
+	CU_ASSERT_FATAL(
+	    ctl_control_call(sv.path, "status", NULL, 0, CALL_MS, &rep, msg, sizeof(msg)) == 0);
 	CU_ASSERT(rep.ok);
 	CU_ASSERT_EQUAL_FATAL(rep.data->type, MSGPACK_OBJECT_MAP);
 	CU_ASSERT_EQUAL(rep.data->via.map.ptr[0].val.via.u64, 3);
 	frame_reply_free(&rep);
-	CU_ASSERT_FATAL(ctl_control_call(sv.path, "sync", NULL, 0, CALL_MS, &rep, msg,
-			    sizeof(msg)) == 0);
+	CU_ASSERT_FATAL(
+	    ctl_control_call(sv.path, "sync", NULL, 0, CALL_MS, &rep, msg, sizeof(msg)) == 0);
 	CU_ASSERT_FALSE(rep.ok);
 	CU_ASSERT_STRING_EQUAL(rep.error,
 	    "unknown command \"sync\" (known: status workers release drain reload huge)");
 	frame_reply_free(&rep);
-	CU_ASSERT_FATAL(ctl_control_call(sv.path, "huge", NULL, 0, CALL_MS, &rep, msg,
-			    sizeof(msg)) == 0);
+	CU_ASSERT_FATAL(
+	    ctl_control_call(sv.path, "huge", NULL, 0, CALL_MS, &rep, msg, sizeof(msg)) == 0);
 	CU_ASSERT_FALSE(rep.ok);
-	CU_ASSERT_STRING_EQUAL(rep.error, "the reply to \"huge\" exceeds the 65536-byte frame limit");
+	CU_ASSERT_STRING_EQUAL(
+	    rep.error, "the reply to \"huge\" exceeds the 65536-byte frame limit");
 	frame_reply_free(&rep);
 	server_stop(&sv);
 }
@@ -279,13 +278,13 @@ test_control_ctl_usage_errors(void)
 		char *argv[6];
 		const char *err;
 	} cases[] = {
-		{ 2, { "kls-ctl", "release" }, "kls-ctl release: missing SHARD\n" },
-		{ 4, { "kls-ctl", "drain", "-t", "0" }, "kls-ctl drain: -t wants 1 to 3600 seconds" },
-		{ 3, { "kls-ctl", "reload", "extra" }, "kls-ctl reload: unexpected argument \"extra\"" },
-		{ 6, { "kls-ctl", "workers", "-a", "x", "-S", "/y" }, "give -a or -S, not both" },
-		{ 4, { "kls-ctl", "workers", "-a", "../etc" }, "bad application name \"../etc\"" },
-		{ 4, { "kls-ctl", "workers", "-S", "/nonexistent/kls.sock" },
-		    "kls-ctl workers: no control socket at /nonexistent/kls.sock (is klsd running?)" },
+	    {2, {"kls-ctl", "release"}, "kls-ctl release: missing SHARD\n"},
+	    {4, {"kls-ctl", "drain", "-t", "0"}, "kls-ctl drain: -t wants 1 to 3600 seconds"},
+	    {3, {"kls-ctl", "reload", "extra"}, "kls-ctl reload: unexpected argument \"extra\""},
+	    {6, {"kls-ctl", "workers", "-a", "x", "-S", "/y"}, "give -a or -S, not both"},
+	    {4, {"kls-ctl", "workers", "-a", "../etc"}, "bad application name \"../etc\""},
+	    {4, {"kls-ctl", "workers", "-S", "/nonexistent/kls.sock"},
+	        "kls-ctl workers: no control socket at /nonexistent/kls.sock (is klsd running?)"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -308,7 +307,7 @@ test_control_ctl_usage_errors(void)
 static int
 raw_connect(const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	memcpy(a.sun_path, path, strlen(path) + 1);
@@ -332,7 +331,7 @@ raw_reply(int fd, struct frame_reply *rep)
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	frame_reader_init(&rd, FRAME_MAX);
 	for (int i = 0; i < 100; i++) {
-		struct pollfd pf = { fd, POLLIN, 0 };
+		struct pollfd pf = {fd, POLLIN, 0};
 		enum frame_status st = frame_reader_read(&rd, fd, err, sizeof(err));
 		if (st == FRAME_READY) {
 			p = frame_reader_data(&rd, &n);
@@ -353,7 +352,7 @@ raw_closed_by_server(int fd)
 {
 	char c;
 	for (int i = 0; i < 100; i++) {
-		struct pollfd pf = { fd, POLLIN, 0 };
+		struct pollfd pf = {fd, POLLIN, 0};
 		ssize_t r = read(fd, &c, 1);
 		if (r == 0)
 			return true;
@@ -362,6 +361,18 @@ raw_closed_by_server(int fd)
 		poll(&pf, 1, 100);
 	}
 	return false;
+}
+
+/* The server still answers a well-behaved client after whatever came before. */
+static void
+assert_serving(const char *path, const char *cmd)
+{
+	struct frame_reply rep;
+	char msg[512];
+
+	CU_ASSERT_FATAL(ctl_control_call(path, cmd, NULL, 0, CALL_MS, &rep, msg, sizeof(msg)) == 0);
+	CU_ASSERT(rep.ok);
+	frame_reply_free(&rep);
 }
 
 /* Frames that are truncated, mistyped or oversized: an error reply, the connection
@@ -376,18 +387,24 @@ test_control_bad_frames(void)
 		bool shut; /* end the stream after the bytes */
 		const char *err;
 	} cases[] = {
-		{ F("\0\0"), true, "truncated frame: the stream ended after 2 of 4 length bytes" },
-		{ F("\0\0\0\x10\x81\xa3" "cm"), true,
-		    "truncated frame: the stream ended after 4 of 16 payload bytes" },
-		{ F("\0\x10\0\0"), false, "frame of 1048576 bytes exceeds the 65536-byte limit" },
-		{ F("\0\0\0\0"), false, "empty frame: the length prefix is 0" },
-		{ F("\0\0\0\x06\x81\xa3" "cmd" "\x05"), false, "\"cmd\" is an integer, not a string" },
-		{ F("\0\0\0\x02\x91\x01"), false, "the request is an array, not a map" },
-		{ F("\0\0\0\x05\xdd\xff\xff\xff\xff"), false,
-		    "truncated msgpack: the array at offset 0 declares 4294967295 elements, 0 bytes "
-		    "follow" },
-		{ F("\0\0\0\x0e\x82\xa3" "cmd" "\xa6status\xc0\xc0"), false,
-		    "key 2 of the request is nil, not a string" },
+	    {F("\0\0"), true, "truncated frame: the stream ended after 2 of 4 length bytes"},
+	    {F("\0\0\0\x10\x81\xa3"
+	       "cm"),
+	        true, "truncated frame: the stream ended after 4 of 16 payload bytes"},
+	    {F("\0\x10\0\0"), false, "frame of 1048576 bytes exceeds the 65536-byte limit"},
+	    {F("\0\0\0\0"), false, "empty frame: the length prefix is 0"},
+	    {F("\0\0\0\x06\x81\xa3"
+	       "cmd"
+	       "\x05"),
+	        false, "\"cmd\" is an integer, not a string"},
+	    {F("\0\0\0\x02\x91\x01"), false, "the request is an array, not a map"},
+	    {F("\0\0\0\x05\xdd\xff\xff\xff\xff"), false,
+	        "truncated msgpack: the array at offset 0 declares 4294967295 elements, 0 bytes "
+	        "follow"},
+	    {F("\0\0\0\x0e\x82\xa3"
+	       "cmd"
+	       "\xa6status\xc0\xc0"),
+	        false, "key 2 of the request is nil, not a string"},
 	};
 #undef F
 	struct server sv;
@@ -395,7 +412,6 @@ test_control_bad_frames(void)
 	server_start(&sv, geteuid(), 0, 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct frame_reply rep;
-		char msg[512];
 		int fd = raw_connect(sv.path);
 
 		CU_ASSERT_FATAL(fd >= 0);
@@ -410,11 +426,7 @@ test_control_bad_frames(void)
 		frame_reply_free(&rep);
 		CU_ASSERT(raw_closed_by_server(fd));
 		close(fd);
-
-		CU_ASSERT_FATAL(ctl_control_call(sv.path, "status", NULL, 0, CALL_MS, &rep, msg,
-				    sizeof(msg)) == 0);
-		CU_ASSERT(rep.ok);
-		frame_reply_free(&rep);
+		assert_serving(sv.path, "status");
 	}
 	server_stop(&sv);
 }
@@ -424,7 +436,7 @@ test_control_bad_frames(void)
 static void
 test_control_pipelined_requests(void)
 {
-	struct frame_arg a = { "shard", "shardId-7" };
+	struct frame_arg a = {"shard", "shardId-7"};
 	struct frame_reply rep;
 	struct server sv;
 	struct kls_buf b;
@@ -469,7 +481,7 @@ test_control_other_uid_refused(void)
 	if (geteuid() != 0) {
 		server_start(&sv, geteuid() + 1, 0, 0);
 		CU_ASSERT_FATAL(ctl_control_call(sv.path, "drain", NULL, 0, CALL_MS, &rep, msg,
-				    sizeof(msg)) == 0);
+		                    sizeof(msg)) == 0);
 		CU_ASSERT_FALSE(rep.ok);
 		CU_ASSERT_PTR_NOT_NULL(strstr(rep.error, "permission denied: uid"));
 		frame_reply_free(&rep);
@@ -485,14 +497,17 @@ test_control_other_uid_refused(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pw);
 	server_start(&sv, 0, 0, 0);
 	snprintf(run, sizeof(run), "%s/run", sv.dir);
-	CU_ASSERT_FATAL(chmod(sv.dir, 0755) == 0 && chmod(run, 0755) == 0 &&
-	    chmod(sv.path, 0666) == 0);
+	CU_ASSERT_FATAL(
+	    chmod(sv.dir, 0755) == 0 && chmod(run, 0755) == 0 && chmod(sv.path, 0666) == 0);
 	CU_ASSERT_FATAL(pipe(p) == 0);
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
 	if (pid == 0) {
 		/* Only system calls here: the parent has threads. */
-		static const char req[] = "\0\0\0\x0b\x81\xa3" "cmd" "\xa5" "drain";
+		static const char req[] = "\0\0\0\x0b\x81\xa3"
+		                          "cmd"
+		                          "\xa5"
+		                          "drain";
 		int fd;
 		ssize_t n;
 		close(p[0]);
@@ -518,7 +533,7 @@ test_control_other_uid_refused(void)
 	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CU_ASSERT_FATAL(got > FRAME_HEAD);
 	CU_ASSERT_FATAL(frame_reply_decode(&rep, buf + FRAME_HEAD, (size_t)got - FRAME_HEAD, msg,
-			    sizeof(msg)) == 0);
+	                    sizeof(msg)) == 0);
 	CU_ASSERT_FALSE(rep.ok);
 	snprintf(msg, sizeof(msg),
 	    "permission denied: uid %lu may not use klsd's control socket (uid 0 and root may)",
@@ -526,10 +541,7 @@ test_control_other_uid_refused(void)
 	CU_ASSERT_STRING_EQUAL(rep.error, msg);
 	frame_reply_free(&rep);
 	/* The refused drain did not run; root still gets served. */
-	CU_ASSERT_FATAL(ctl_control_call(sv.path, "reload", NULL, 0, CALL_MS, &rep, msg,
-			    sizeof(msg)) == 0);
-	CU_ASSERT(rep.ok);
-	frame_reply_free(&rep);
+	assert_serving(sv.path, "reload");
 	server_stop(&sv);
 	CU_ASSERT_EQUAL(sv.drains, 0);
 }
@@ -538,8 +550,8 @@ test_control_other_uid_refused(void)
 static void
 test_control_socket_file(void)
 {
-	struct control_config cfg = { .commands = fake_commands, .ncommands = 1 };
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct control_config cfg = {.commands = fake_commands, .ncommands = 1};
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	struct control_server *s2;
 	struct server sv;
 	struct stat st;
@@ -594,7 +606,6 @@ test_control_idle_and_busy(void)
 {
 	struct frame_reply rep;
 	struct server sv;
-	char msg[512];
 	int a, b, c;
 
 	server_start(&sv, geteuid(), 2, 1000);
@@ -616,27 +627,24 @@ test_control_idle_and_busy(void)
 	CU_ASSERT(raw_closed_by_server(b));
 	close(a);
 	close(b);
-	CU_ASSERT_FATAL(ctl_control_call(sv.path, "status", NULL, 0, CALL_MS, &rep, msg,
-			    sizeof(msg)) == 0);
-	CU_ASSERT(rep.ok);
-	frame_reply_free(&rep);
+	assert_serving(sv.path, "status");
 	server_stop(&sv);
 }
 
 static CU_TestInfo control_tests[] = {
-	{ "every command", test_control_every_command },
-	{ "kls-ctl usage errors", test_control_ctl_usage_errors },
-	{ "bad frames", test_control_bad_frames },
-	{ "pipelined requests", test_control_pipelined_requests },
-	{ "other uid refused", test_control_other_uid_refused },
-	{ "socket file", test_control_socket_file },
-	{ "idle and busy", test_control_idle_and_busy },
-	CU_TEST_INFO_NULL,
+    {"every command", test_control_every_command},
+    {"kls-ctl usage errors", test_control_ctl_usage_errors},
+    {"bad frames", test_control_bad_frames},
+    {"pipelined requests", test_control_pipelined_requests},
+    {"other uid refused", test_control_other_uid_refused},
+    {"socket file", test_control_socket_file},
+    {"idle and busy", test_control_idle_and_busy},
+    CU_TEST_INFO_NULL,
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "control", NULL, NULL, NULL, NULL, control_tests },
-	CU_SUITE_INFO_NULL,
+    {"control", NULL, NULL, NULL, NULL, control_tests},
+    CU_SUITE_INFO_NULL,
 };
 
 int

@@ -32,7 +32,7 @@ write_all(int fd, const void *p, size_t n)
 static void
 test_frame_request_round_trip(void)
 {
-	struct frame_arg args[] = { { "shard", "shardId-000000000007" }, { "why", "test" } };
+	struct frame_arg args[] = {{"shard", "shardId-000000000007"}, {"why", "test"}};
 	struct frame_reader r;
 	struct frame_request req;
 	struct kls_buf b;
@@ -96,8 +96,8 @@ test_frame_reply_round_trip(void)
 
 	buf_init(&b, 0);
 	CU_ASSERT_FATAL(frame_encode_reply_ok(&b, data.data, data.len) == 0);
-	CU_ASSERT_FATAL(frame_reply_decode(&rep, b.data + FRAME_HEAD, b.len - FRAME_HEAD, err,
-			    sizeof(err)) == 0);
+	CU_ASSERT_FATAL(frame_reply_decode(
+	                    &rep, b.data + FRAME_HEAD, b.len - FRAME_HEAD, err, sizeof(err)) == 0);
 	CU_ASSERT(rep.ok);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(rep.data);
 	/* The decoded reply owns its bytes: the frame's buffer can be reused at once. */
@@ -105,25 +105,25 @@ test_frame_reply_round_trip(void)
 	buf_init(&json, 0);
 	CU_ASSERT_EQUAL(frame_object_json(&json, rep.data, 0), 0);
 	CU_ASSERT_STRING_EQUAL(json.data, "{\"leases\": [\"shardId-0\", \"q\\\"\\u000a\"], "
-					  "\"held\": -3}");
+	                                  "\"held\": -3}");
 	buf_reset(&json);
 	CU_ASSERT_EQUAL(frame_object_json(&json, rep.data, 2), 0);
 	CU_ASSERT_STRING_EQUAL(json.data, "{\n  \"leases\": [\n    \"shardId-0\",\n"
-					  "    \"q\\\"\\u000a\"\n  ],\n  \"held\": -3\n}");
+	                                  "    \"q\\\"\\u000a\"\n  ],\n  \"held\": -3\n}");
 	frame_reply_free(&rep);
 
 	buf_reset(&b);
 	CU_ASSERT_FATAL(frame_encode_reply_ok(&b, NULL, 0) == 0);
-	CU_ASSERT_FATAL(frame_reply_decode(&rep, b.data + FRAME_HEAD, b.len - FRAME_HEAD, err,
-			    sizeof(err)) == 0);
+	CU_ASSERT_FATAL(frame_reply_decode(
+	                    &rep, b.data + FRAME_HEAD, b.len - FRAME_HEAD, err, sizeof(err)) == 0);
 	CU_ASSERT(rep.ok);
 	CU_ASSERT_PTR_NULL(rep.data);
 	frame_reply_free(&rep);
 
 	buf_reset(&b);
 	CU_ASSERT_FATAL(frame_encode_reply_error(&b, "no lease for shardId-9") == 0);
-	CU_ASSERT_FATAL(frame_reply_decode(&rep, b.data + FRAME_HEAD, b.len - FRAME_HEAD, err,
-			    sizeof(err)) == 0);
+	CU_ASSERT_FATAL(frame_reply_decode(
+	                    &rep, b.data + FRAME_HEAD, b.len - FRAME_HEAD, err, sizeof(err)) == 0);
 	CU_ASSERT_FALSE(rep.ok);
 	CU_ASSERT_STRING_EQUAL(rep.error, "no lease for shardId-9");
 	frame_reply_free(&rep);
@@ -174,13 +174,13 @@ test_frame_bad_streams(void)
 		bool close_after;
 		const char *err;
 	} cases[] = {
-		{ B("\0\0"), true, "truncated frame: the stream ended after 2 of 4 length bytes" },
-		{ B("\0\0\0\x0a\x81\xa3"), true,
-		    "truncated frame: the stream ended after 2 of 10 payload bytes" },
-		{ B("\0\0\0\0"), false, "empty frame: the length prefix is 0" },
-		{ B("\0\x01\0\x01"), false, "frame of 65537 bytes exceeds the 65536-byte limit" },
-		{ B("\xff\xff\xff\xff"), false,
-		    "frame of 4294967295 bytes exceeds the 65536-byte limit" },
+	    {B("\0\0"), true, "truncated frame: the stream ended after 2 of 4 length bytes"},
+	    {B("\0\0\0\x0a\x81\xa3"), true,
+	        "truncated frame: the stream ended after 2 of 10 payload bytes"},
+	    {B("\0\0\0\0"), false, "empty frame: the length prefix is 0"},
+	    {B("\0\x01\0\x01"), false, "frame of 65537 bytes exceeds the 65536-byte limit"},
+	    {B("\xff\xff\xff\xff"), false,
+	        "frame of 4294967295 bytes exceeds the 65536-byte limit"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -211,49 +211,82 @@ test_frame_bad_requests(void)
 		size_t len;
 		const char *err;
 	} cases[] = {
-		{ B("\x91\x01"), "the request is an array, not a map" },
-		{ B("\xa6status"), "the request is a string, not a map" },
-		{ B("\x81\xa3" "cmd" "\x05"), "\"cmd\" is an integer, not a string" },
-		{ B("\x81\xa3" "cmd" "\xc3"), "\"cmd\" is a boolean, not a string" },
-		{ B("\x81\xa3" "cmd" "\xa0"), "\"cmd\" must be 1 to 32 bytes without NUL, not 0 bytes" },
-		{ B("\x81\xa3" "cmd" "\xd9\x21" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
-		    "\"cmd\" must be 1 to 32 bytes without NUL, not 33 bytes" },
-		{ B("\x81\xa3" "cmd" "\xa2s\0"),
-		    "\"cmd\" must be 1 to 32 bytes without NUL, not 2 bytes" },
-		{ B("\x80"), "the request has no \"cmd\"" },
-		{ B("\x82\xa3" "cmd" "\xa6status\xa4" "args" "\x90"), "\"args\" is an array, not a map" },
-		{ B("\x82\xa3" "cmd" "\xa6status\xa4" "args" "\x81\x01\x02"),
-		    "key 1 of \"args\" is an integer, not a string" },
-		{ B("\x82\xa3" "cmd" "\xa6status\xa1x\x01"),
-		    "unknown key \"x\" in the request (expected \"cmd\", \"args\")" },
-		{ B("\x82\xa3" "cmd" "\xa6status\xa3" "cmd" "\xa4" "sync"),
-		    "key \"cmd\" appears twice in the request" },
-		{ B("\x81\x01\x02"), "key 1 of the request is an integer, not a string" },
-		{ B("\x80\xc0"), "1 bytes after the msgpack object (one map per frame)" },
-		{ B("\x81\xa3" "cm"), "truncated msgpack: the string at offset 1 needs 3 bytes, 2 follow" },
-		{ B("\x81\xa3" "cmd"), "truncated msgpack: an object is missing at offset 5" },
-		{ B("\xdd\xff\xff\xff\xff"),
-		    "truncated msgpack: the array at offset 0 declares 4294967295 elements, 0 bytes "
-		    "follow" },
-		{ B("\xdf\x7f\xff\xff\xff\x01\x02"),
-		    "truncated msgpack: the map at offset 0 declares 2147483647 elements, 2 bytes "
-		    "follow" },
-		{ B("\xdb\0\0"),
-		    "truncated msgpack: the string at offset 0 ends inside its length" },
-		{ B("\xc7\x05\x01" "abc"),
-		    "truncated msgpack: the extension at offset 0 needs 6 bytes, 4 follow" },
-		{ B("\xcb\0\0"), "truncated msgpack: the number at offset 0 needs 8 bytes, 2 follow" },
-		{ B("\x81\xc1\x01"), "malformed msgpack: byte 0xc1 (never used) at offset 1" },
-		{ B("\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x01"),
-		    "msgpack nested deeper than 16 levels at offset 16" },
+	    {B("\x91\x01"), "the request is an array, not a map"},
+	    {B("\xa6status"), "the request is a string, not a map"},
+	    {B("\x81\xa3"
+	       "cmd"
+	       "\x05"),
+	        "\"cmd\" is an integer, not a string"},
+	    {B("\x81\xa3"
+	       "cmd"
+	       "\xc3"),
+	        "\"cmd\" is a boolean, not a string"},
+	    {B("\x81\xa3"
+	       "cmd"
+	       "\xa0"),
+	        "\"cmd\" must be 1 to 32 bytes without NUL, not 0 bytes"},
+	    {B("\x81\xa3"
+	       "cmd"
+	       "\xd9\x21"
+	       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+	        "\"cmd\" must be 1 to 32 bytes without NUL, not 33 bytes"},
+	    {B("\x81\xa3"
+	       "cmd"
+	       "\xa2s\0"),
+	        "\"cmd\" must be 1 to 32 bytes without NUL, not 2 bytes"},
+	    {B("\x80"), "the request has no \"cmd\""},
+	    {B("\x82\xa3"
+	       "cmd"
+	       "\xa6status\xa4"
+	       "args"
+	       "\x90"),
+	        "\"args\" is an array, not a map"},
+	    {B("\x82\xa3"
+	       "cmd"
+	       "\xa6status\xa4"
+	       "args"
+	       "\x81\x01\x02"),
+	        "key 1 of \"args\" is an integer, not a string"},
+	    {B("\x82\xa3"
+	       "cmd"
+	       "\xa6status\xa1x\x01"),
+	        "unknown key \"x\" in the request (expected \"cmd\", \"args\")"},
+	    {B("\x82\xa3"
+	       "cmd"
+	       "\xa6status\xa3"
+	       "cmd"
+	       "\xa4"
+	       "sync"),
+	        "key \"cmd\" appears twice in the request"},
+	    {B("\x81\x01\x02"), "key 1 of the request is an integer, not a string"},
+	    {B("\x80\xc0"), "1 bytes after the msgpack object (one map per frame)"},
+	    {B("\x81\xa3"
+	       "cm"),
+	        "truncated msgpack: the string at offset 1 needs 3 bytes, 2 follow"},
+	    {B("\x81\xa3"
+	       "cmd"),
+	        "truncated msgpack: an object is missing at offset 5"},
+	    {B("\xdd\xff\xff\xff\xff"),
+	        "truncated msgpack: the array at offset 0 declares 4294967295 elements, 0 bytes "
+	        "follow"},
+	    {B("\xdf\x7f\xff\xff\xff\x01\x02"),
+	        "truncated msgpack: the map at offset 0 declares 2147483647 elements, 2 bytes "
+	        "follow"},
+	    {B("\xdb\0\0"), "truncated msgpack: the string at offset 0 ends inside its length"},
+	    {B("\xc7\x05\x01"
+	       "abc"),
+	        "truncated msgpack: the extension at offset 0 needs 6 bytes, 4 follow"},
+	    {B("\xcb\0\0"), "truncated msgpack: the number at offset 0 needs 8 bytes, 2 follow"},
+	    {B("\x81\xc1\x01"), "malformed msgpack: byte 0xc1 (never used) at offset 1"},
+	    {B("\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x01"),
+	        "msgpack nested deeper than 16 levels at offset 16"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct frame_request req;
 		char err[FRAME_ERRLEN] = "";
-		CU_ASSERT_EQUAL(frame_request_decode(&req, cases[i].bytes, cases[i].len, err,
-				    sizeof(err)),
-		    -1);
+		CU_ASSERT_EQUAL(
+		    frame_request_decode(&req, cases[i].bytes, cases[i].len, err, sizeof(err)), -1);
 		CU_ASSERT_STRING_EQUAL(err, cases[i].err);
 		if (strcmp(err, cases[i].err))
 			fprintf(stderr, "case %zu: got \"%s\"\n", i, err);
@@ -268,19 +301,21 @@ test_frame_bad_replies(void)
 		size_t len;
 		const char *err;
 	} cases[] = {
-		{ B("\x80"), "the reply has no \"ok\"" },
-		{ B("\x81\xa2ok\x01"), "\"ok\" is an integer, not a boolean" },
-		{ B("\x81\xa2ok\xc2"), "a failed reply without \"error\"" },
-		{ B("\x82\xa2ok\xc2\xa5" "error" "\xc0"), "\"error\" is nil, not a string" },
-		{ B("\x90"), "the reply is an array, not a map" },
+	    {B("\x80"), "the reply has no \"ok\""},
+	    {B("\x81\xa2ok\x01"), "\"ok\" is an integer, not a boolean"},
+	    {B("\x81\xa2ok\xc2"), "a failed reply without \"error\""},
+	    {B("\x82\xa2ok\xc2\xa5"
+	       "error"
+	       "\xc0"),
+	        "\"error\" is nil, not a string"},
+	    {B("\x90"), "the reply is an array, not a map"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct frame_reply rep;
 		char err[FRAME_ERRLEN] = "";
-		CU_ASSERT_EQUAL(frame_reply_decode(&rep, cases[i].bytes, cases[i].len, err,
-				    sizeof(err)),
-		    -1);
+		CU_ASSERT_EQUAL(
+		    frame_reply_decode(&rep, cases[i].bytes, cases[i].len, err, sizeof(err)), -1);
 		CU_ASSERT_STRING_EQUAL(err, cases[i].err);
 	}
 }
@@ -319,7 +354,7 @@ test_frame_all_types(void)
 		buf_init(&r, 0);
 		CU_ASSERT_FATAL(frame_encode_reply_ok(&r, b.data, b.len) == 0);
 		CU_ASSERT_FATAL(frame_reply_decode(&rep, r.data + FRAME_HEAD, r.len - FRAME_HEAD,
-				    err, sizeof(err)) == 0);
+		                    err, sizeof(err)) == 0);
 		buf_init(&json, 0);
 		CU_ASSERT_EQUAL(frame_object_json(&json, rep.data, 0), 0);
 		CU_ASSERT_STRING_EQUAL(json.data,
@@ -360,8 +395,8 @@ test_frame_encoder_limits(void)
 	CU_ASSERT_EQUAL(frame_encode_reply_ok(&b, "\x92\x01", 2), -1);
 	CU_ASSERT_EQUAL(errno, EINVAL);
 	CU_ASSERT_EQUAL(frame_encode_request(&b, "", NULL, 0), -1);
-	CU_ASSERT_EQUAL(frame_encode_request(&b, "0123456789012345678901234567890123", NULL, 0),
-	    -1);
+	CU_ASSERT_EQUAL(
+	    frame_encode_request(&b, "0123456789012345678901234567890123", NULL, 0), -1);
 	CU_ASSERT_EQUAL(b.len, before);
 
 	/* A long error is cut, never split inside a UTF-8 sequence. */
@@ -369,8 +404,8 @@ test_frame_encoder_limits(void)
 	memcpy(longerr + FRAME_ERROR_MAX - 1, "\xc3\xa9", 2);
 	buf_reset(&b);
 	CU_ASSERT_FATAL(frame_encode_reply_error(&b, longerr) == 0);
-	CU_ASSERT_FATAL(frame_reply_decode(&rep, b.data + FRAME_HEAD, b.len - FRAME_HEAD, err,
-			    sizeof(err)) == 0);
+	CU_ASSERT_FATAL(frame_reply_decode(
+	                    &rep, b.data + FRAME_HEAD, b.len - FRAME_HEAD, err, sizeof(err)) == 0);
 	CU_ASSERT_EQUAL(strlen(rep.error), FRAME_ERROR_MAX - 1);
 	frame_reply_free(&rep);
 	buf_free(&data);
@@ -389,7 +424,7 @@ test_frame_flush_resumes(void)
 	pair(sv);
 	buf_init(&b, 0);
 	for (int i = 0; i < 64; i++) {
-		struct frame_arg a = { "pad", "0123456789abcdef0123456789abcdef0123456789abcdef" };
+		struct frame_arg a = {"pad", "0123456789abcdef0123456789abcdef0123456789abcdef"};
 		CU_ASSERT_FATAL(frame_encode_request(&b, "status", &a, 1) == 0);
 	}
 	{
@@ -431,7 +466,7 @@ test_frame_flush_resumes(void)
 static void
 test_frame_check_agrees_with_msgpack(void)
 {
-	struct frame_arg a[] = { { "shard", "shardId-000000000001" }, { "k", "v" } };
+	struct frame_arg a[] = {{"shard", "shardId-000000000001"}, {"k", "v"}};
 	struct kls_buf b;
 	unsigned seed = 12345, accepted = 0, refused = 0;
 	char err[FRAME_ERRLEN];
@@ -466,22 +501,22 @@ test_frame_check_agrees_with_msgpack(void)
 }
 
 static CU_TestInfo frame_tests[] = {
-	{ "check agrees with msgpack-c", test_frame_check_agrees_with_msgpack },
-	{ "request round trip", test_frame_request_round_trip },
-	{ "reply round trip", test_frame_reply_round_trip },
-	{ "partial reads", test_frame_partial_reads },
-	{ "bad streams", test_frame_bad_streams },
-	{ "bad requests", test_frame_bad_requests },
-	{ "bad replies", test_frame_bad_replies },
-	{ "all types", test_frame_all_types },
-	{ "encoder limits", test_frame_encoder_limits },
-	{ "flush resumes", test_frame_flush_resumes },
-	CU_TEST_INFO_NULL,
+    {"check agrees with msgpack-c", test_frame_check_agrees_with_msgpack},
+    {"request round trip", test_frame_request_round_trip},
+    {"reply round trip", test_frame_reply_round_trip},
+    {"partial reads", test_frame_partial_reads},
+    {"bad streams", test_frame_bad_streams},
+    {"bad requests", test_frame_bad_requests},
+    {"bad replies", test_frame_bad_replies},
+    {"all types", test_frame_all_types},
+    {"encoder limits", test_frame_encoder_limits},
+    {"flush resumes", test_frame_flush_resumes},
+    CU_TEST_INFO_NULL,
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "frame", NULL, NULL, NULL, NULL, frame_tests },
-	CU_SUITE_INFO_NULL,
+    {"frame", NULL, NULL, NULL, NULL, frame_tests},
+    CU_SUITE_INFO_NULL,
 };
 
 int

@@ -77,7 +77,7 @@ family_of(const char *name, const struct exposition *e)
 		size_t l = strlen(e->types[i][0]);
 		if (!strncmp(name, e->types[i][0], l) &&
 		    (!name[l] || !strcmp(name + l, "_bucket") || !strcmp(name + l, "_sum") ||
-			!strcmp(name + l, "_count")))
+		        !strcmp(name + l, "_count")))
 			return e->types[i][0];
 	}
 	return NULL;
@@ -108,7 +108,7 @@ parse_exposition(const char *text, struct exposition *e)
 		if (!strncmp(buf, "# TYPE ", 7)) {
 			CU_ASSERT_FATAL(e->ntypes < 16);
 			CU_ASSERT_FATAL(sscanf(buf + 7, "%63s %63s", e->types[e->ntypes][0],
-					    e->types[e->ntypes][1]) == 2);
+			                    e->types[e->ntypes][1]) == 2);
 			/* HELP comes right before TYPE for the same family. */
 			CU_ASSERT_STRING_EQUAL(help_for, e->types[e->ntypes][0]);
 			e->ntypes++;
@@ -129,11 +129,10 @@ parse_exposition(const char *text, struct exposition *e)
 			while (*p != '}') {
 				CU_ASSERT_FATAL(s->nlabels < LABELS_MAX);
 				len = strcspn(p, "=");
-				CU_ASSERT_FATAL(len > 0 && len < 32 && p[len] == '=' &&
-				    p[len + 1] == '"');
+				CU_ASSERT_FATAL(
+				    len > 0 && len < 32 && p[len] == '=' && p[len + 1] == '"');
 				memcpy(s->key[s->nlabels], p, len);
-				p = parse_value(p + len + 2, s->val[s->nlabels],
-				    sizeof(s->val[0]));
+				p = parse_value(p + len + 2, s->val[s->nlabels], sizeof(s->val[0]));
 				CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 				s->nlabels++;
 				if (*p == ',')
@@ -178,7 +177,7 @@ find(const struct exposition *e, const char *name, const char *const *labels)
 	return NAN;
 }
 
-#define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 static const char *const weird_shard = "we\"ird\\sh\nard";
 
@@ -187,8 +186,8 @@ static struct metrics *
 filled(void)
 {
 	struct metrics *m = metrics_new();
-	struct metric_labels a = { "orders", "shardId-000000000000", "host-a:1" };
-	struct metric_labels b = { "orders", weird_shard, "host-a:1" };
+	struct metric_labels a = {"orders", "shardId-000000000000", "host-a:1"};
+	struct metric_labels b = {"orders", weird_shard, "host-a:1"};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_RECORDS_PROCESSED, &a, 100), 0);
@@ -215,21 +214,20 @@ static void
 check_filled(const char *text)
 {
 	static const char *const types[][2] = {
-		{ "kls_records_processed_total", "counter" },
-		{ "kls_bytes_processed_total", "counter" },
-		{ "kls_millis_behind_latest", "gauge" },
-		{ "kls_leases_held", "gauge" },
-		{ "kls_lease_renewals_total", "counter" },
-		{ "kls_lease_takes_total", "counter" },
-		{ "kls_leases_lost_total", "counter" },
-		{ "kls_getrecords_seconds", "histogram" },
-		{ "kls_handler_seconds", "histogram" },
-		{ "kls_reader_restarts_total", "counter" },
-		{ "kls_poison_records_total", "counter" },
+	    {"kls_records_processed_total", "counter"},
+	    {"kls_bytes_processed_total", "counter"},
+	    {"kls_millis_behind_latest", "gauge"},
+	    {"kls_leases_held", "gauge"},
+	    {"kls_lease_renewals_total", "counter"},
+	    {"kls_lease_takes_total", "counter"},
+	    {"kls_leases_lost_total", "counter"},
+	    {"kls_getrecords_seconds", "histogram"},
+	    {"kls_handler_seconds", "histogram"},
+	    {"kls_reader_restarts_total", "counter"},
+	    {"kls_poison_records_total", "counter"},
 	};
 	static struct exposition e;
-	const char *a[] = { "stream=orders", "shard=shardId-000000000000", "worker=host-a:1",
-		NULL };
+	const char *a[] = {"stream=orders", "shard=shardId-000000000000", "worker=host-a:1", NULL};
 	char weird[64];
 
 	parse_exposition(text, &e);
@@ -243,33 +241,32 @@ check_filled(const char *text)
 	CU_ASSERT_EQUAL(find(&e, "kls_millis_behind_latest", a), 2500);
 	/* Worker-level families carry no shard label. */
 	CU_ASSERT_EQUAL(find(&e, "kls_leases_held", L("stream=orders", "worker=host-a:1")), 2);
-	CU_ASSERT_EQUAL(find(&e, "kls_lease_takes_total", L("stream=orders", "worker=host-a:1")),
-	    2);
-	CU_ASSERT_EQUAL(find(&e, "kls_leases_lost_total", L("stream=orders", "worker=host-a:1")),
-	    0);
+	CU_ASSERT_EQUAL(
+	    find(&e, "kls_lease_takes_total", L("stream=orders", "worker=host-a:1")), 2);
+	CU_ASSERT_EQUAL(
+	    find(&e, "kls_leases_lost_total", L("stream=orders", "worker=host-a:1")), 0);
 	/* The escaped shard label reads back as it was given. */
 	snprintf(weird, sizeof(weird), "shard=%s", weird_shard);
-	CU_ASSERT_EQUAL(find(&e, "kls_records_processed_total",
-			    L("stream=orders", weird, "worker=host-a:1")),
+	CU_ASSERT_EQUAL(
+	    find(&e, "kls_records_processed_total", L("stream=orders", weird, "worker=host-a:1")),
 	    7);
-	CU_ASSERT_EQUAL(find(&e, "kls_poison_records_total",
-			    L("stream=orders", weird, "worker=host-a:1")),
-	    1);
+	CU_ASSERT_EQUAL(
+	    find(&e, "kls_poison_records_total", L("stream=orders", weird, "worker=host-a:1")), 1);
 	/* Histogram: cumulative buckets; 0.25 falls in le="0.25"; 60 only in +Inf. */
 	static const struct {
 		const char *le;
 		double count;
-	} buckets[] = { { "le=0.005", 1 }, { "le=0.1", 1 }, { "le=0.25", 3 }, { "le=10", 3 },
-		{ "le=+Inf", 4 } };
+	} buckets[] = {
+	    {"le=0.005", 1}, {"le=0.1", 1}, {"le=0.25", 3}, {"le=10", 3}, {"le=+Inf", 4}};
 	for (size_t i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++)
 		CU_ASSERT_EQUAL(find(&e, "kls_getrecords_seconds_bucket",
-				    L("stream=orders", "shard=shardId-000000000000",
-					"worker=host-a:1", buckets[i].le)),
+		                    L("stream=orders", "shard=shardId-000000000000",
+		                        "worker=host-a:1", buckets[i].le)),
 		    buckets[i].count);
 	CU_ASSERT_EQUAL(find(&e, "kls_getrecords_seconds_count", a), 4);
 	CU_ASSERT(fabs(find(&e, "kls_getrecords_seconds_sum", a) - 60.454) < 1e-9);
 	CU_ASSERT_EQUAL(find(&e, "kls_handler_seconds_bucket",
-			    L("stream=orders", weird, "worker=host-a:1", "le=0.001")),
+	                    L("stream=orders", weird, "worker=host-a:1", "le=0.001")),
 	    1);
 }
 
@@ -290,8 +287,8 @@ test_metrics_exposition(void)
 	    "kls_records_processed_total{stream=\"orders\",shard=\"we\\\"ird\\\\sh\\nard\","
 	    "worker=\"host-a:1\"} 7\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "kls_bytes_processed_total{stream=\"orders\","
-					      "shard=\"shardId-000000000000\",worker=\"host-a:1\"} "
-					      "1000000000000\n"));
+	                                      "shard=\"shardId-000000000000\",worker=\"host-a:1\"} "
+	                                      "1000000000000\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, ",le=\"0.1\"} 1\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, ",le=\"+Inf\"} 4\n"));
 	buf_free(&b);
@@ -302,7 +299,7 @@ static void
 test_metrics_rules(void)
 {
 	struct metrics *m = metrics_new();
-	struct metric_labels a = { "s", "shardId-1", "w" }, noshard = { "s", NULL, "w" };
+	struct metric_labels a = {"s", "shardId-1", "w"}, noshard = {"s", NULL, "w"};
 	struct metric_series *c, *g, *h, *held, *held2;
 	char longlabel[METRICS_LABEL_MAX + 2];
 
@@ -329,7 +326,7 @@ test_metrics_rules(void)
 
 	memset(longlabel, 'x', sizeof(longlabel) - 1);
 	longlabel[sizeof(longlabel) - 1] = '\0';
-	struct metric_labels bad = { "s", longlabel, "w" };
+	struct metric_labels bad = {"s", longlabel, "w"};
 	errno = 0;
 	CU_ASSERT_PTR_NULL(metrics_series(m, KLS_M_RECORDS_PROCESSED, &bad));
 	CU_ASSERT_EQUAL(errno, EINVAL);
@@ -340,12 +337,12 @@ test_metrics_rules(void)
 	/* Bounded: a family stops growing at METRICS_SERIES_MAX. */
 	for (int i = 1; i < METRICS_SERIES_MAX; i++) {
 		char shard[32];
-		struct metric_labels l = { "s", shard, "w" };
+		struct metric_labels l = {"s", shard, "w"};
 		snprintf(shard, sizeof(shard), "shardId-x%d", i);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(metrics_series(m, KLS_M_POISON_RECORDS, &l));
 	}
 	CU_ASSERT_PTR_NOT_NULL(metrics_series(m, KLS_M_POISON_RECORDS, &a));
-	struct metric_labels more = { "s", "shardId-more", "w" };
+	struct metric_labels more = {"s", "shardId-more", "w"};
 	errno = 0;
 	CU_ASSERT_PTR_NULL(metrics_series(m, KLS_M_POISON_RECORDS, &more));
 	CU_ASSERT_EQUAL(errno, ENOSPC);
@@ -362,15 +359,15 @@ test_metrics_forget_shard(void)
 	metrics_forget_shard(m, "shardId-000000000000");
 	/* The index still finds the series that stayed. */
 	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_RECORDS_PROCESSED,
-			    &(struct metric_labels){ "orders", weird_shard, "host-a:1" }, 1),
+	                    &(struct metric_labels){"orders", weird_shard, "host-a:1"}, 1),
 	    0);
 	buf_init(&b, 0);
 	CU_ASSERT_EQUAL_FATAL(metrics_render(m, &b), 0);
 	CU_ASSERT_PTR_NULL(strstr(b.data, "shardId-000000000000"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
-	    "shard=\"we\\\"ird\\\\sh\\nard\",worker=\"host-a:1\"} 8\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(b.data, "shard=\"we\\\"ird\\\\sh\\nard\",worker=\"host-a:1\"} 8\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "kls_leases_held{stream=\"orders\","
-					      "worker=\"host-a:1\"} 2\n"));
+	                                      "worker=\"host-a:1\"} 2\n"));
 	buf_free(&b);
 	metrics_free(m);
 }
@@ -385,22 +382,22 @@ test_metrics_parse_listen(void)
 		unsigned port;
 		const char *err;
 	} cases[] = {
-		{ "127.0.0.1:9100", 0, AF_INET, 9100, NULL },
-		{ "0.0.0.0:0", 0, AF_INET, 0, NULL },
-		{ "[::1]:9100", 0, AF_INET6, 9100, NULL },
-		{ "[::]:65535", 0, AF_INET6, 65535, NULL },
-		{ "localhost:9100", -1, 0, 0, "\"localhost\" is not a numeric IPv4" },
-		{ "127.0.0.1", -1, 0, 0, "is not HOST:PORT" },
-		{ "127.0.0.1:65536", -1, 0, 0, "is not a number from 0 to 65535" },
-		{ "127.0.0.1:12ab", -1, 0, 0, "port \"12ab\" is not a number" },
-		{ "127.0.0.1:-1", -1, 0, 0, "port \"-1\" is not a number" },
-		{ "127.0.0.1:", -1, 0, 0, "port \"\" is not a number" },
-		{ "1.2.3:80", -1, 0, 0, "\"1.2.3\" is not a numeric IPv4" },
-		{ "::1:80", -1, 0, 0, "(IPv6 goes in brackets)" },
-		{ "[127.0.0.1]:80", -1, 0, 0, "is not a numeric IPv6 address" },
-		{ ":80", -1, 0, 0, "no numeric IP address before the port" },
-		{ "9100", -1, 0, 0, "is not HOST:PORT" },
-		{ "", -1, 0, 0, "is not HOST:PORT" },
+	    {"127.0.0.1:9100", 0, AF_INET, 9100, NULL},
+	    {"0.0.0.0:0", 0, AF_INET, 0, NULL},
+	    {"[::1]:9100", 0, AF_INET6, 9100, NULL},
+	    {"[::]:65535", 0, AF_INET6, 65535, NULL},
+	    {"localhost:9100", -1, 0, 0, "\"localhost\" is not a numeric IPv4"},
+	    {"127.0.0.1", -1, 0, 0, "is not HOST:PORT"},
+	    {"127.0.0.1:65536", -1, 0, 0, "is not a number from 0 to 65535"},
+	    {"127.0.0.1:12ab", -1, 0, 0, "port \"12ab\" is not a number"},
+	    {"127.0.0.1:-1", -1, 0, 0, "port \"-1\" is not a number"},
+	    {"127.0.0.1:", -1, 0, 0, "port \"\" is not a number"},
+	    {"1.2.3:80", -1, 0, 0, "\"1.2.3\" is not a numeric IPv4"},
+	    {"::1:80", -1, 0, 0, "(IPv6 goes in brackets)"},
+	    {"[127.0.0.1]:80", -1, 0, 0, "is not a numeric IPv6 address"},
+	    {":80", -1, 0, 0, "no numeric IP address before the port"},
+	    {"9100", -1, 0, 0, "is not HOST:PORT"},
+	    {"", -1, 0, 0, "is not HOST:PORT"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -435,8 +432,8 @@ serve(void *arg)
 	struct server *sv = arg;
 
 	for (;;) {
-		struct pollfd p[2] = { { metrics_http_fd(sv->h), POLLIN, 0 },
-			{ sv->stop[0], POLLIN, 0 } };
+		struct pollfd p[2] = {
+		    {metrics_http_fd(sv->h), POLLIN, 0}, {sv->stop[0], POLLIN, 0}};
 		int64_t t = metrics_http_timeout_ms(sv->h);
 		if (poll(p, 2, t < 0 || t > 1000 ? 1000 : (int)t) < 0 && errno != EINTR)
 			break;
@@ -533,16 +530,16 @@ test_metrics_http_scrape(void)
 	close(sv.stop[1]);
 
 	/* Values move between scrapes (the loop is stopped while we change them). */
-	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_RECORDS_PROCESSED,
-			    &(struct metric_labels){ "orders", "shardId-000000000000", "host-a:1" },
-			    850),
+	CU_ASSERT_EQUAL(
+	    metrics_add(m, KLS_M_RECORDS_PROCESSED,
+	        &(struct metric_labels){"orders", "shardId-000000000000", "host-a:1"}, 850),
 	    0);
 	CU_ASSERT_FATAL(pipe(sv.stop) == 0);
 	CU_ASSERT_FATAL(pthread_create(&sv.th, NULL, serve, &sv) == 0);
 	fetch(port, "/metrics", "GET", &f);
 	CU_ASSERT_EQUAL(f.status, 200);
 	CU_ASSERT_PTR_NOT_NULL(strstr(f.body.data, "shard=\"shardId-000000000000\","
-						   "worker=\"host-a:1\"} 1000\n"));
+	                                           "worker=\"host-a:1\"} 1000\n"));
 	buf_free(&f.body);
 	CU_ASSERT(write(sv.stop[1], "x", 1) == 1);
 	pthread_join(sv.th, NULL);
@@ -566,17 +563,17 @@ clean_curl(void)
 }
 
 static CU_TestInfo metrics_tests[] = {
-	{ "exposition", test_metrics_exposition },
-	{ "rules", test_metrics_rules },
-	{ "forget shard", test_metrics_forget_shard },
-	{ "parse listen", test_metrics_parse_listen },
-	{ "http scrape", test_metrics_http_scrape },
-	CU_TEST_INFO_NULL,
+    {"exposition", test_metrics_exposition},
+    {"rules", test_metrics_rules},
+    {"forget shard", test_metrics_forget_shard},
+    {"parse listen", test_metrics_parse_listen},
+    {"http scrape", test_metrics_http_scrape},
+    CU_TEST_INFO_NULL,
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "metrics", init_curl, clean_curl, NULL, NULL, metrics_tests },
-	CU_SUITE_INFO_NULL,
+    {"metrics", init_curl, clean_curl, NULL, NULL, metrics_tests},
+    CU_SUITE_INFO_NULL,
 };
 
 int

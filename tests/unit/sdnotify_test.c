@@ -29,7 +29,7 @@ struct fake_systemd {
 static void
 fake_open(struct fake_systemd *f, bool abstract)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	socklen_t len;
 
 	memset(f, 0, sizeof(*f));
@@ -64,7 +64,7 @@ fake_close(struct fake_systemd *f)
 static void
 fake_recv(struct fake_systemd *f, char *buf, size_t size)
 {
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = {.tv_sec = 5};
 	ssize_t r;
 
 	setsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -162,10 +162,10 @@ test_sdnotify_bad_socket_names(void)
 		const char *path;
 		int err;
 	} cases[] = {
-		{ "relative/notify", EINVAL },
-		{ "notify", EINVAL },
-		{ longpath, ENAMETOOLONG },
-		{ longabs, ENAMETOOLONG },
+	    {"relative/notify", EINVAL},
+	    {"notify", EINVAL},
+	    {longpath, ENAMETOOLONG},
+	    {longabs, ENAMETOOLONG},
 	};
 
 	memset(longpath, 'a', sizeof(longpath) - 1);
@@ -237,18 +237,18 @@ test_sdnotify_watchdog_parse(void)
 		int rc;
 		uint64_t interval, period_ms;
 	} cases[] = {
-		{ NULL, NULL, 0, 0, 0 },
-		{ "", NULL, 0, 0, 0 },
-		{ "30000000", NULL, 0, 30000000, 15000 },
-		{ "30000000", "1000", 0, 30000000, 15000 }, /* 1000 is self below */
-		{ "30000000", "1001", 0, 0, 0 },            /* meant for another process */
-		{ "1", NULL, 0, 1, 1 },                     /* never a zero period */
-		{ "0", NULL, -1, 0, 0 },
-		{ "-5", NULL, -1, 0, 0 },
-		{ "12s", NULL, -1, 0, 0 },
-		{ " 5", NULL, -1, 0, 0 },
-		{ "99999999999999999999999", NULL, -1, 0, 0 },
-		{ "30000000", "abc", -1, 0, 0 },
+	    {NULL, NULL, 0, 0, 0},
+	    {"", NULL, 0, 0, 0},
+	    {"30000000", NULL, 0, 30000000, 15000},
+	    {"30000000", "1000", 0, 30000000, 15000}, /* 1000 is self below */
+	    {"30000000", "1001", 0, 0, 0},            /* meant for another process */
+	    {"1", NULL, 0, 1, 1},                     /* never a zero period */
+	    {"0", NULL, -1, 0, 0},
+	    {"-5", NULL, -1, 0, 0},
+	    {"12s", NULL, -1, 0, 0},
+	    {" 5", NULL, -1, 0, 0},
+	    {"99999999999999999999999", NULL, -1, 0, 0},
+	    {"30000000", "abc", -1, 0, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -293,20 +293,20 @@ test_sdnotify_env_consumed(void)
 }
 
 static CU_TestInfo sdnotify_tests[] = {
-	{ "path socket in order", test_sdnotify_path_socket_in_order },
-	{ "abstract socket in order", test_sdnotify_abstract_socket_in_order },
-	{ "off is a no-op", test_sdnotify_off_is_noop },
-	{ "bad socket names", test_sdnotify_bad_socket_names },
-	{ "bad messages", test_sdnotify_bad_messages },
-	{ "full queue does not block", test_sdnotify_full_queue_does_not_block },
-	{ "watchdog parse", test_sdnotify_watchdog_parse },
-	{ "environment consumed", test_sdnotify_env_consumed },
-	CU_TEST_INFO_NULL,
+    {"path socket in order", test_sdnotify_path_socket_in_order},
+    {"abstract socket in order", test_sdnotify_abstract_socket_in_order},
+    {"off is a no-op", test_sdnotify_off_is_noop},
+    {"bad socket names", test_sdnotify_bad_socket_names},
+    {"bad messages", test_sdnotify_bad_messages},
+    {"full queue does not block", test_sdnotify_full_queue_does_not_block},
+    {"watchdog parse", test_sdnotify_watchdog_parse},
+    {"environment consumed", test_sdnotify_env_consumed},
+    CU_TEST_INFO_NULL,
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "sdnotify", NULL, NULL, NULL, NULL, sdnotify_tests },
-	CU_SUITE_INFO_NULL,
+    {"sdnotify", NULL, NULL, NULL, NULL, sdnotify_tests},
+    CU_SUITE_INFO_NULL,
 };
 
 int
