@@ -392,7 +392,8 @@ conn_read(struct control_server *s, struct conn *c)
 	conn_flush(s, c);
 }
 
-static void
+/* Accepts one pending connection; false when there was none (or accept failed). */
+static bool
 accept_one(struct control_server *s)
 {
 	struct ucred cred;
@@ -406,7 +407,7 @@ accept_one(struct control_server *s)
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("control socket %s: accept", s->path);
-		return;
+		return false;
 	}
 	if (s->nconns == s->cfg.max_clients) {
 		struct kls_buf b;
@@ -419,12 +420,12 @@ accept_one(struct control_server *s)
 		close(fd);
 		log_warnx(
 		    "control socket: refused a connection, %u already open", s->cfg.max_clients);
-		return;
+		return true;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
-		return;
+		return true;
 	}
 	c->fd = fd;
 	frame_reader_init(&c->rd, FRAME_MAX);
@@ -438,12 +439,12 @@ accept_one(struct control_server *s)
 	if (ep_add(s->epfd, fd, EPOLLIN, c) < 0) {
 		log_warn("control socket: epoll_ctl");
 		conn_free(s, c);
-		return;
+		return true;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		log_warn("control socket: SO_PEERCRED");
 		conn_free(s, c);
-		return;
+		return true;
 	}
 	c->pid = cred.pid;
 	c->uid = cred.uid;
@@ -458,6 +459,7 @@ accept_one(struct control_server *s)
 		conn_refuse(c, msg);
 		conn_flush(s, c);
 	}
+	return true;
 }
 
 static void
@@ -493,8 +495,8 @@ control_handle(struct control_server *s)
 		struct conn *c = ev[i].data.ptr;
 		if (ev[i].data.ptr == &tag_listener) {
 			/* Bounded per call so one flood cannot hold klsd's loop. */
-			for (unsigned k = 0; k < s->cfg.max_clients; k++)
-				accept_one(s);
+			for (unsigned k = 0; k < s->cfg.max_clients && accept_one(s); k++)
+				;
 			continue;
 		}
 		if (ev[i].data.ptr == &tag_timer) {
