@@ -33,6 +33,10 @@ static const double getrecords_buckets[] = {
 static const double handler_buckets[] = {
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 #define BUCKETS(b) b, sizeof(b) / sizeof(b[0])
+/* Rendering formats a family's bounds into an array of this many. */
+#define BUCKETS_MAX 16
+_Static_assert(sizeof(getrecords_buckets) / sizeof(double) <= BUCKETS_MAX, "too many buckets");
+_Static_assert(sizeof(handler_buckets) / sizeof(double) <= BUCKETS_MAX, "too many buckets");
 
 static const struct family_def defs[KLS_M_COUNT] = {
     [KLS_M_RECORDS_PROCESSED] = {"kls_records_processed_total",
@@ -63,11 +67,12 @@ static const struct family_def defs[KLS_M_COUNT] = {
 
 struct metric_series {
 	const struct family_def *def;
-	uint64_t hash;    /* of the label values, for the family's index */
-	char *label[3];   /* stream, shard, worker; NULL when the family does not use it */
-	double value;     /* counter, gauge; histogram: sum */
-	uint64_t count;   /* histogram observations */
-	uint64_t *bucket; /* histogram: observations per bucket (not cumulative) */
+	uint64_t hash;     /* of the label values, for the family's index */
+	char *label[3];    /* stream, shard, worker; NULL when the family does not use it */
+	double value;      /* counter, gauge; histogram: sum */
+	uint64_t count;    /* histogram observations */
+	uint64_t *bucket;  /* histogram: observations per bucket (not cumulative) */
+	char *labels_text; /* `stream="...",shard="..."` escaped, built once at creation */
 };
 
 /* A family's series in creation order (the rendering order), and an open-addressing
@@ -97,6 +102,7 @@ series_free(struct metric_series *s)
 	for (int i = 0; i < 3; i++)
 		free(s->label[i]);
 	free(s->bucket);
+	free(s->labels_text);
 	free(s);
 }
 
@@ -118,6 +124,49 @@ static bool
 label_eq(const char *have, const char *want)
 {
 	return !strcmp(have ? have : "", want ? want : "");
+}
+
+/* Escapes a label value (backslash, double quote, newline) or, with help set, a HELP
+ * text (backslash, newline). */
+static int
+put_escaped(struct kls_buf *b, const char *s, bool help)
+{
+	int rc = 0;
+
+	for (; *s && !rc; s++) {
+		if (*s == '\\')
+			rc = buf_puts(b, "\\\\");
+		else if (*s == '\n')
+			rc = buf_puts(b, "\\n");
+		else if (*s == '"' && !help)
+			rc = buf_puts(b, "\\\"");
+		else
+			rc = buf_append(b, s, 1);
+	}
+	return rc;
+}
+
+/* The series' label pairs as they appear between braces, escaped once for all scrapes. */
+static char *
+labels_text(const struct metric_series *s)
+{
+	struct kls_buf b;
+	char *t;
+	int rc;
+
+	buf_init(&b, 0);
+	rc = buf_puts(&b, ""); /* an empty text is still a string */
+	for (int i = 0; i < 3 && !rc; i++) {
+		if (!s->label[i])
+			continue;
+		rc = buf_printf(&b, "%s%s=\"", b.len ? "," : "", label_names[i]);
+		rc = rc ? rc : put_escaped(&b, s->label[i], false);
+		rc = rc ? rc : buf_puts(&b, "\"");
+	}
+	/* A copy of just the right size: one per series, kept for the series' life. */
+	t = rc ? NULL : strdup(b.data);
+	buf_free(&b);
+	return t;
 }
 
 /* FNV-1a over the three values, each ended by a byte no value contains at that spot. */
@@ -228,7 +277,8 @@ metrics_series(struct metrics *m, enum kls_metric id, const struct metric_labels
 			series_free(s);
 			return NULL;
 		}
-	if (d->type == M_HISTOGRAM && !(s->bucket = calloc(d->nbuckets, sizeof(*s->bucket)))) {
+	if (!(s->labels_text = labels_text(s)) ||
+	    (d->type == M_HISTOGRAM && !(s->bucket = calloc(d->nbuckets, sizeof(*s->bucket))))) {
 		series_free(s);
 		return NULL;
 	}
@@ -323,93 +373,59 @@ metrics_forget_shard(struct metrics *m, const char *shard)
 	}
 }
 
-/* The shortest decimal that reads back as v, or +Inf/-Inf/NaN as Prometheus spells them. */
-static int
-put_double(struct kls_buf *b, double v)
+/* The shortest decimal that reads back as v, or +Inf/-Inf/NaN as Prometheus spells them,
+ * in tmp. Whole numbers (counters, nearly always) skip the round-trip check. */
+static const char *
+fmt_double(char tmp[40], double v)
 {
-	char tmp[40];
-
 	if (isnan(v))
-		return buf_puts(b, "NaN");
+		return "NaN";
 	if (isinf(v))
-		return buf_puts(b, v > 0 ? "+Inf" : "-Inf");
-	snprintf(tmp, sizeof(tmp), "%.15g", v);
+		return v > 0 ? "+Inf" : "-Inf";
+	if (v == floor(v) && fabs(v) < 1e15) {
+		snprintf(tmp, 40, "%lld", (long long)v);
+		return tmp;
+	}
+	snprintf(tmp, 40, "%.15g", v);
 	if (strtod(tmp, NULL) != v)
-		snprintf(tmp, sizeof(tmp), "%.17g", v);
-	return buf_puts(b, tmp);
+		snprintf(tmp, 40, "%.17g", v);
+	return tmp;
 }
 
-/* Escapes a label value (backslash, double quote, newline) or, with help set, a HELP
- * text (backslash, newline). */
+/* One line: name, suffix, {labels[,le="le"]}, value text. */
 static int
-put_escaped(struct kls_buf *b, const char *s, bool help)
+put_line(struct kls_buf *b, const struct metric_series *s, const char *suffix, const char *le,
+    const char *value)
 {
-	int rc = 0;
+	const char *sep = s->labels_text[0] ? "," : "";
 
-	for (; *s && !rc; s++) {
-		if (*s == '\\')
-			rc = buf_puts(b, "\\\\");
-		else if (*s == '\n')
-			rc = buf_puts(b, "\\n");
-		else if (*s == '"' && !help)
-			rc = buf_puts(b, "\\\"");
-		else
-			rc = buf_append(b, s, 1);
-	}
-	return rc;
+	if (le)
+		return buf_printf(b, "%s%s{%s%sle=\"%s\"} %s\n", s->def->name, suffix,
+		    s->labels_text, sep, le, value);
+	if (s->labels_text[0])
+		return buf_printf(b, "%s%s{%s} %s\n", s->def->name, suffix, s->labels_text, value);
+	return buf_printf(b, "%s%s %s\n", s->def->name, suffix, value);
 }
 
-/* "name{l1="v1",...[,le="x"]} " with suffix after name; le may be NULL. */
+/* le is the family's bucket bounds as text, computed once per rendering. */
 static int
-put_sample_head(
-    struct kls_buf *b, const struct metric_series *s, const char *suffix, const double *le)
+put_series(struct kls_buf *b, const struct metric_series *s, char (*le)[40])
 {
-	bool first = true;
-	int rc = buf_printf(b, "%s%s", s->def->name, suffix);
-
-	for (int i = 0; i < 3 && !rc; i++) {
-		if (!s->label[i])
-			continue;
-		rc = buf_printf(b, "%s%s=\"", first ? "{" : ",", label_names[i]);
-		rc = rc ? rc : put_escaped(b, s->label[i], false);
-		rc = rc ? rc : buf_puts(b, "\"");
-		first = false;
-	}
-	if (!rc && le) {
-		rc = buf_printf(b, "%sle=\"", first ? "{" : ",");
-		rc = rc ? rc : put_double(b, *le);
-		rc = rc ? rc : buf_puts(b, "\"");
-		first = false;
-	}
-	if (!rc && !first)
-		rc = buf_puts(b, "}");
-	return rc ? rc : buf_puts(b, " ");
-}
-
-static int
-put_series(struct kls_buf *b, const struct metric_series *s)
-{
-	static const double inf = INFINITY;
+	char n[32], v[40];
 	uint64_t cum = 0;
 	int rc = 0;
 
-	if (s->def->type != M_HISTOGRAM) {
-		rc = put_sample_head(b, s, "", NULL);
-		rc = rc ? rc : put_double(b, s->value);
-		return rc ? rc : buf_puts(b, "\n");
-	}
+	if (s->def->type != M_HISTOGRAM)
+		return put_line(b, s, "", NULL, fmt_double(v, s->value));
 	for (size_t i = 0; i < s->def->nbuckets && !rc; i++) {
 		cum += s->bucket[i];
-		rc = put_sample_head(b, s, "_bucket", &s->def->buckets[i]);
-		rc = rc ? rc : buf_printf(b, "%llu\n", (unsigned long long)cum);
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)cum);
+		rc = put_line(b, s, "_bucket", le[i], n);
 	}
-	rc = rc ? rc : put_sample_head(b, s, "_bucket", &inf);
-	rc = rc ? rc : buf_printf(b, "%llu\n", (unsigned long long)s->count);
-	rc = rc ? rc : put_sample_head(b, s, "_sum", NULL);
-	rc = rc ? rc : put_double(b, s->value);
-	rc = rc ? rc : buf_puts(b, "\n");
-	rc = rc ? rc : put_sample_head(b, s, "_count", NULL);
-	return rc ? rc : buf_printf(b, "%llu\n", (unsigned long long)s->count);
+	snprintf(n, sizeof(n), "%llu", (unsigned long long)s->count);
+	rc = rc ? rc : put_line(b, s, "_bucket", "+Inf", n);
+	rc = rc ? rc : put_line(b, s, "_sum", NULL, fmt_double(v, s->value));
+	return rc ? rc : put_line(b, s, "_count", NULL, n);
 }
 
 int
@@ -423,8 +439,13 @@ metrics_render(const struct metrics *m, struct kls_buf *out)
 		rc = buf_printf(out, "# HELP %s ", d->name);
 		rc = rc ? rc : put_escaped(out, d->help, true);
 		rc = rc ? rc : buf_printf(out, "\n# TYPE %s %s\n", d->name, type_names[d->type]);
+		char le[BUCKETS_MAX][40];
+		for (size_t i = 0; i < d->nbuckets; i++) {
+			char tmp[40];
+			snprintf(le[i], sizeof(le[i]), "%s", fmt_double(tmp, d->buckets[i]));
+		}
 		for (size_t i = 0; i < m->fam[f].n && !rc; i++)
-			rc = put_series(out, m->fam[f].s[i]);
+			rc = put_series(out, m->fam[f].s[i], le);
 		if (!rc && out->len > METRICS_RENDER_MAX) {
 			errno = EMSGSIZE;
 			rc = -1;
