@@ -242,6 +242,24 @@ tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/li
 		$(CUNIT_LIBS) $(LIBS)
 .PHONY: bench-reader
 
+# == service tests: sd_notify, frames, control socket, metrics, install ==
+check_PROGRAMS += tests/unit/sdnotify_test tests/unit/frame_test
+tests_unit_sdnotify_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_sdnotify_test_LDADD = $(TEST_COMMON_LIBS)
+tests_unit_frame_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_frame_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/control_test
+tests_unit_control_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_control_test_LDADD = supervisor/libklsd.a ctl/libklsctl.a shm/libklsshm.a \
+	$(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/metrics_test
+tests_unit_metrics_test_CPPFLAGS = $(TEST_CPPFLAGS) $(MHD_CFLAGS)
+tests_unit_metrics_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS) $(MHD_LIBS)
+# Shell tests: the init script (built from scripts/kls.init) and make install.
+TESTS += tests/init_test.sh tests/install_test.sh
+EXTRA_DIST += tests/init_test.sh tests/install_test.sh tests/init/klsd
+check_SCRIPTS = scripts/init.d/kls
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
