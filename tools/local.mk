@@ -15,3 +15,4 @@ tools_kls_fixture_LDADD = common/libklscommon.a $(JSONC_LIBS)
 tools_kls_rusage_SOURCES = tools/rusage.c
 
 dist_noinst_SCRIPTS += scripts/demo scripts/bench
+EXTRA_DIST += scripts/bench.d/monitor.js
