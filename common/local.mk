@@ -22,6 +22,11 @@ common_libklscommon_a_SOURCES += \
 	common/base64.c common/base64.h
 
 # == Kinesis and DynamoDB clients ==
+common_libklscommon_a_SOURCES += \
+	common/awsjson.c common/awsjson.h \
+	common/kinesis.c common/kinesis.h common/kinesis_int.h common/kinesis_admin.c \
+	common/dynamodb.c common/dynamodb.h common/dynamodb_int.h \
+	common/dynamodb_value.c common/dynamodb_write.c
 
 # == configuration ==
 common_libklscommon_a_SOURCES += \

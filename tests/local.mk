@@ -73,6 +73,17 @@ tests/fuzz/getrecords_fuzz: $(srcdir)/tests/fuzz/getrecords_fuzz.c $(srcdir)/com
 .PHONY: bench-scan fuzz
 
 # == Kinesis and DynamoDB client tests ==
+tests_libklstest_a_SOURCES += tests/stub_script.c tests/stub_script.h
+check_PROGRAMS += tests/unit/kinesis_test tests/unit/dynamodb_test \
+	tests/integration/kinesis_test tests/integration/dynamodb_test
+tests_unit_kinesis_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_kinesis_test_LDADD = $(TEST_COMMON_LIBS)
+tests_unit_dynamodb_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_dynamodb_test_LDADD = $(TEST_COMMON_LIBS)
+tests_integration_kinesis_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_kinesis_test_LDADD = $(TEST_COMMON_LIBS)
+tests_integration_dynamodb_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_dynamodb_test_LDADD = $(TEST_COMMON_LIBS)
 
 # == configuration tests ==
 check_PROGRAMS += tests/unit/config_test

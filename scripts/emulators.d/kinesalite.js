@@ -1,0 +1,18 @@
+/*
+ * kinesalite (Kinesis emulator) in memory on 127.0.0.1. Its own command-line tool cannot
+ * choose the listen address, so scripts/emulators starts it through this module API.
+ * Streams become ACTIVE at once (the *StreamMs delays are 0) and the shard limit is raised
+ * from 10 so resharding and many-shard tests fit.
+ */
+'use strict'
+
+const { serve, requireEmulator, stateDirArg } = require('./serve.js')
+
+const stateDir = stateDirArg()
+const kinesalite = requireEmulator('kinesalite')
+serve('kinesalite', stateDir, kinesalite({
+	createStreamMs: 0,
+	deleteStreamMs: 0,
+	updateStreamMs: 0,
+	shardLimit: 1000,
+}))
