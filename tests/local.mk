@@ -154,12 +154,14 @@ tests_unit_lease_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
 # kls-fixture and kls-produce run as programs (from the build tree), so these tests
 # depend on them being built first.
 check_PROGRAMS += tests/integration/fixture_test tests/integration/produce_test
-tests_integration_fixture_test_SOURCES = tests/integration/fixture_test.c tools/payload.c
+tests_integration_fixture_test_SOURCES = tests/integration/fixture_test.c tools/payload.c \
+	tests/spawn.c tests/spawn.h
 tests_integration_fixture_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_fixture_test_LDADD = $(TEST_COMMON_LIBS)
 tests_integration_fixture_test_DEPENDENCIES = tools/kls-fixture$(EXEEXT) tests/libklstest.a \
 	common/libklscommon.a
-tests_integration_produce_test_SOURCES = tests/integration/produce_test.c tools/payload.c
+tests_integration_produce_test_SOURCES = tests/integration/produce_test.c tools/payload.c \
+	tests/spawn.c tests/spawn.h
 tests_integration_produce_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_produce_test_LDADD = $(TEST_COMMON_LIBS)
 tests_integration_produce_test_DEPENDENCIES = tools/kls-produce$(EXEEXT) tests/libklstest.a \

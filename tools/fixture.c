@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/cli.h"
 #include "tools/fixture.h"
 
 #define REQUEST_MAX (64 * 1024) /* a request's header and body; ours are small */
@@ -40,9 +41,10 @@
 
 struct conn {
 	int fd;
+	size_t slot; /* its index in run()'s table */
 	char in[REQUEST_MAX];
 	size_t in_len;
-	size_t req_len;        /* bytes of the request being answered */
+	size_t req_len; /* bytes of the request being answered */
 	bool sent_continue;
 	bool writing;
 	bool close_after;
@@ -75,23 +77,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: kls-fixture --shards N --records N --record-bytes N [--batch N] "
-		   "[--open]\n"
-		   "                   [--stream NAME] [--port P]\n");
-}
-
-static int
-parse_num(const char *s, const char *what, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || *out > max) {
-		fprintf(stderr, "kls-fixture: %s: want an integer up to %llu, not \"%s\"\n", what,
-		    max, s);
-		return -1;
-	}
-	return 0;
+	           "[--open]\n"
+	           "                   [--stream NAME] [--port P]\n");
 }
 
 static int
@@ -108,38 +95,42 @@ parse_opts(int argc, char **argv, struct fx_opts *o, unsigned *port)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long v;
+	uint64_t v;
 	int ch;
 
-	*o = (struct fx_opts){ .stream = "bench", .shards = 4, .records = 1000,
-		.record_bytes = 100, .batch = FX_BATCH_MAX };
+	*o = (struct fx_opts){ .stream = "bench",
+		.shards = 4,
+		.records = 1000,
+		.record_bytes = 100,
+		.batch = FX_BATCH_MAX };
 	*port = 0;
 	while ((ch = getopt_long(argc, argv, "s:n:b:B:oS:p:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			if (parse_num(optarg, "--shards", FX_SHARDS_MAX, &v) < 0)
+			if (cli_u64("kls-fixture", "--shards", optarg, 1, FX_SHARDS_MAX, &v) < 0)
 				return -1;
 			o->shards = (unsigned)v;
 			break;
 		case 'n':
-			if (parse_num(optarg, "--records", FX_RECORDS_MAX, &v) < 0)
+			if (cli_u64("kls-fixture", "--records", optarg, 0, FX_RECORDS_MAX, &v) < 0)
 				return -1;
 			o->records = v;
 			break;
 		case 'b':
-			if (parse_num(optarg, "--record-bytes", FX_RECORD_BYTES_MAX, &v) < 0)
+			if (cli_u64("kls-fixture", "--record-bytes", optarg, 1, FX_RECORD_BYTES_MAX,
+			        &v) < 0)
 				return -1;
 			o->record_bytes = v;
 			break;
 		case 'B':
-			if (parse_num(optarg, "--batch", FX_BATCH_MAX, &v) < 0)
+			if (cli_u64("kls-fixture", "--batch", optarg, 1, FX_BATCH_MAX, &v) < 0)
 				return -1;
 			o->batch = (unsigned)v;
 			break;
 		case 'o': o->open = true; break;
 		case 'S': o->stream = optarg; break;
 		case 'p':
-			if (parse_num(optarg, "--port", 65535, &v) < 0)
+			if (cli_u64("kls-fixture", "--port", optarg, 0, 65535, &v) < 0)
 				return -1;
 			*port = (unsigned)v;
 			break;
@@ -157,7 +148,8 @@ parse_opts(int argc, char **argv, struct fx_opts *o, unsigned *port)
 static int
 listen_loopback(unsigned port, unsigned *bound)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+		.sin_port = htons((uint16_t)port),
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	int fd, one = 1;
@@ -226,9 +218,11 @@ static void
 respond(struct conn *c, int status, const char *error_type, const struct fx_reply *r)
 {
 	static uint64_t request_id; /* single thread: only this loop counts requests */
-	const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request" :
-	    status == 404 ? "Not Found" : status == 413 ? "Payload Too Large" :
-							"Not Implemented";
+	const char *reason = status == 200   ? "OK"
+	                     : status == 400 ? "Bad Request"
+	                     : status == 404 ? "Not Found"
+	                     : status == 413 ? "Payload Too Large"
+	                                     : "Not Implemented";
 	size_t len = c->head.len + (r ? r->slice_len : 0) + c->tail.len;
 
 	buf_reset(&c->hdr);
@@ -306,7 +300,7 @@ handle_request(struct fx_stream *s, struct conn *c)
 	c->sent_continue = false;
 	if (memmem(c->in, hlen, " HTTP/1.0\r\n", 11) ||
 	    (header(c->in, hlen, "Connection", &v, &vlen) && vlen == 5 &&
-		strncasecmp(v, "close", 5) == 0))
+	        strncasecmp(v, "close", 5) == 0))
 		c->close_after = true;
 
 	if (strncmp(c->in, "GET /stats ", 11) == 0) {
@@ -316,12 +310,13 @@ handle_request(struct fx_stream *s, struct conn *c)
 		respond(c, 200, NULL, NULL);
 		return 1;
 	}
-	if (strncmp(c->in, "POST ", 5) != 0 ||
-	    !header(c->in, hlen, "X-Amz-Target", &v, &vlen) || vlen <= strlen(TARGET_PREFIX) ||
+	if (strncmp(c->in, "POST ", 5) != 0 || !header(c->in, hlen, "X-Amz-Target", &v, &vlen) ||
+	    vlen <= strlen(TARGET_PREFIX) ||
 	    strncmp(v, TARGET_PREFIX, strlen(TARGET_PREFIX)) != 0 ||
 	    vlen - strlen(TARGET_PREFIX) >= sizeof(action)) {
-		respond_text(c, 404, "not a Kinesis call (POST with X-Amz-Target "
-				     "Kinesis_20131202.*) or GET /stats");
+		respond_text(c, 404,
+		    "not a Kinesis call (POST with X-Amz-Target "
+		    "Kinesis_20131202.*) or GET /stats");
 		return 1;
 	}
 	memcpy(action, v + strlen(TARGET_PREFIX), vlen - strlen(TARGET_PREFIX));
@@ -433,15 +428,18 @@ run(struct fx_stream *s, int lfd)
 			struct conn *c = events[i].data.ptr;
 
 			if (c == NULL) {
-				while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+				while ((fd = accept4(lfd, NULL, NULL,
+				            SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 					for (k = 0; k < CONNS_MAX && conns[k]; k++)
 						;
 					if (k == CONNS_MAX || (conns[k] = conn_new(fd)) == NULL) {
 						close(fd);
 						continue;
 					}
+					conns[k]->slot = k;
 					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-					ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = conns[k] };
+					ev = (struct epoll_event){ .events = EPOLLIN,
+						.data.ptr = conns[k] };
 					if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 						conn_free(conns[k]);
 						conns[k] = NULL;
@@ -450,9 +448,7 @@ run(struct fx_stream *s, int lfd)
 				continue;
 			}
 			if (serve(s, ep, c) < 0) {
-				for (k = 0; k < CONNS_MAX && conns[k] != c; k++)
-					;
-				conns[k] = NULL;
+				conns[c->slot] = NULL;
 				conn_free(c);
 			}
 		}

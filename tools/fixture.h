@@ -24,19 +24,19 @@
 #define FX_SHARDS_MAX 1000
 #define FX_RECORDS_MAX 100000000ULL /* per shard */
 #define FX_RECORD_BYTES_MAX (1024 * 1024)
-#define FX_BATCH_MAX 10000        /* GetRecords' Limit maximum */
+#define FX_BATCH_MAX 10000                      /* GetRecords' Limit maximum */
 #define FX_RESPONSE_DATA_MAX (10 * 1024 * 1024) /* the service's 10 MiB per response */
 #define FX_SEQUENCE_LEN 56
 #define FX_ITERATOR_MAX 128
-#define FX_SHARD_ID_LEN 20        /* shardId-000000000000 */
+#define FX_SHARD_ID_LEN 20 /* shardId-000000000000 */
 
 struct fx_opts {
 	const char *stream;
 	unsigned shards;
 	uint64_t records; /* per shard */
 	size_t record_bytes;
-	unsigned batch;   /* most records in one response */
-	bool open;        /* open shards: an empty batch at the end, not a null iterator */
+	unsigned batch; /* most records in one response */
+	bool open;      /* open shards: an empty batch at the end, not a null iterator */
 };
 
 /* Counters the server keeps per shard (served at GET /stats). */
@@ -50,15 +50,15 @@ struct fx_shard_stats {
 
 struct fx_shard {
 	char id[FX_SHARD_ID_LEN + 1];
-	char *text;     /* every record as a JSON object followed by ',' */
-	uint64_t *off;  /* off[i]: where record i starts; off[n]: the end of text */
+	char *text;    /* every record as a JSON object followed by ',' */
+	uint64_t *off; /* off[i]: where record i starts; off[n]: the end of text */
 	struct fx_shard_stats stats;
 };
 
 struct fx_stream {
 	struct fx_opts o;
 	struct fx_shard *shards;
-	int64_t newest_arrival_ms; /* arrival time of the last record of every shard */
+	int64_t newest_arrival_ms;  /* arrival time of the last record of every shard */
 	struct kls_buf list_shards; /* ListShards response body */
 	struct kls_buf summary;     /* DescribeStreamSummary response body */
 };
@@ -78,8 +78,8 @@ int fx_parse_iterator(const char *it, unsigned *shard, uint64_t *pos);
 
 /* The service's answer to a call, as data: status 200 with a body, or an error. */
 struct fx_reply {
-	int status;           /* 200 or 400 */
-	const char *error;    /* __type when status is 400 */
+	int status;        /* 200 or 400 */
+	const char *error; /* __type when status is 400 */
 	/* body = head + slice + tail; head and tail are the caller's buffers */
 	struct kls_buf *head;
 	const char *slice;
@@ -90,8 +90,8 @@ struct fx_reply {
 /* One Kinesis call: action (the X-Amz-Target suffix) with its JSON body. A body that
  * is not valid or names another stream gets the service's error. now_ns: CLOCK_MONOTONIC
  * for the stats. */
-void fx_call(struct fx_stream *s, const char *action, const char *body, size_t len,
-    int64_t now_ns, struct fx_reply *r);
+void fx_call(struct fx_stream *s, const char *action, const char *body, size_t len, int64_t now_ns,
+    struct fx_reply *r);
 
 /* {"stream":..,"shards":[{"shard_id","records","last_sequence_number","get_records",
  * "records_served","iterators","first_fetch_ns"}]} into out. */

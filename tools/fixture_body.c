@@ -81,8 +81,8 @@ fx_parse_iterator(const char *it, unsigned *shard, uint64_t *pos)
 	int end = -1;
 
 	if (strncmp(it, ITERATOR_PREFIX, strlen(ITERATOR_PREFIX)) != 0 ||
-	    sscanf(it + strlen(ITERATOR_PREFIX), "%u:%llu%n", &s, &p, &end) != 2 ||
-	    end < 0 || it[strlen(ITERATOR_PREFIX) + (size_t)end] != '\0')
+	    sscanf(it + strlen(ITERATOR_PREFIX), "%u:%llu%n", &s, &p, &end) != 2 || end < 0 ||
+	    it[strlen(ITERATOR_PREFIX) + (size_t)end] != '\0')
 		return -1;
 	*shard = s;
 	*pos = p;
@@ -118,8 +118,7 @@ u128_decimal(char *out, unsigned __int128 v)
 
 /* Record i of shard k as JSON, followed by ','. raw: room for the payload. */
 static size_t
-build_record(char *out, size_t room, const struct fx_stream *s, unsigned k, uint64_t i,
-    char *raw)
+build_record(char *out, size_t room, const struct fx_stream *s, unsigned k, uint64_t i, char *raw)
 {
 	char seq[FX_SEQUENCE_LEN + 1];
 	int64_t arrival = s->newest_arrival_ms - (int64_t)(s->o.records - 1 - i);
@@ -142,8 +141,8 @@ static int
 build_shard(struct fx_stream *s, unsigned k, char *err, size_t errsize)
 {
 	struct fx_shard *sh = &s->shards[k];
-	size_t raw_room = s->o.record_bytes > PAYLOAD_PREFIX_MAX ? s->o.record_bytes :
-								    PAYLOAD_PREFIX_MAX + 1;
+	size_t raw_room =
+	    s->o.record_bytes > PAYLOAD_PREFIX_MAX ? s->o.record_bytes : PAYLOAD_PREFIX_MAX + 1;
 	size_t per = RECORD_OVERHEAD + base64_encoded_len(raw_room);
 	char *raw = malloc(raw_room);
 	uint64_t i, at = 0;
@@ -180,7 +179,8 @@ build_bodies(struct fx_stream *s)
 	rc |= buf_puts(b, "{\"Shards\":[");
 	for (k = 0; k < s->o.shards; k++) {
 		u128_decimal(start, step * k);
-		u128_decimal(end, k + 1 == s->o.shards ? ~(unsigned __int128)0 : step * (k + 1) - 1);
+		u128_decimal(end,
+		    k + 1 == s->o.shards ? ~(unsigned __int128)0 : step * (k + 1) - 1);
 		fx_sequence(first, k, 0);
 		fx_sequence(last, k, s->o.records);
 		rc |= buf_printf(b,
@@ -214,7 +214,8 @@ stream_name_ok(const char *name)
 	size_t n = name ? strlen(name) : 0;
 
 	return n >= 1 && n <= 128 &&
-	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+	           n;
 }
 
 int
@@ -227,11 +228,11 @@ fx_stream_build(struct fx_stream *s, const struct fx_opts *o, char *err, size_t 
 	buf_init(&s->list_shards, 0);
 	buf_init(&s->summary, 0);
 	if (!stream_name_ok(o->stream) || o->shards < 1 || o->shards > FX_SHARDS_MAX ||
-	    o->records > FX_RECORDS_MAX ||
-	    o->record_bytes < 1 || o->record_bytes > FX_RECORD_BYTES_MAX || o->batch < 1 ||
-	    o->batch > FX_BATCH_MAX) {
+	    o->records > FX_RECORDS_MAX || o->record_bytes < 1 ||
+	    o->record_bytes > FX_RECORD_BYTES_MAX || o->batch < 1 || o->batch > FX_BATCH_MAX) {
 		set_err(err, errsize, EINVAL,
-		    "want a stream name of 1..128 [a-zA-Z0-9_.-], 1..%d shards, up to %llu records of 1..%d bytes, batch 1..%d",
+		    "want a stream name of 1..128 [a-zA-Z0-9_.-], 1..%d shards, up to %llu records "
+		    "of 1..%d bytes, batch 1..%d",
 		    FX_SHARDS_MAX, FX_RECORDS_MAX, FX_RECORD_BYTES_MAX, FX_BATCH_MAX);
 		return -1;
 	}
@@ -327,7 +328,8 @@ shard_index(const struct fx_stream *s, const char *id, unsigned *k)
 static void
 get_shard_iterator(struct fx_stream *s, json_object *req, struct fx_reply *r)
 {
-	const char *id = member_string(req, "ShardId"), *type = member_string(req, "ShardIteratorType");
+	const char *id = member_string(req, "ShardId"),
+	           *type = member_string(req, "ShardIteratorType");
 	const char *seq = member_string(req, "StartingSequenceNumber");
 	uint64_t n = s->o.records, pos, index;
 	unsigned k, seq_shard;
@@ -335,7 +337,8 @@ get_shard_iterator(struct fx_stream *s, json_object *req, struct fx_reply *r)
 	json_object *ts;
 
 	if (!id || !type) {
-		reply_error(r, "InvalidArgumentException", "ShardId and ShardIteratorType are required");
+		reply_error(r, "InvalidArgumentException",
+		    "ShardId and ShardIteratorType are required");
 		return;
 	}
 	if (shard_index(s, id, &k) < 0) {
@@ -348,7 +351,7 @@ get_shard_iterator(struct fx_stream *s, json_object *req, struct fx_reply *r)
 	} else if (strcmp(type, "LATEST") == 0) {
 		pos = n;
 	} else if (strcmp(type, "AT_SEQUENCE_NUMBER") == 0 ||
-	    strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0) {
+	           strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0) {
 		if (!seq || fx_parse_sequence(seq, &seq_shard, &index) < 0 || seq_shard != k) {
 			reply_error(r, "InvalidArgumentException",
 			    "StartingSequenceNumber %s used in GetShardIterator on shard %s is not "
@@ -365,16 +368,19 @@ get_shard_iterator(struct fx_stream *s, json_object *req, struct fx_reply *r)
 
 		if (!json_object_object_get_ex(req, "Timestamp", &ts) ||
 		    !(json_object_is_type(ts, json_type_double) ||
-			json_object_is_type(ts, json_type_int))) {
-			reply_error(r, "InvalidArgumentException", "AT_TIMESTAMP needs a Timestamp");
+		        json_object_is_type(ts, json_type_int))) {
+			reply_error(r, "InvalidArgumentException",
+			    "AT_TIMESTAMP needs a Timestamp");
 			return;
 		}
 		/* Record i arrived at first_ms + i. */
 		at_ms = json_object_get_double(ts) * 1000.0;
-		pos = at_ms <= first_ms ? 0 :
-		    at_ms - first_ms >= (double)n ? n : (uint64_t)(at_ms - first_ms + 0.999);
+		pos = at_ms <= first_ms               ? 0
+		      : at_ms - first_ms >= (double)n ? n
+		                                      : (uint64_t)(at_ms - first_ms + 0.999);
 	} else {
-		reply_error(r, "InvalidArgumentException", "ShardIteratorType %s is not valid", type);
+		reply_error(r, "InvalidArgumentException", "ShardIteratorType %s is not valid",
+		    type);
 		return;
 	}
 	s->shards[k].stats.iterators++;
@@ -403,8 +409,8 @@ get_records(struct fx_stream *s, json_object *req, int64_t now_ns, struct fx_rep
 	if (json_object_object_get_ex(req, "Limit", &v)) {
 		limit = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
 		if (limit < 1 || limit > FX_BATCH_MAX) {
-			reply_error(r, "InvalidArgumentException",
-			    "Limit must be between 1 and %d", FX_BATCH_MAX);
+			reply_error(r, "InvalidArgumentException", "Limit must be between 1 and %d",
+			    FX_BATCH_MAX);
 			return;
 		}
 	}

@@ -31,19 +31,20 @@
 #include "common/creds.h"
 #include "common/kinesis.h"
 #include "common/log.h"
+#include "tools/cli.h"
 #include "tools/payload.h"
 
 #define PK_MAX 32
-#define CALL_ATTEMPTS_MAX 20      /* failed calls (after the client's own retries) per batch */
-#define ENTRY_ATTEMPTS_MAX 50     /* puts of one refused entry */
+#define CALL_ATTEMPTS_MAX 20  /* failed calls (after the client's own retries) per batch */
+#define ENTRY_ATTEMPTS_MAX 50 /* puts of one refused entry */
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
 
 struct opts {
 	const char *stream;
-	int create_shards;       /* 0 = do not create */
-	double rate;             /* records per second; 0 = as fast as possible */
-	uint64_t count;          /* 0 = until a signal (needs --rate) */
+	int create_shards; /* 0 = do not create */
+	double rate;       /* records per second; 0 = as fast as possible */
+	uint64_t count;    /* 0 = until a signal (needs --rate) */
 	size_t bytes;
 	uint64_t partition_keys;
 	uint64_t seq_start;
@@ -68,26 +69,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: kls-produce --stream S [--create SHARDS] [--rate R | --count N] "
-		   "[--bytes B]\n"
-		   "                   [--partition-keys K] [--seq-start N] [--quiet]\n");
-}
-
-static int
-parse_u64(const char *s, const char *what, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "kls-produce: %s: want an integer from %" PRIu64 " to %" PRIu64
-				", not \"%s\"\n",
-		    what, min, max, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	           "[--bytes B]\n"
+	           "                   [--partition-keys K] [--seq-start N] [--quiet]\n");
 }
 
 static int
@@ -113,31 +96,34 @@ parse_opts(int argc, char **argv, struct opts *o)
 		switch (ch) {
 		case 's': o->stream = optarg; break;
 		case 'c':
-			if (parse_u64(optarg, "--create", 1, 10000, &v) < 0)
+			if (cli_u64("kls-produce", "--create", optarg, 1, 10000, &v) < 0)
 				return -1;
 			o->create_shards = (int)v;
 			break;
 		case 'r':
-			if (parse_u64(optarg, "--rate", 1, 10000000, &v) < 0)
+			if (cli_u64("kls-produce", "--rate", optarg, 1, 10000000, &v) < 0)
 				return -1;
 			o->rate = (double)v;
 			break;
 		case 'n':
-			if (parse_u64(optarg, "--count", 1, UINT64_MAX / 2, &o->count) < 0)
+			if (cli_u64("kls-produce", "--count", optarg, 1, UINT64_MAX / 2,
+			        &o->count) < 0)
 				return -1;
 			break;
 		case 'b':
-			if (parse_u64(optarg, "--bytes", 1, KINESIS_RECORD_DATA_MAX, &v) < 0)
+			if (cli_u64("kls-produce", "--bytes", optarg, 1, KINESIS_RECORD_DATA_MAX,
+			        &v) < 0)
 				return -1;
 			o->bytes = v;
 			break;
 		case 'k':
-			if (parse_u64(optarg, "--partition-keys", 1, 1000000000, &o->partition_keys) <
-			    0)
+			if (cli_u64("kls-produce", "--partition-keys", optarg, 1, 1000000000,
+			        &o->partition_keys) < 0)
 				return -1;
 			break;
 		case 'S':
-			if (parse_u64(optarg, "--seq-start", 0, UINT64_MAX / 2, &o->seq_start) < 0)
+			if (cli_u64("kls-produce", "--seq-start", optarg, 0, UINT64_MAX / 2,
+			        &o->seq_start) < 0)
 				return -1;
 			break;
 		case 'q': o->quiet = 1; break;
@@ -209,8 +195,8 @@ backoff_ms(int attempt)
  * during a backoff (*left then says how many are not in).
  */
 static int
-put_all(struct kinesis_client *kc, const char *stream, struct kinesis_put_entry *entries,
-    size_t n, struct kinesis_put_result *results, struct totals *t, size_t *left)
+put_all(struct kinesis_client *kc, const char *stream, struct kinesis_put_entry *entries, size_t n,
+    struct kinesis_put_result *results, struct totals *t, size_t *left)
 {
 	struct aws_error err;
 	size_t failed, i, j;
@@ -220,7 +206,8 @@ put_all(struct kinesis_client *kc, const char *stream, struct kinesis_put_entry 
 		t->calls++;
 		if (kinesis_put_records(kc, stream, entries, n, results, &failed, &err) < 0) {
 			if (++call_fails >= CALL_ATTEMPTS_MAX) {
-				log_errorx("%s (gave up after %d attempts)", err.message, call_fails);
+				log_errorx("%s (gave up after %d attempts)", err.message,
+				    call_fails);
 				*left = n;
 				return -1;
 			}
@@ -242,7 +229,7 @@ put_all(struct kinesis_client *kc, const char *stream, struct kinesis_put_entry 
 			t->retried += n;
 			if (++refusals >= ENTRY_ATTEMPTS_MAX) {
 				log_errorx("PutRecords %s: %zu records still refused after %d puts "
-					   "(%s: %s)",
+				           "(%s: %s)",
 				    stream, n, refusals, results[0].error_code,
 				    results[0].error_message);
 				*left = n;
@@ -298,7 +285,8 @@ produce(struct kinesis_client *kc, const struct opts *o, struct totals *t)
 		n = end - next < bmax ? (size_t)(end - next) : bmax;
 		if (o->rate > 0) {
 			/* Record k is due k / rate seconds after the start. */
-			int64_t due_ms = (int64_t)((double)(next - o->seq_start) * 1000.0 / o->rate);
+			int64_t due_ms =
+			    (int64_t)((double)(next - o->seq_start) * 1000.0 / o->rate);
 			int64_t wait = due_ms - mono_diff_ms(start, mono_now());
 
 			if (wait > 0)
@@ -334,8 +322,8 @@ out:
 int
 main(int argc, char **argv)
 {
-	static const char *const endpoint_vars[] = { "KINESIS_ENDPOINT",
-		"AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL", NULL };
+	static const char *const endpoint_vars[] = { "KINESIS_ENDPOINT", "AWS_ENDPOINT_URL_KINESIS",
+		"AWS_ENDPOINT_URL", NULL };
 	static const char *const region_vars[] = { "AWS_REGION", "AWS_DEFAULT_REGION", NULL };
 	struct aws_service_config cfg;
 	struct aws_creds_provider *creds = NULL;

@@ -94,7 +94,7 @@ main(int argc, char **argv)
 		case 'g': grace = atof(optarg); break;
 		default:
 			fprintf(stderr, "usage: kls-rusage [-o FILE] [-p PIDFILE] [-g GRACE_S] -- "
-					"COMMAND [ARGS...]\n");
+			                "COMMAND [ARGS...]\n");
 			return 2;
 		}
 	}

@@ -22,6 +22,7 @@
 #include "common/getrecords.h"
 #include "common/kinesis.h"
 #include "tests/harness.h"
+#include "tests/spawn.h"
 #include "tools/payload.h"
 
 #define SHARDS 3
@@ -42,37 +43,22 @@ static struct fixture closed_fx, open_fx;
 static int
 fixture_start(struct fixture *fx, const char *const *args)
 {
-	char path[4096], line[32], url[64];
-	const char *argv[16];
+	char line[32], url[64];
 	struct aws_service_config cfg;
 	struct aws_error err;
-	int fds[2];
-	size_t i;
 	ssize_t n;
 	FILE *f;
+	int fd;
 
-	snprintf(path, sizeof(path), "%s/tools/kls-fixture", test_builddir());
-	argv[0] = path;
-	for (i = 0; args[i] && i < 14; i++)
-		argv[i + 1] = args[i];
-	argv[i + 1] = NULL;
-	if (pipe(fds) < 0)
+	if ((fx->pid = spawn_program("tools/kls-fixture", args, NULL, &fd)) < 0)
 		return -1;
-	if ((fx->pid = fork()) == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execv(path, (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
 	/* The first line is the port; the fixture builds its records before it prints it. */
-	f = fdopen(fds[0], "r");
+	f = fdopen(fd, "r");
 	n = f && fgets(line, sizeof(line), f) ? (ssize_t)strlen(line) : -1;
 	if (f)
 		fclose(f);
 	else
-		close(fds[0]);
+		close(fd);
 	if (n <= 0 || (fx->port = (unsigned)strtoul(line, NULL, 10)) == 0) {
 		fprintf(stderr, "kls-fixture did not print its port\n");
 		return -1;
@@ -114,9 +100,9 @@ suite_init(void)
 	static const char *const open_args[] = { "--shards", "1", "--records", "10",
 		"--record-bytes", "30", "--open", "--stream", "fixture-open", NULL };
 
-	return fixture_start(&closed_fx, closed_args) < 0 || fixture_start(&open_fx, open_args) < 0 ?
-	    -1 :
-	    0;
+	return fixture_start(&closed_fx, closed_args) < 0 || fixture_start(&open_fx, open_args) < 0
+	           ? -1
+	           : 0;
 }
 
 static int
@@ -139,7 +125,8 @@ test_fixture_list_shards_shape(void)
 	unsigned __int128 prev_end = 0, start, end;
 	size_t i, j;
 
-	CU_ASSERT_EQUAL_FATAL(kinesis_list_shards(closed_fx.kc, "fixture-closed", NULL, &l, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(kinesis_list_shards(closed_fx.kc, "fixture-closed", NULL, &l, &err),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(l.n, SHARDS);
 	for (i = 0; i < l.n; i++) {
 		char want[32];
@@ -168,13 +155,15 @@ test_fixture_list_shards_shape(void)
 	CU_ASSERT(!kinesis_shard_closed(&l.shards[0]));
 	kinesis_shard_list_free(&l);
 
-	CU_ASSERT_EQUAL_FATAL(
-	    kinesis_describe_stream_summary(closed_fx.kc, "fixture-closed", &sum, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(kinesis_describe_stream_summary(closed_fx.kc, "fixture-closed", &sum,
+	                          &err),
+	    0);
 	CU_ASSERT_STRING_EQUAL(sum.stream_name, "fixture-closed");
 	CU_ASSERT_STRING_EQUAL(sum.status, "ACTIVE");
 	CU_ASSERT_EQUAL(sum.open_shard_count, 0);
-	CU_ASSERT_EQUAL_FATAL(
-	    kinesis_describe_stream_summary(open_fx.kc, "fixture-open", &sum, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(kinesis_describe_stream_summary(open_fx.kc, "fixture-open", &sum,
+	                          &err),
+	    0);
 	CU_ASSERT_EQUAL(sum.open_shard_count, 1);
 }
 
@@ -242,12 +231,14 @@ test_fixture_every_record_in_order(void)
 				CU_ASSERT(strcmp(r->sequence_number, prev_seq) > 0);
 				snprintf(prev_seq, sizeof(prev_seq), "%s", r->sequence_number);
 				CU_ASSERT_EQUAL(r->data_len, RECORD_BYTES);
-				CU_ASSERT(payload_seq(r->data, r->data_len, &got) == 0 && got == want);
+				CU_ASSERT(
+				    payload_seq(r->data, r->data_len, &got) == 0 && got == want);
 				CU_ASSERT(r->arrival_ms > prev_arrival);
 				prev_arrival = r->arrival_ms;
 				CU_ASSERT(r->partition_key_len > 0);
 			}
-			CU_ASSERT(res.millis_behind_latest >= 0 && res.millis_behind_latest < prev_behind);
+			CU_ASSERT(res.millis_behind_latest >= 0 &&
+			          res.millis_behind_latest < prev_behind);
 			prev_behind = res.millis_behind_latest;
 			if (res.next_iterator == NULL)
 				break;
@@ -278,10 +269,10 @@ first_at(struct fixture *fx, const char *stream, const struct kinesis_position *
 	buf_init(&arena, 0);
 	if (iterator(fx, stream, "shardId-000000000001", pos, it) == 0 &&
 	    fetch(fx, it, 5, &body, &arena, res) == 0)
-		rc = res->n_records == 0 ? -1 :
-		    payload_seq(res->records[0].data, res->records[0].data_len, &n) == 0 ?
-					   (int64_t)n :
-					   -3;
+		rc = res->n_records == 0 ? -1
+		     : payload_seq(res->records[0].data, res->records[0].data_len, &n) == 0
+		         ? (int64_t)n
+		         : -3;
 	*has_next = res->next_iterator != NULL;
 	/* The views die with the arena. */
 	res->n_records = 0;
@@ -305,7 +296,9 @@ test_fixture_iterator_positions(void)
 	buf_init(&body, 0);
 	buf_init(&arena, 0);
 	/* Record 1234's sequence number and arrival time, from a read that skips to it. */
-	CU_ASSERT_EQUAL_FATAL(iterator(&closed_fx, "fixture-closed", "shardId-000000000001", &pos, it), 0);
+	CU_ASSERT_EQUAL_FATAL(iterator(&closed_fx, "fixture-closed", "shardId-000000000001", &pos,
+	                          it),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fetch(&closed_fx, it, 700, &body, &arena, &res), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(res.next_iterator);
 	snprintf(it, sizeof(it), "%s", res.next_iterator);
@@ -314,7 +307,8 @@ test_fixture_iterator_positions(void)
 	snprintf(seq, sizeof(seq), "%s", res.records[1234 - 700].sequence_number);
 	arrival = res.records[1234 - 700].arrival_ms;
 
-	pos = (struct kinesis_position){ .type = KINESIS_AT_SEQUENCE_NUMBER, .sequence_number = seq };
+	pos =
+	    (struct kinesis_position){ .type = KINESIS_AT_SEQUENCE_NUMBER, .sequence_number = seq };
 	CU_ASSERT_EQUAL(first_at(&closed_fx, "fixture-closed", &pos, &res, &has_next), 1234);
 	pos.type = KINESIS_AFTER_SEQUENCE_NUMBER;
 	CU_ASSERT_EQUAL(first_at(&closed_fx, "fixture-closed", &pos, &res, &has_next), 1235);
@@ -344,7 +338,8 @@ test_fixture_open_shard_ends_with_empty_batches(void)
 	getrecords_result_init(&res);
 	buf_init(&body, 0);
 	buf_init(&arena, 0);
-	CU_ASSERT_EQUAL_FATAL(iterator(&open_fx, "fixture-open", "shardId-000000000000", &trim, it), 0);
+	CU_ASSERT_EQUAL_FATAL(iterator(&open_fx, "fixture-open", "shardId-000000000000", &trim, it),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fetch(&open_fx, it, 10000, &body, &arena, &res), 0);
 	CU_ASSERT_EQUAL(res.n_records, 10);
 	CU_ASSERT_EQUAL(res.millis_behind_latest, 0);
@@ -368,8 +363,10 @@ test_fixture_errors_are_the_services(void)
 		const char *stream, *shard, *sequence, *iterator;
 		const char *want;
 	} cases[] = {
-		{ "no-such-stream", "shardId-000000000000", NULL, NULL, "ResourceNotFoundException" },
-		{ "fixture-closed", "shardId-000000000009", NULL, NULL, "ResourceNotFoundException" },
+		{ "no-such-stream", "shardId-000000000000", NULL, NULL,
+		    "ResourceNotFoundException" },
+		{ "fixture-closed", "shardId-000000000009", NULL, NULL,
+		    "ResourceNotFoundException" },
 		/* a sequence number of shard 0 used on shard 1 */
 		{ "fixture-closed", "shardId-000000000001",
 		    "49628491037215000000000000000000000000000000000000000005", NULL,
@@ -392,9 +389,9 @@ test_fixture_errors_are_the_services(void)
 			rc = kinesis_get_records_raw(closed_fx.kc, "shard", cases[i].iterator, 10,
 			    &body, &err);
 		} else {
-			struct kinesis_position pos = { .type = cases[i].sequence ?
-				    KINESIS_AT_SEQUENCE_NUMBER :
-				    KINESIS_TRIM_HORIZON,
+			struct kinesis_position pos = { .type = cases[i].sequence
+				                                    ? KINESIS_AT_SEQUENCE_NUMBER
+				                                    : KINESIS_TRIM_HORIZON,
 				.sequence_number = cases[i].sequence };
 
 			rc = kinesis_get_shard_iterator(closed_fx.kc, cases[i].stream,
@@ -414,10 +411,10 @@ static void
 test_fixture_keep_alive_pipelined(void)
 {
 	static const char req[] = "POST / HTTP/1.1\r\nHost: x\r\n"
-				  "X-Amz-Target: Kinesis_20131202.ListShards\r\n"
-				  "Content-Type: application/x-amz-json-1.1\r\n"
-				  "Content-Length: 29\r\n\r\n{\"StreamName\":\"fixture-open\"}"
-				  "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n";
+	                          "X-Amz-Target: Kinesis_20131202.ListShards\r\n"
+	                          "Content-Type: application/x-amz-json-1.1\r\n"
+	                          "Content-Length: 29\r\n\r\n{\"StreamName\":\"fixture-open\"}"
+	                          "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 		.sin_port = htons((uint16_t)open_fx.port),
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

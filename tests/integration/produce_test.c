@@ -20,6 +20,7 @@
 #include "common/getrecords.h"
 #include "common/kinesis.h"
 #include "tests/harness.h"
+#include "tests/spawn.h"
 #include "tests/stub_script.h"
 #include "tools/payload.h"
 
@@ -37,33 +38,27 @@ struct run {
 static int
 produce_start(struct run *r, const char *endpoint, const char *const *args)
 {
-	char path[4096];
-	const char *argv[24];
-	int fds[2];
-	size_t i;
+	static char ep_var[512];
+	const char *env[] = { ep_var, "AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY=secret",
+		getenv("AWS_REGION") ? NULL : "AWS_REGION=us-east-1", NULL };
 
-	snprintf(path, sizeof(path), "%s/tools/kls-produce", test_builddir());
-	argv[0] = path;
-	for (i = 0; args[i] && i < 22; i++)
-		argv[i + 1] = args[i];
-	argv[i + 1] = NULL;
-	if (pipe(fds) < 0)
-		return -1;
-	if ((r->pid = fork()) == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		setenv("KINESIS_ENDPOINT", endpoint, 1);
-		if (!getenv("AWS_REGION"))
-			setenv("AWS_REGION", "us-east-1", 1);
-		setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
-		setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
-		execv(path, (char *const *)argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	r->out_fd = fds[0];
+	snprintf(ep_var, sizeof(ep_var), "KINESIS_ENDPOINT=%s", endpoint);
+	r->pid = spawn_program("tools/kls-produce", args, env, &r->out_fd);
 	return r->pid > 0 ? 0 : -1;
+}
+
+/* A fresh stream name in stream[64] and kls-produce started on the emulator with args
+ * (which name that stream); 0, or -1 when the emulator is not there. */
+static int
+produce_start_new(struct run *r, char *stream, const char *const *args)
+{
+	const char *ep = test_env("KINESIS_ENDPOINT");
+
+	if (!ep)
+		return -1;
+	test_unique_name(stream, 64, "produce");
+	return produce_start(r, ep, args);
 }
 
 /* Collects its stdout and exit status; 0 when it exited with 0. */
@@ -74,7 +69,7 @@ produce_wait(struct run *r)
 	ssize_t n;
 
 	while (got < sizeof(r->out) - 1 &&
-	    (n = read(r->out_fd, r->out + got, sizeof(r->out) - 1 - got)) != 0) {
+	       (n = read(r->out_fd, r->out + got, sizeof(r->out) - 1 - got)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -144,12 +139,13 @@ read_back(const char *stream, uint64_t first, size_t max, unsigned *counts, size
 	buf_init(&body, 0);
 	buf_init(&arena, 0);
 	for (s = 0; s < l.n && total >= 0; s++) {
-		if (kinesis_get_shard_iterator(kc, stream, l.shards[s].shard_id, &trim, it, &err) < 0)
+		if (kinesis_get_shard_iterator(kc, stream, l.shards[s].shard_id, &trim, it, &err) <
+		    0)
 			goto fail;
 		/* kinesalite's shards are open: read until an empty batch. */
 		for (calls = 0; calls < 1000; calls++) {
 			if (kinesis_get_records(kc, l.shards[s].shard_id, it, 10000, NULL, &body,
-				&arena, &res, &err) < 0)
+			        &arena, &res, &err) < 0)
 				goto fail;
 			for (i = 0; i < res.n_records; i++) {
 				const struct getrecords_record *r = &res.records[i];
@@ -161,7 +157,8 @@ read_back(const char *stream, uint64_t first, size_t max, unsigned *counts, size
 					continue;
 				}
 				counts[n - first]++;
-				snprintf(key, sizeof(key), "pk-%llu", (unsigned long long)(n % keys));
+				snprintf(key, sizeof(key), "pk-%llu",
+				    (unsigned long long)(n % keys));
 				CU_ASSERT_STRING_EQUAL(r->partition_key, key);
 				total++;
 			}
@@ -197,14 +194,10 @@ test_produce_count_records_all_read_back(void)
 	char stream[64];
 	const char *args[] = { "--stream", stream, "--create", "2", "--count", "1200", "--bytes",
 		"64", "--partition-keys", "50", NULL };
-	const char *ep = test_env("KINESIS_ENDPOINT");
 	struct run r;
 	size_t i;
 
-	if (!ep)
-		return;
-	test_unique_name(stream, sizeof(stream), "produce");
-	CU_ASSERT_EQUAL_FATAL(produce_start(&r, ep, args), 0);
+	CU_ASSERT_EQUAL_FATAL(produce_start_new(&r, stream, args), 0);
 	CU_ASSERT_EQUAL_FATAL(produce_wait(&r), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "put 1200 records (76800 bytes)"));
 	CU_ASSERT_EQUAL(read_back(stream, 0, 1200, counts, 64, 50), 1200);
@@ -244,9 +237,10 @@ test_produce_rate_and_seq_start(void)
 		return;
 	test_unique_name(stream, sizeof(stream), "produce");
 	/* Create first, so only the puts are timed. */
-	CU_ASSERT_EQUAL_FATAL(kinesis_create_stream(client(), stream, 1,
-				  &(struct aws_error){ 0 }), 0);
-	CU_ASSERT_EQUAL_FATAL(kinesis_wait_active(kc, stream, 30000, NULL, &(struct aws_error){ 0 }),
+	CU_ASSERT_EQUAL_FATAL(kinesis_create_stream(client(), stream, 1, &(struct aws_error){ 0 }),
+	    0);
+	CU_ASSERT_EQUAL_FATAL(kinesis_wait_active(kc, stream, 30000, NULL,
+	                          &(struct aws_error){ 0 }),
 	    0);
 	t0 = now_s();
 	CU_ASSERT_EQUAL_FATAL(produce_start(&r, ep, args), 0);
@@ -265,16 +259,12 @@ test_produce_sigterm_stops_with_true_totals(void)
 	unsigned counts[20000] = { 0 };
 	char stream[64], want[64];
 	const char *args[] = { "--stream", stream, "--create", "2", "--rate", "400", NULL };
-	const char *ep = test_env("KINESIS_ENDPOINT");
 	unsigned long put = 0;
 	const char *p;
 	struct run r;
 	size_t i;
 
-	if (!ep)
-		return;
-	test_unique_name(stream, sizeof(stream), "produce");
-	CU_ASSERT_EQUAL_FATAL(produce_start(&r, ep, args), 0);
+	CU_ASSERT_EQUAL_FATAL(produce_start_new(&r, stream, args), 0);
 	sleep(2);
 	kill(r.pid, SIGTERM);
 	CU_ASSERT_EQUAL_FATAL(produce_wait(&r), 0);
@@ -300,15 +290,15 @@ test_produce_retries_only_refused_entries(void)
 		{ .action = "PutRecords",
 		    .must = { b64[0], b64[1], b64[2] },
 		    .body = "{\"FailedRecordCount\":1,\"Records\":["
-			    "{\"SequenceNumber\":\"1\",\"ShardId\":\"shardId-000000000000\"},"
-			    "{\"ErrorCode\":\"ProvisionedThroughputExceededException\","
-			    "\"ErrorMessage\":\"Rate exceeded\"},"
-			    "{\"SequenceNumber\":\"3\",\"ShardId\":\"shardId-000000000000\"}]}" },
+		            "{\"SequenceNumber\":\"1\",\"ShardId\":\"shardId-000000000000\"},"
+		            "{\"ErrorCode\":\"ProvisionedThroughputExceededException\","
+		            "\"ErrorMessage\":\"Rate exceeded\"},"
+		            "{\"SequenceNumber\":\"3\",\"ShardId\":\"shardId-000000000000\"}]}" },
 		{ .action = "PutRecords",
 		    .must = { b64[1] },
 		    .must_not = { b64[0], b64[2] },
 		    .body = "{\"FailedRecordCount\":0,\"Records\":["
-			    "{\"SequenceNumber\":\"2\",\"ShardId\":\"shardId-000000000000\"}]}" },
+		            "{\"SequenceNumber\":\"2\",\"ShardId\":\"shardId-000000000000\"}]}" },
 	};
 	struct stub_script script = { .steps = steps, .n = 2 };
 	const char *args[] = { "--stream", "s", "--count", "3", "--bytes", "12", NULL };
