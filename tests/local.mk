@@ -150,6 +150,23 @@ check_PROGRAMS += tests/unit/lease_test
 tests_unit_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_lease_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
 
+# == klsd tests ==
+KLSD_TEST_LIBS = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/lease_item_test tests/unit/pool_test tests/unit/readers_test \
+	tests/unit/checkpoints_test tests/unit/shard_sync_test tests/unit/worker_id_test
+tests_unit_lease_item_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_lease_item_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_pool_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_pool_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_readers_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_readers_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_checkpoints_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_checkpoints_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_shard_sync_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_shard_sync_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_worker_id_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_worker_id_test_LDADD = $(KLSD_TEST_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
