@@ -166,6 +166,15 @@ tests_unit_shard_sync_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_shard_sync_test_LDADD = $(KLSD_TEST_LIBS)
 tests_unit_worker_id_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_worker_id_test_LDADD = $(KLSD_TEST_LIBS)
+check_PROGRAMS += tests/integration/klsd_lease_test tests/integration/klsd_config_test
+tests_integration_klsd_lease_test_SOURCES = tests/integration/klsd_lease_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h tests/fake_reader.c tests/fake_reader.h
+tests_integration_klsd_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_lease_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_klsd_config_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_config_test_LDADD = $(TEST_COMMON_LIBS)
+# The integration tests run the klsd binary.
+tests/integration/klsd_lease_test.log tests/integration/klsd_config_test.log: supervisor/klsd$(EXEEXT)
 
 # == end of test blocks ==
 
