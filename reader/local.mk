@@ -8,4 +8,18 @@ reader_libklsreader_a_SOURCES += \
 	reader/handler_load.c reader/handler_load.h \
 	reader/checkpoint_ctx.c reader/checkpoint_ctx.h
 
+# == kls-reader: setup, GetRecords loop, handler calls, handshake, fence ==
+reader_libklsreader_a_SOURCES += reader/reader.h \
+	reader/pace.c reader/pace.h \
+	reader/fence.c reader/fence.h \
+	reader/handshake.c \
+	reader/deliver.c \
+	reader/fetch.c
+pkglibexec_PROGRAMS += reader/kls-reader
+reader_kls_reader_SOURCES = reader/main.c
+# libbsd's overlay headers give <unistd.h> setproctitle.
+reader_kls_reader_CPPFLAGS = $(AM_CPPFLAGS) $(LIBBSD_CFLAGS)
+reader_kls_reader_LDADD = reader/libklsreader.a shm/libklsshm.a common/libklscommon.a \
+	$(KLS_AWS_LIBS)
+
 # == end of module blocks ==

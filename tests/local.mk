@@ -150,6 +150,35 @@ check_PROGRAMS += tests/unit/lease_test
 tests_unit_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_lease_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
 
+# == reader tests ==
+tests_libklstest_a_SOURCES += tests/fake_klsd.c tests/fake_klsd.h
+check_PROGRAMS += tests/unit/pace_test tests/unit/fence_test tests/integration/reader_test
+tests_unit_pace_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_pace_test_LDADD = reader/libklsreader.a $(TEST_COMMON_LIBS)
+tests_unit_fence_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_fence_test_LDADD = reader/libklsreader.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+# Runs reader/kls-reader against kinesalite with the example handlers: build them first.
+tests_integration_reader_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_reader_test_LDADD = reader/libklsreader.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_reader_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
+	examples/fault.la examples/counting.la reader/libklsreader.a shm/libklsshm.a \
+	tests/libklstest.a common/libklscommon.a
+
+# `make bench-reader`: CPU time per record of one kls-reader (see tests/bench/reader_bench.c).
+# Quote numbers only from a build configured without --enable-sanitizers (e.g. CFLAGS=-O2).
+EXTRA_DIST += tests/bench/reader_bench.c
+CLEANFILES += tests/bench/reader_bench$(EXEEXT)
+bench-reader: tests/bench/reader_bench$(EXEEXT) reader/kls-reader$(EXEEXT) examples/counting.la
+	tests/bench/reader_bench$(EXEEXT) $(BENCH_READER_ARGS)
+tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/libklstest.a \
+    shm/libklsshm.a common/libklscommon.a
+	@$(MKDIR_P) tests/bench
+	$(CC) $(DEFS) $(DEFAULT_INCLUDES) $(TEST_CPPFLAGS) $(CPPFLAGS) \
+		$(AM_CFLAGS) $(CFLAGS) $(AM_LDFLAGS) $(LDFLAGS) -o $@ $(srcdir)/tests/bench/reader_bench.c \
+		tests/libklstest.a shm/libklsshm.a common/libklscommon.a $(KLS_AWS_LIBS) \
+		$(CUNIT_LIBS) $(LIBS)
+.PHONY: bench-reader
+
 # == klsd tests ==
 KLSD_TEST_LIBS = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
 check_PROGRAMS += tests/unit/lease_item_test tests/unit/pool_test tests/unit/readers_test \
