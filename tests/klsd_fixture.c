@@ -43,6 +43,7 @@ fixture_init(struct klsd_fixture *f, const char *prefix, int shards)
 	}
 	snprintf(f->conf, sizeof(f->conf), "%s/klsd.conf", f->dir);
 	snprintf(f->log, sizeof(f->log), "%s/klsd.log", f->dir);
+	snprintf(f->handler, sizeof(f->handler), "%s/handler.so", f->dir);
 	f->creds = creds_provider_new_static("AKIDKLSTEST", "kls-test-secret", NULL);
 	kinesis_service_config(&cfg, "us-east-1", kep, f->creds);
 	f->kin = kinesis_client_new(&cfg, NULL, &err);
@@ -108,8 +109,8 @@ fixture_write_config(struct klsd_fixture *f, const char *extra)
 	fprintf(fp,
 	    "[kls]\napplication = %s\nstream = %s\nregion = us-east-1\nstate_dir = %s/state\n"
 	    "shm_name = %s\nworker_id = %s\nlog_level = debug\n"
-	    "[reader]\nhandler = %s/handler.so\n%s",
-	    f->app, f->stream, f->dir, f->shm, f->worker, f->dir, extra ? extra : "");
+	    "[reader]\nhandler = %s\n%s",
+	    f->app, f->stream, f->dir, f->shm, f->worker, f->handler, extra ? extra : "");
 	return fclose(fp) == 0 ? 0 : -1;
 }
 
@@ -135,9 +136,13 @@ fixture_start(struct klsd_fixture *f, const char *fake_mode)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		close(fd);
-		setenv("KLS_READER", self, 1);
-		setenv("FAKE_READER", fake_mode ? fake_mode : "run", 1);
-		setenv("FAKE_READER_DIR", f->dir, 1);
+		if (fake_mode) {
+			setenv("KLS_READER", self, 1);
+			setenv("FAKE_READER", fake_mode, 1);
+			setenv("FAKE_READER_DIR", f->dir, 1);
+		} else {
+			unsetenv("KLS_READER"); /* the build tree's reader/kls-reader */
+		}
 		/* The emulators check only that a signature is there. */
 		setenv("AWS_ACCESS_KEY_ID", "AKIDKLSTEST", 0);
 		setenv("AWS_SECRET_ACCESS_KEY", "kls-test-secret", 0);
@@ -169,6 +174,37 @@ fixture_stop(struct klsd_fixture *f, int sig, int timeout_ms)
 	waitpid(f->pid, &st, 0);
 	f->pid = 0;
 	return -1;
+}
+
+int
+fixture_put(struct klsd_fixture *f, int first, int n)
+{
+	for (int done = 0; done < n;) {
+		struct kinesis_put_entry e[100];
+		char data[100][16], pk[100][16];
+		int k = n - done < 100 ? n - done : 100;
+		size_t failed = 0;
+		struct aws_error err;
+
+		for (int i = 0; i < k; i++) {
+			snprintf(data[i], sizeof(data[i]), "rec-%05d", first + done + i);
+			snprintf(pk[i], sizeof(pk[i]), "pk-%d", first + done + i);
+			e[i] = (struct kinesis_put_entry){ data[i], strlen(data[i]), pk[i], NULL };
+		}
+		if (kinesis_put_records(f->kin, f->stream, e, (size_t)k, NULL, &failed, &err) < 0 ||
+		    failed) {
+			fprintf(stderr, "\nput %s: %s\n", f->stream, failed ? "records refused" : err.message);
+			return -1;
+		}
+		done += k;
+	}
+	return 0;
+}
+
+void
+fixture_example(struct klsd_fixture *f, const char *name)
+{
+	snprintf(f->handler, sizeof(f->handler), "%s/examples/.libs/%s.so", test_builddir(), name);
 }
 
 int

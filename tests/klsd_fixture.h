@@ -23,6 +23,7 @@ struct klsd_fixture {
 	char stream[64];
 	char shm[80];
 	char worker[64];       /* [kls] worker_id */
+	char handler[512];     /* [reader] handler; "" = a path nothing loads (fake readers) */
 	pid_t pid;             /* running klsd, 0 = none */
 	struct aws_creds_provider *creds;
 	struct kinesis_client *kin;
@@ -38,11 +39,18 @@ void fixture_done(struct klsd_fixture *f);
 /* Writes the configuration: the required keys plus `extra` (INI text, may be NULL). */
 int fixture_write_config(struct klsd_fixture *f, const char *extra);
 
-/* Starts klsd -c conf with KLS_READER = this test program and FAKE_READER = mode. */
+/* Starts klsd -c conf with KLS_READER = this test program and FAKE_READER = mode, or
+ * with the real kls-reader of the build tree when fake_mode is NULL. */
 int fixture_start(struct klsd_fixture *f, const char *fake_mode);
 /* Sends sig to klsd and waits up to timeout_ms for it to exit. Returns its wait status,
  * or -1 on timeout (it is then killed). */
 int fixture_stop(struct klsd_fixture *f, int sig, int timeout_ms);
+
+/* Puts records "rec-NNNNN" numbered first..first+n-1 with partition keys "pk-N"
+ * (spread over the shards), 100 per call. 0 or -1. */
+int fixture_put(struct klsd_fixture *f, int first, int n);
+/* The absolute path of an example handler of the build tree ("filelog"). */
+void fixture_example(struct klsd_fixture *f, const char *name);
 
 /* Every lease in the table: count, or -1. *out is malloc'd. */
 int fixture_leases(struct klsd_fixture *f, struct lease **out);

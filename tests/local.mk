@@ -181,6 +181,7 @@ tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/li
 
 # == klsd tests ==
 KLSD_TEST_LIBS = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+KLSD_TEST_DEPS = supervisor/libklsd.a shm/libklsshm.a tests/libklstest.a common/libklscommon.a
 check_PROGRAMS += tests/unit/lease_item_test tests/unit/pool_test tests/unit/readers_test \
 	tests/unit/checkpoints_test tests/unit/shard_sync_test tests/unit/worker_id_test
 tests_unit_lease_item_test_CPPFLAGS = $(TEST_CPPFLAGS)
@@ -202,8 +203,17 @@ tests_integration_klsd_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_klsd_lease_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_klsd_config_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_klsd_config_test_LDADD = $(TEST_COMMON_LIBS)
-# The integration tests run the klsd binary.
-tests/integration/klsd_lease_test.log tests/integration/klsd_config_test.log: supervisor/klsd$(EXEEXT)
+check_PROGRAMS += tests/integration/klsd_reader_test
+tests_integration_klsd_reader_test_SOURCES = tests/integration/klsd_reader_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
+tests_integration_klsd_reader_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_reader_test_LDADD = $(KLSD_TEST_LIBS)
+# The integration tests run the klsd binary (and the last one kls-reader and the examples).
+tests_integration_klsd_lease_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) $(KLSD_TEST_DEPS)
+tests_integration_klsd_config_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	tests/libklstest.a common/libklscommon.a
+tests_integration_klsd_reader_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	reader/kls-reader$(EXEEXT) examples/filelog.la examples/fault.la $(KLSD_TEST_DEPS)
 
 # == end of test blocks ==
 

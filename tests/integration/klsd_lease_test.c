@@ -76,7 +76,7 @@ test_klsd_take_renew_release(void)
 	if (fixture_init(&f, "klsd-life", 4) < 0)
 		goto out;
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, FAST_LEASES), 0);
-	if (!start_and_own(&f, NULL, 4))
+	if (!start_and_own(&f, "run", 4))
 		goto out;
 	/* One reader per shard, each given the configuration and only its descriptors,
 	 * and started under a live deadline. */
@@ -124,7 +124,7 @@ test_klsd_readopt_after_sigkill(void)
 	/* A failover far longer than the test's patience: anything but re-adoption
 	 * would be visibly slow. */
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, "[lease]\nfailover_ms = 30000\n"), 0);
-	if (!start_and_own(&f, NULL, 4))
+	if (!start_and_own(&f, "run", 4))
 		goto out;
 	CU_ASSERT_TRUE_FATAL(fixture_wait_log(&f, true, WORDS("start "), 4, 20000));
 	np = fixture_reader_pids(&f, pids, 8);
@@ -147,7 +147,7 @@ test_klsd_readopt_after_sigkill(void)
 
 	/* Same worker id: the leases are ours, re-adopted without waiting for expiry. */
 	t0 = mono_now();
-	if (fixture_start(&f, NULL) < 0) {
+	if (fixture_start(&f, "run") < 0) {
 		CU_FAIL("restart klsd");
 		goto out;
 	}
