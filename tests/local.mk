@@ -150,6 +150,71 @@ check_PROGRAMS += tests/unit/lease_test
 tests_unit_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_lease_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
 
+# == reader tests ==
+tests_libklstest_a_SOURCES += tests/fake_klsd.c tests/fake_klsd.h
+check_PROGRAMS += tests/unit/pace_test tests/unit/fence_test tests/integration/reader_test
+tests_unit_pace_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_pace_test_LDADD = reader/libklsreader.a $(TEST_COMMON_LIBS)
+tests_unit_fence_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_fence_test_LDADD = reader/libklsreader.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+# Runs reader/kls-reader against kinesalite with the example handlers: build them first.
+tests_integration_reader_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_reader_test_LDADD = reader/libklsreader.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_reader_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
+	examples/fault.la examples/counting.la reader/libklsreader.a shm/libklsshm.a \
+	tests/libklstest.a common/libklscommon.a
+
+# `make bench-reader`: CPU time per record of one kls-reader (see tests/bench/reader_bench.c).
+# Quote numbers only from a build configured without --enable-sanitizers (e.g. CFLAGS=-O2).
+EXTRA_DIST += tests/bench/reader_bench.c
+CLEANFILES += tests/bench/reader_bench$(EXEEXT)
+bench-reader: tests/bench/reader_bench$(EXEEXT) reader/kls-reader$(EXEEXT) examples/counting.la
+	tests/bench/reader_bench$(EXEEXT) $(BENCH_READER_ARGS)
+tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/libklstest.a \
+    shm/libklsshm.a common/libklscommon.a
+	@$(MKDIR_P) tests/bench
+	$(CC) $(DEFS) $(DEFAULT_INCLUDES) $(TEST_CPPFLAGS) $(CPPFLAGS) \
+		$(AM_CFLAGS) $(CFLAGS) $(AM_LDFLAGS) $(LDFLAGS) -o $@ $(srcdir)/tests/bench/reader_bench.c \
+		tests/libklstest.a shm/libklsshm.a common/libklscommon.a $(KLS_AWS_LIBS) \
+		$(CUNIT_LIBS) $(LIBS)
+.PHONY: bench-reader
+
+# == klsd tests ==
+KLSD_TEST_LIBS = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+KLSD_TEST_DEPS = supervisor/libklsd.a shm/libklsshm.a tests/libklstest.a common/libklscommon.a
+check_PROGRAMS += tests/unit/lease_item_test tests/unit/pool_test tests/unit/readers_test \
+	tests/unit/checkpoints_test tests/unit/shard_sync_test tests/unit/worker_id_test
+tests_unit_lease_item_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_lease_item_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_pool_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_pool_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_readers_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_readers_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_checkpoints_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_checkpoints_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_shard_sync_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_shard_sync_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_worker_id_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_worker_id_test_LDADD = $(KLSD_TEST_LIBS)
+check_PROGRAMS += tests/integration/klsd_lease_test tests/integration/klsd_config_test
+tests_integration_klsd_lease_test_SOURCES = tests/integration/klsd_lease_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h tests/fake_reader.c tests/fake_reader.h
+tests_integration_klsd_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_lease_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_klsd_config_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_config_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/integration/klsd_reader_test
+tests_integration_klsd_reader_test_SOURCES = tests/integration/klsd_reader_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
+tests_integration_klsd_reader_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_reader_test_LDADD = $(KLSD_TEST_LIBS)
+# The integration tests run the klsd binary (and the last one kls-reader and the examples).
+tests_integration_klsd_lease_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) $(KLSD_TEST_DEPS)
+tests_integration_klsd_config_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	tests/libklstest.a common/libklscommon.a
+tests_integration_klsd_reader_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	reader/kls-reader$(EXEEXT) examples/filelog.la examples/fault.la $(KLSD_TEST_DEPS)
+
 # == tools tests ==
 # kls-fixture and kls-produce run as programs (from the build tree), so these tests
 # depend on them being built first.
