@@ -105,8 +105,7 @@ static int
 auto_checkpoint_failed(struct reader *r, int c, const char *what)
 {
 	switch (c) {
-	case KLS_ERR_LEASE_LOST:
-		return lease_lost(r, "checkpoint refused: lease lost");
+	case KLS_ERR_LEASE_LOST: return lease_lost(r, "checkpoint refused: lease lost");
 	case KLS_ERR_WRITE_FAILED:
 	case KLS_ERR_TIMEOUT:
 		/* The records are processed; the next batch's checkpoint covers them too. */
@@ -125,6 +124,7 @@ int
 deliver_batch(struct reader *r, const struct kls_record *recs, size_t n)
 {
 	const struct kls_record *last = &recs[n - 1];
+	struct kls_progress before = r->prog;
 	int rc, c;
 
 	if (reader_ctx_delivered(&r->ctx, last) < 0) {
@@ -134,19 +134,20 @@ deliver_batch(struct reader *r, const struct kls_record *recs, size_t n)
 		return READER_EXIT_TRANSIENT;
 	}
 	/* Published before process() runs: klsd accepts checkpoints up to here. */
-	snprintf(r->prog.delivered_seq, sizeof(r->prog.delivered_seq), "%s",
-	    last->sequence_number);
+	snprintf(r->prog.delivered_seq, sizeof(r->prog.delivered_seq), "%s", last->sequence_number);
 	r->prog.delivered_subseq = last->sub_sequence_number;
 	r->prog.records += n;
 	for (size_t i = 0; i < n; i++)
 		r->prog.bytes += recs[i].data_len;
-	if (!call_begin(r, CKPT_PHASE_PROCESS, KLS_HANDLER_PROCESS, "process"))
+	if (!call_begin(r, CKPT_PHASE_PROCESS, KLS_HANDLER_PROCESS, "process")) {
+		r->prog = before; /* never handed over: not delivered */
 		return expired(r);
+	}
 	rc = handler_process(&r->h, r->state, recs, n, &r->ctx.pub);
 	call_end(r);
 	if (rc != KLS_HANDLER_OK) {
 		log_errorx("%s: handler %s: process() returned %d for %zu records ending at %s: "
-			   "exiting without a checkpoint",
+		           "exiting without a checkpoint",
 		    r->shard_id, r->h.cb.name, rc, n, last->sequence_number);
 		progress_error(r, "handler %s: process() returned %d", r->h.cb.name, rc);
 		return READER_EXIT_TRANSIENT;
@@ -177,7 +178,7 @@ deliver_shard_end(struct reader *r)
 		if (r->cfg->reader.shard_end_checkpoint != CONFIG_SHARD_END_AUTO &&
 		    handler_has_shard_ended(&r->h)) {
 			log_errorx("%s: handler %s: shard_ended() did not checkpoint SHARD_END "
-				   "(shard_end_checkpoint = handler): the shard stays open",
+			           "(shard_end_checkpoint = handler): the shard stays open",
 			    r->shard_id, r->h.cb.name);
 			progress_error(r, "shard_ended() did not checkpoint SHARD_END");
 			return READER_EXIT_TRANSIENT;
@@ -204,7 +205,7 @@ deliver_finish(struct reader *r, enum look why)
 	case LOOK_DRAIN:
 		if (r->inited) {
 			if (!call_begin(r, CKPT_PHASE_SHUTDOWN, KLS_HANDLER_SHUTDOWN,
-				"shutdown_requested"))
+			        "shutdown_requested"))
 				return expired(r);
 			rc = handler_shutdown_requested(&r->h, r->state, &r->ctx.pub);
 			call_end(r);
@@ -217,10 +218,8 @@ deliver_finish(struct reader *r, enum look why)
 	case LOOK_STOP:
 		log_info("%s: stop requested (command %u)", r->shard_id, r->lease.command);
 		return READER_EXIT_DRAINED;
-	case LOOK_EXPIRED:
-		return expired(r);
-	case LOOK_RUN:
-		break;
+	case LOOK_EXPIRED: return expired(r);
+	case LOOK_RUN: break;
 	}
 	return READER_CONTINUE;
 }

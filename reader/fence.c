@@ -109,18 +109,16 @@ look(struct fence *f, int64_t *last_since)
 		 * No handler code may run past the deadline: another worker may take the
 		 * lease right after it. */
 		log_errorx("%s: lease deadline passed %lld ms ago with the handler still in "
-			   "%s(): killing the reader",
+		           "%s(): killing the reader",
 		    f->shard_id, (long long)((now.ns - deadline) / 1000000), what);
 		raise(SIGKILL);
 		break;
-	case FENCE_BEAT:
-		kls_shm_heartbeat(f->slot, now);
-		break;
+	case FENCE_BEAT: kls_shm_heartbeat(f->slot, now); break;
 	case FENCE_NOTHING:
 		if (busy != FENCE_IDLE && !f->warned) {
 			f->warned = true;
 			log_warnx("%s: %s() has run for %lld ms; heartbeats stop so that klsd's "
-				  "watchdog restarts this reader if it does not return",
+			          "watchdog restarts this reader if it does not return",
 			    f->shard_id, what, (long long)((now.ns - since) / 1000000));
 		}
 		break;

@@ -35,9 +35,9 @@ bad_checkpoint(struct reader *r, const char *why)
 static int
 from_position(struct reader *r, enum config_position p)
 {
-	r->start.type = p == CONFIG_POSITION_LATEST   ? KINESIS_LATEST
-	    : p == CONFIG_POSITION_AT_TIMESTAMP	      ? KINESIS_AT_TIMESTAMP
-							      : KINESIS_TRIM_HORIZON;
+	r->start.type = p == CONFIG_POSITION_LATEST         ? KINESIS_LATEST
+	                : p == CONFIG_POSITION_AT_TIMESTAMP ? KINESIS_AT_TIMESTAMP
+	                                                    : KINESIS_TRIM_HORIZON;
 	if (p == CONFIG_POSITION_AT_TIMESTAMP) {
 		if (r->cfg->reader.initial_timestamp_ms < 0)
 			return bad_checkpoint(r, "AT_TIMESTAMP without [reader] initial_timestamp");
@@ -96,8 +96,8 @@ fetch_skip_done(struct reader *r, const struct kls_record *recs, size_t n)
 	 * were done. A record that was not de-aggregated is delivered again whole: at
 	 * least once, never lost. */
 	while (i < n && (recs[i].flags & KLS_RECORD_AGGREGATED) &&
-	    strcmp(recs[i].sequence_number, r->skip_seq) == 0 &&
-	    recs[i].sub_sequence_number <= r->skip_sub)
+	       strcmp(recs[i].sequence_number, r->skip_seq) == 0 &&
+	       recs[i].sub_sequence_number <= r->skip_sub)
 		i++;
 	if (n > 0)
 		r->skip_through = false;

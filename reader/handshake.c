@@ -96,12 +96,9 @@ reader_look(struct reader *r, kls_mono now)
 	if (!fence_open(&r->fence, now))
 		return LOOK_EXPIRED;
 	switch (r->lease.command) {
-	case KLS_CMD_RUN:
-		return LOOK_RUN;
-	case KLS_CMD_DRAIN:
-		return LOOK_DRAIN;
-	default:
-		return LOOK_STOP;
+	case KLS_CMD_RUN: return LOOK_RUN;
+	case KLS_CMD_DRAIN: return LOOK_DRAIN;
+	default: return LOOK_STOP;
 	}
 }
 
@@ -143,11 +140,10 @@ static int
 answer(struct reader *r, const struct kls_lease *l, const char *seq, uint64_t sub)
 {
 	switch (l->ckpt_result) {
-	case KLS_CKPT_OK:
-		return KLS_OK;
+	case KLS_CKPT_OK: return KLS_OK;
 	case KLS_CKPT_BEYOND:
 		log_warnx("%s: checkpoint %s/%llu refused by klsd: beyond the last record "
-			  "delivered (%s)",
+		          "delivered (%s)",
 		    r->shard_id, seq, (unsigned long long)sub, l->error);
 		return KLS_ERR_BEYOND_DELIVERED;
 	case KLS_CKPT_LEASE_LOST:
@@ -198,7 +194,8 @@ handshake_persist(void *arg, const char *seq, uint64_t sub)
 		}
 		if (!mono_before(now, end)) {
 			log_warnx("%s: checkpoint %s/%llu: klsd did not answer within %d ms",
-			    r->shard_id, seq, (unsigned long long)sub, READER_CHECKPOINT_TIMEOUT_MS);
+			    r->shard_id, seq, (unsigned long long)sub,
+			    READER_CHECKPOINT_TIMEOUT_MS);
 			break;
 		}
 		/* await returns at once while the command is DRAIN: sleep here instead. */

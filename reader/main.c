@@ -53,7 +53,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: kls-reader --config-fd FD --shm NAME --slot N --wake-fd FD\n"
-			"(started by klsd; see kls-reader(8))\n");
+	                "(started by klsd; see kls-reader(8))\n");
 }
 
 static int
@@ -113,8 +113,7 @@ parse_args(int argc, char **argv, struct args *a)
 			a->slot = (uint32_t)v;
 			seen |= 4;
 			break;
-		default:
-			return -1;
+		default: return -1;
 		}
 	}
 	if (optind != argc || seen != 15) {
@@ -297,18 +296,27 @@ run(struct reader *r)
 	r->info = (struct kls_shard_info){
 		.size = sizeof(struct kls_shard_info),
 		.checkpoint_mode = cfg->reader.checkpoint == CONFIG_CHECKPOINT_MANUAL
-		    ? KLS_CHECKPOINT_MANUAL
-		    : KLS_CHECKPOINT_AUTO,
+		                       ? KLS_CHECKPOINT_MANUAL
+		                       : KLS_CHECKPOINT_AUTO,
 		.application = cfg->kls.application,
 		.stream = cfg->kls.stream,
 		.shard_id = r->shard_id,
 		.worker_id = hdr->worker_id,
 		.restarts = r->lease.restarts,
 	};
+	if (cfg->reader.read_mode != CONFIG_READ_POLLING) {
+		/* Enhanced fan-out (SubscribeToShard) is not in this reader yet: say so rather
+		 * than poll behind the operator's back. */
+		log_errorx("%s: read_mode = %s is not supported by this kls-reader", r->shard_id,
+		    config_read_mode_name(cfg->reader.read_mode));
+		progress_error(r, "read_mode = %s is not supported",
+		    config_read_mode_name(cfg->reader.read_mode));
+		return READER_EXIT_PERMANENT;
+	}
 	if ((rc = fetch_position(r)) != READER_CONTINUE)
 		return rc;
 	if (fence_init(&r->fence, r->slot, &r->lease, r->beat_ms, hb,
-		(int64_t)cfg->aws.connect_timeout_ms + cfg->aws.request_timeout_ms + 5000) < 0) {
+	        (int64_t)cfg->aws.connect_timeout_ms + cfg->aws.request_timeout_ms + 5000) < 0) {
 		log_error("%s: watchdog", r->shard_id);
 		return READER_EXIT_TRANSIENT;
 	}
@@ -346,7 +354,8 @@ main(int argc, char **argv, char **envp)
 	setproctitle_init(argc, argv, envp);
 	if (parent_death(parent) < 0)
 		return READER_EXIT_TRANSIENT;
-	if (check_fd(a.wake_fd, true, "--wake-fd") < 0 || check_fd(a.config_fd, false, "--config-fd") < 0)
+	if (check_fd(a.wake_fd, true, "--wake-fd") < 0 ||
+	    check_fd(a.config_fd, false, "--config-fd") < 0)
 		return READER_EXIT_PERMANENT;
 	r.wake_fd = a.wake_fd;
 	if ((rc = attach(&r, &a, parent)) != READER_CONTINUE) {

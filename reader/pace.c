@@ -19,8 +19,8 @@ pace_init(struct pace *p, uint32_t max_calls_per_second, uint32_t idle_backoff_m
 	if (max_calls_per_second == 0)
 		max_calls_per_second = 1;
 	/* Rounded up: n intervals must span a whole second, or n + 1 calls would fit. */
-	p->interval_ns = (1000000000 + (int64_t)max_calls_per_second - 1) /
-	    (int64_t)max_calls_per_second;
+	p->interval_ns =
+	    (1000000000 + (int64_t)max_calls_per_second - 1) / (int64_t)max_calls_per_second;
 	p->idle_ns = (int64_t)idle_backoff_ms * 1000000;
 	p->last_start = KLS_MONO_ZERO;
 	p->attempt = 0;

@@ -17,7 +17,6 @@
 #include "tests/fake_klsd.h"
 #include "tests/harness.h"
 
-
 static void
 fk_publish(struct fake_klsd *fx)
 {
@@ -31,8 +30,10 @@ int
 fk_open(struct fake_klsd *fx, const char *shard_id, int64_t deadline_ms, const char *ckpt,
     uint64_t subseq)
 {
-	struct kls_shm_params p = { .application = "readertest", .stream = "s",
-		.worker_id = FK_WORKER_ID, .slot_count = 2 };
+	struct kls_shm_params p = { .application = "readertest",
+		.stream = "s",
+		.worker_id = FK_WORKER_ID,
+		.slot_count = 2 };
 	struct kls_shm_err err;
 	int idx;
 
@@ -89,7 +90,8 @@ fk_config(struct fake_klsd *fx, const char *stream, const char *endpoint, const 
 	fx->cfg_fd = memfd_create("kls-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fx->cfg_fd < 0 || n < 0 || (size_t)n >= sizeof(text) ||
 	    write(fx->cfg_fd, text, (size_t)n) != n ||
-	    fcntl(fx->cfg_fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+	    fcntl(fx->cfg_fd, F_ADD_SEALS,
+	        F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		perror("config memfd");
 		return -1;
 	}
@@ -114,7 +116,8 @@ fk_spawn(struct fake_klsd *fx)
 
 		/* A crash must stay a crash under AddressSanitizer, which would otherwise
 		 * turn SIGSEGV into a report and exit status 1. */
-		snprintf(opts, sizeof(opts), "%s%shandle_segv=0", asan ? asan : "", asan ? ":" : "");
+		snprintf(opts, sizeof(opts), "%s%shandle_segv=0", asan ? asan : "",
+		    asan ? ":" : "");
 		setenv("ASAN_OPTIONS", opts, 1);
 		/* The reader takes its credentials from the environment, as under klsd. */
 		setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 0);
@@ -145,7 +148,8 @@ fk_answer(struct fake_klsd *fx, const struct kls_progress *pr)
 	/* klsd never trusts a request beyond what the reader says it delivered. */
 	if (res == KLS_CKPT_OK && is_seq(pr->req_seq) &&
 	    (kls_seqnum_cmp(pr->req_seq, pr->req_subseq, pr->delivered_seq, pr->delivered_subseq,
-		 &cmp) < 0 || cmp > 0))
+	         &cmp) < 0 ||
+	        cmp > 0))
 		res = KLS_CKPT_BEYOND;
 	fx->l.ckpt_gen = pr->req_gen;
 	fx->l.ckpt_result = res;
@@ -224,7 +228,8 @@ bool
 exited_with(const struct fake_klsd *fx, int code)
 {
 	if (!WIFEXITED(fx->status) || WEXITSTATUS(fx->status) != code) {
-		fprintf(stderr, "\nkls-reader: wait status 0x%x, want exit %d (last error \"%s\")\n",
+		fprintf(stderr,
+		    "\nkls-reader: wait status 0x%x, want exit %d (last error \"%s\")\n",
 		    fx->status, code, fx->prog.last_error);
 		return false;
 	}

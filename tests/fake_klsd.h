@@ -25,7 +25,7 @@
 #define FK_WORKER_ID "testhost:7e57"
 
 struct fake_klsd {
-	char dir[PATH_MAX];  /* scratch directory */
+	char dir[PATH_MAX]; /* scratch directory */
 	char shm_name[64];
 	char shard_id[KLS_SHM_SHARD_MAX];
 	struct kls_shm *t;
@@ -36,11 +36,11 @@ struct fake_klsd {
 	pid_t pid;
 	bool exited;
 	int status;
-	bool renew;                    /* keep pushing the deadline 30 s ahead */
-	bool hold;                     /* leave checkpoint requests unanswered */
-	enum kls_ckpt_result answer;   /* what to answer (a request beyond delivered: BEYOND) */
-	struct kls_progress prog;      /* the last clean read of the progress group */
-	size_t n_ckpts;                /* checkpoints persisted, in order */
+	bool renew;                  /* keep pushing the deadline 30 s ahead */
+	bool hold;                   /* leave checkpoint requests unanswered */
+	enum kls_ckpt_result answer; /* what to answer (a request beyond delivered: BEYOND) */
+	struct kls_progress prog;    /* the last clean read of the progress group */
+	size_t n_ckpts;              /* checkpoints persisted, in order */
 	char ckpts[MAX_CKPTS][KLS_SHM_SEQ_MAX];
 	uint32_t ckpt_state[MAX_CKPTS]; /* the reader's handler_state at each request */
 };
@@ -51,8 +51,8 @@ struct fake_klsd {
 int fk_open(struct fake_klsd *fx, const char *shard_id, int64_t deadline_ms, const char *ckpt,
     uint64_t subseq);
 /* The configuration, [kls] and [reader] and [aws] keys around the extra lines given. */
-int fk_config(struct fake_klsd *fx, const char *stream, const char *endpoint,
-    const char *handler, const char *reader_lines, const char *handler_lines);
+int fk_config(struct fake_klsd *fx, const char *stream, const char *endpoint, const char *handler,
+    const char *reader_lines, const char *handler_lines);
 /* Starts $builddir/reader/kls-reader on slot 1 (with handle_segv=0 added to ASAN_OPTIONS,
  * so a crash stays a crash). */
 int fk_spawn(struct fake_klsd *fx);

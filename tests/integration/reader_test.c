@@ -67,7 +67,7 @@ suite_cleanup(void)
 
 struct stream {
 	char name[64];
-	size_t n;                                    /* records put */
+	size_t n;                                        /* records put */
 	char seq[MAX_RECORDS][KINESIS_SEQUENCE_MAX + 1]; /* in put order */
 	char shard[MAX_RECORDS][KINESIS_SHARD_ID_MAX + 1];
 };
@@ -114,11 +114,13 @@ stream_put(struct stream *st, size_t n)
 			e[i] = (struct kinesis_put_entry){ data[i], strlen(data[i]), "pk", NULL };
 		}
 		if (kinesis_put_records(kc, st->name, e, k, r, &failed, &err) < 0 || failed) {
-			fprintf(stderr, "\nput %s: %s\n", st->name, failed ? "records refused" : err.message);
+			fprintf(stderr, "\nput %s: %s\n", st->name,
+			    failed ? "records refused" : err.message);
 			return -1;
 		}
 		for (size_t i = 0; i < k; i++) {
-			snprintf(st->seq[st->n + i], sizeof(st->seq[0]), "%s", r[i].sequence_number);
+			snprintf(st->seq[st->n + i], sizeof(st->seq[0]), "%s",
+			    r[i].sequence_number);
 			snprintf(st->shard[st->n + i], sizeof(st->shard[0]), "%s", r[i].shard_id);
 		}
 		st->n += k;
@@ -151,7 +153,7 @@ read_lines(const struct fake_klsd *fx, struct line *out, size_t max, size_t *n)
 		struct line *l = &out[*n];
 		long long t0, t1;
 		if (sscanf(buf, "%135s %135s %llu %127s %ld %lld %lld %63s", shard, l->seq, &l->sub,
-			worker, &l->pid, &t0, &t1, l->data) != 8) {
+		        worker, &l->pid, &t0, &t1, l->data) != 8) {
 			fprintf(stderr, "\nbad line: %s", buf);
 			CU_FAIL("a record line that does not parse");
 			continue;
@@ -211,6 +213,9 @@ check_title(pid_t pid, const char *stream, const char *shard)
 	CU_ASSERT_STRING_EQUAL(title, want);
 }
 
+/* A handler path buffer for tests that need only one. */
+static char h_buf[PATH_MAX];
+
 static const char *
 example(const char *name, char *buf, size_t size)
 {
@@ -228,7 +233,7 @@ static bool
 all_checkpointed_250(const struct fake_klsd *fx)
 {
 	return fx->prog.records == 250 && fx->n_ckpts > 0 &&
-	    strcmp(fx->l.ckpt_seq, fx->prog.delivered_seq) == 0;
+	       strcmp(fx->l.ckpt_seq, fx->prog.delivered_seq) == 0;
 }
 
 static bool
@@ -243,6 +248,42 @@ request_pending(const struct fake_klsd *fx)
 	return fx->prog.req_gen > fx->l.ckpt_gen;
 }
 
+/* One reader run: the lease klsd holds and the configuration it passes. */
+struct run {
+	const char *stream;
+	const char *endpoint; /* NULL: KINESIS_ENDPOINT */
+	const char *shard;    /* NULL: shardId-000000000000 */
+	int64_t deadline_ms;  /* from now; 0: 30 s */
+	const char *ckpt;     /* persisted checkpoint; NULL: none */
+	uint64_t sub;
+	const char *handler;       /* an example handler's name */
+	const char *reader_lines;  /* more [reader] keys */
+	const char *handler_lines; /* more [handler] keys, after path = <dir>/out-%s.log */
+	bool frozen;               /* klsd renews nothing */
+	bool hold;                 /* klsd leaves checkpoint requests unanswered */
+};
+
+static const char *example(const char *name, char *buf, size_t size);
+
+/* Table, lease, configuration, and the reader started. */
+static int
+start(struct fake_klsd *fx, const struct run *r)
+{
+	char h[PATH_MAX], hl[PATH_MAX + 256];
+
+	if (fk_open(fx, r->shard ? r->shard : "shardId-000000000000",
+	        r->deadline_ms ? r->deadline_ms : 30000, r->ckpt ? r->ckpt : "", r->sub) < 0)
+		return -1;
+	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log\n%s", fx->dir,
+	    r->handler_lines ? r->handler_lines : "");
+	if (fk_config(fx, r->stream, r->endpoint ? r->endpoint : test_env("KINESIS_ENDPOINT"),
+	        example(r->handler, h, sizeof(h)), r->reader_lines ? r->reader_lines : "", hl) < 0)
+		return -1;
+	fx->renew = !r->frozen;
+	fx->hold = r->hold;
+	return fk_spawn(fx);
+}
+
 /* ---------------------------------------------------------------- tests */
 
 /*
@@ -255,17 +296,15 @@ test_reader_delivers_in_order_auto_checkpoints(void)
 {
 	struct stream st;
 	struct fake_klsd fx;
-	char h[PATH_MAX], hl[PATH_MAX + 32];
 	uint64_t records_held;
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-auto", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 250), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "max_records = 40", hl), 0);
-	fx.hold = true;
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .handler = "filelog",
+	                                     .reader_lines = "max_records = 40",
+	                                     .hold = true }),
+	    0);
 
 	/* The first batch's checkpoint request arrives; unanswered, the reader waits. */
 	CU_ASSERT_FATAL(fk_until(&fx, request_pending, RUN_TIMEOUT_MS));
@@ -299,7 +338,8 @@ test_reader_delivers_in_order_auto_checkpoints(void)
 		CU_ASSERT_EQUAL(fx.ckpt_state[i], KLS_HANDLER_CHECKPOINT);
 		if (i > 0) {
 			int cmp = 0;
-			CU_ASSERT_EQUAL(kls_seqnum_cmp(fx.ckpts[i - 1], 0, fx.ckpts[i], 0, &cmp), 0);
+			CU_ASSERT_EQUAL(kls_seqnum_cmp(fx.ckpts[i - 1], 0, fx.ckpts[i], 0, &cmp),
+			    0);
 			CU_ASSERT(cmp < 0);
 		}
 	}
@@ -320,16 +360,15 @@ test_reader_manual_drain_and_resume(void)
 {
 	struct stream st;
 	struct fake_klsd fx;
-	char h[PATH_MAX], hl[PATH_MAX + 64];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-manual", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 120), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log\ncheckpoint_every = 100000", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "checkpoint = manual\nmax_records = 50",
-				  hl), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&fx,
+	                          &(struct run){ .stream = st.name,
+	                              .handler = "filelog",
+	                              .reader_lines = "checkpoint = manual\nmax_records = 50",
+	                              .handler_lines = "checkpoint_every = 100000" }),
+	    0);
 	CU_ASSERT_FATAL(fk_until(&fx, has_records_120, RUN_TIMEOUT_MS));
 	fk_until(&fx, NULL, 300);
 	CU_ASSERT_EQUAL(fx.n_ckpts, 0);
@@ -344,33 +383,22 @@ test_reader_manual_drain_and_resume(void)
 	check_lines(&fx, &st, 0, fx.pid);
 	fk_close(&fx);
 
-	/* Resume after record 99. */
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, st.seq[99], 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
-	CU_ASSERT(fk_until(&fx, checkpointed, RUN_TIMEOUT_MS));
-	fk_until(&fx, NULL, 500);
-	fk_command(&fx, KLS_CMD_DRAIN);
-	fk_wait(&fx);
-	CU_ASSERT(exited_with(&fx, 0));
-	check_lines(&fx, &st, 100, fx.pid);
-	fk_close(&fx);
-
-	/* Resume inside "aggregate" 99 (sub-sequence 2): record 99 comes again, whole. */
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, st.seq[99], 2), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
-	CU_ASSERT(fk_until(&fx, checkpointed, RUN_TIMEOUT_MS));
-	fk_until(&fx, NULL, 500);
-	fk_command(&fx, KLS_CMD_STOP);
-	fk_wait(&fx);
-	CU_ASSERT(exited_with(&fx, 0));
-	check_lines(&fx, &st, 99, fx.pid);
-	fk_close(&fx);
+	/* Resume after record 99; then inside "aggregate" 99 (sub-sequence 2), where record
+	 * 99, not de-aggregated, comes again whole; STOP ends that one. */
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+		                                     .ckpt = st.seq[99],
+		                                     .sub = (uint64_t)i * 2,
+		                                     .handler = "filelog" }),
+		    0);
+		CU_ASSERT(fk_until(&fx, checkpointed, RUN_TIMEOUT_MS));
+		fk_until(&fx, NULL, 500);
+		fk_command(&fx, i == 0 ? KLS_CMD_DRAIN : KLS_CMD_STOP);
+		fk_wait(&fx);
+		CU_ASSERT(exited_with(&fx, 0));
+		check_lines(&fx, &st, i == 0 ? 100 : 99, fx.pid);
+		fk_close(&fx);
+	}
 	stream_drop(&st);
 }
 
@@ -381,16 +409,12 @@ test_reader_checkpoint_refused_beyond(void)
 {
 	struct stream st;
 	struct fake_klsd fx;
-	char h[PATH_MAX], hl[PATH_MAX + 32];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-beyond", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 10), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name, .handler = "filelog" }),
+	    0);
 	fx.answer = KLS_CKPT_BEYOND;
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 1));
 	CU_ASSERT_EQUAL(fx.n_ckpts, 0);
@@ -411,18 +435,17 @@ test_reader_deadline(void)
 {
 	struct stream st;
 	struct fake_klsd fx;
-	char h[PATH_MAX], hl[PATH_MAX + 32], path[PATH_MAX + 256];
+	char path[PATH_MAX + 256];
 	size_t n;
 	static struct line lines[16];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-deadline", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 5), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", -1000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
-	fx.renew = false;
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .deadline_ms = -1000,
+	                                     .handler = "filelog",
+	                                     .frozen = true }),
+	    0);
 	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 3));
 	snprintf(path, sizeof(path), "%s/out-%s.log", fx.dir, fx.shard_id);
@@ -432,18 +455,108 @@ test_reader_deadline(void)
 	fk_close(&fx);
 
 	/* 3 s of lease and a frozen klsd: records delivered, then the reader stops. */
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 3000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
-	fx.renew = false;
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .deadline_ms = 3000,
+	                                     .handler = "filelog",
+	                                     .frozen = true }),
+	    0);
 	fk_wait(&fx);
 	CU_ASSERT(exited_with(&fx, 3));
 	CU_ASSERT_EQUAL(read_lines(&fx, lines, 16, &n), 0);
 	CU_ASSERT_EQUAL(n, 5);
 	CU_ASSERT_EQUAL(fx.prog.handler_state, KLS_HANDLER_DONE);
 	fk_close(&fx);
+	stream_drop(&st);
+}
+
+/* A handler stuck in process() when the deadline passes, klsd frozen: the reader's own
+ * watchdog kills it (SIGKILL), so no handler code runs past the deadline. */
+static void
+test_reader_watchdog_kills_hung_handler(void)
+{
+	struct stream st;
+	struct fake_klsd fx;
+	kls_mono t0;
+
+	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-hang", 1), 0);
+	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 3), 0);
+	t0 = mono_now();
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .deadline_ms = 3000,
+	                                     .handler = "fault",
+	                                     .frozen = true,
+	                                     .handler_lines = "mode = hang\nat_record = 2" }),
+	    0);
+	fk_wait(&fx);
+	CU_ASSERT(WIFSIGNALED(fx.status) && WTERMSIG(fx.status) == SIGKILL);
+	/* At the deadline (3 s), well before fk_wait would have given up. */
+	CU_ASSERT(mono_diff_ms(t0, mono_now()) < 20000);
+	CU_ASSERT(mono_diff_ms(t0, mono_now()) >= 2900);
+	CU_ASSERT_EQUAL(fx.prog.handler_state, KLS_HANDLER_PROCESS);
+	fk_close(&fx);
+	stream_drop(&st);
+}
+
+/* What the stand-in klsd of the parent-death test tells the test. */
+struct orphan_note {
+	pid_t reader;
+	char shm_name[64];
+	char dir[PATH_MAX];
+};
+
+/* klsd dies (SIGKILL): its reader goes with it (PR_SET_PDEATHSIG), at once. */
+static void
+test_reader_dies_with_klsd(void)
+{
+	struct stream st;
+	struct orphan_note note;
+	struct fake_klsd fx;
+	int p[2], status;
+	pid_t klsd;
+
+	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-orphan", 1), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	fflush(NULL);
+	klsd = fork();
+	if (klsd == 0) {
+		/* The stand-in klsd: creates the table (so it is the reader's klsd), starts
+		 * the reader, says so once the slot is ACTIVE, and serves until killed. */
+		memset(&note, 0, sizeof(note));
+		if (fk_open(&fx, "shardId-000000000000", 30000, "", 0) < 0 ||
+		    fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
+		        example("filelog", h_buf, sizeof(h_buf)), "", "path = /dev/null") < 0 ||
+		    fk_spawn(&fx) < 0)
+			_exit(1);
+		while (kls_shm_slot_state(fx.s) != KLS_SLOT_ACTIVE && !fx.exited)
+			fk_serve(&fx, 20);
+		note.reader = fx.pid;
+		memcpy(note.shm_name, fx.shm_name, sizeof(note.shm_name));
+		memcpy(note.dir, fx.dir, sizeof(note.dir));
+		if (write(p[1], &note, sizeof(note)) != (ssize_t)sizeof(note))
+			_exit(1);
+		for (;;)
+			fk_serve(&fx, 100);
+	}
+	CU_ASSERT_FATAL(klsd > 0);
+	close(p[1]);
+	CU_ASSERT_EQUAL(read(p[0], &note, sizeof(note)), (ssize_t)sizeof(note));
+	close(p[0]);
+	kill(klsd, SIGKILL);
+	waitpid(klsd, &status, 0);
+	if (note.reader > 0) {
+		kls_mono end = mono_add_ms(mono_now(), 3000);
+		while (kls_proc_alive(note.reader, 0) && mono_before(mono_now(), end))
+			sleep_ms(10);
+		CU_ASSERT(!kls_proc_alive(note.reader, 0));
+	}
+	/* Clean up what the stand-in made. */
+	memset(&fx, 0, sizeof(fx));
+	fx.wake[0] = fx.wake[1] = fx.cfg_fd = -1;
+	fx.exited = true;
+	memcpy(fx.shm_name, note.shm_name, sizeof(fx.shm_name));
+	memcpy(fx.dir, note.dir, sizeof(fx.dir));
+	if (fx.shm_name[0])
+		fk_close(&fx);
 	stream_drop(&st);
 }
 
@@ -467,12 +580,14 @@ test_reader_handler_load_fails(void)
 		}
 		/* No Kinesis call comes before the handler loads: any endpoint will do. */
 		CU_ASSERT_EQUAL_FATAL(fk_config(&fx, "nostream", "http://127.0.0.1:9", copy, "",
-					  "path = /dev/null"), 0);
+		                          "path = /dev/null"),
+		    0);
 		CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 		fk_wait(&fx);
 		CU_ASSERT(exited_with(&fx, 2));
 		CU_ASSERT_PTR_NOT_NULL(strstr(fx.prog.last_error, copy));
-		CU_ASSERT_PTR_NOT_NULL(strstr(fx.prog.last_error, i == 0 ? "No such file" : "writable"));
+		CU_ASSERT_PTR_NOT_NULL(
+		    strstr(fx.prog.last_error, i == 0 ? "No such file" : "writable"));
 		CU_ASSERT(fx.prog.error_ns > 0);
 		CU_ASSERT_EQUAL(kls_shm_slot_state(fx.s), KLS_SLOT_ASSIGNED);
 		fk_close(&fx);
@@ -486,14 +601,13 @@ test_reader_handler_crash(void)
 {
 	struct stream st;
 	struct fake_klsd fx;
-	char h[PATH_MAX];
 
 	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-crash", 1), 0);
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 10), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-				  example("fault", h, sizeof(h)), "", "mode = segv\nat_record = 3"), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .handler = "fault",
+	                                     .handler_lines = "mode = segv\nat_record = 3" }),
+	    0);
 	fk_wait(&fx);
 	CU_ASSERT(WIFSIGNALED(fx.status) && WTERMSIG(fx.status) == SIGSEGV);
 	CU_ASSERT_EQUAL(fx.n_ckpts, 0);
@@ -513,7 +627,7 @@ test_reader_shard_end(void)
 {
 	struct stream st;
 	struct aws_error err;
-	char h[PATH_MAX], hl[PATH_MAX + 32];
+	char h[PATH_MAX];
 	static const char *const handlers[] = { "filelog", "fault" };
 	static const char *const shards[] = { "shardId-000000000000", "shardId-000000000001" };
 
@@ -527,7 +641,8 @@ test_reader_shard_end(void)
 		snprintf(data, sizeof(data), "rec-%04d", i);
 		snprintf(pk, sizeof(pk), "k%d", i);
 		e = (struct kinesis_put_entry){ data, strlen(data), pk, NULL };
-		CU_ASSERT_EQUAL_FATAL(kinesis_put_records(kc, st.name, &e, 1, &r, &failed, &err), 0);
+		CU_ASSERT_EQUAL_FATAL(kinesis_put_records(kc, st.name, &e, 1, &r, &failed, &err),
+		    0);
 		memcpy(st.seq[i], r.sequence_number, sizeof(st.seq[0]));
 		memcpy(st.shard[i], r.shard_id, sizeof(st.shard[0]));
 		st.n++;
@@ -541,12 +656,13 @@ test_reader_shard_end(void)
 		struct fake_klsd fx;
 		size_t n = 0;
 
-		CU_ASSERT_EQUAL_FATAL(fk_open(&fx, shards[i], 30000, "", 0), 0);
-		snprintf(hl, sizeof(hl), "path = %s/out-%%s.log%s", fx.dir,
-		    i == 1 ? "\nmode = none" : "");
-		CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-					  example(handlers[i], h, sizeof(h)), "max_records = 7", hl), 0);
-		CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+		CU_ASSERT_EQUAL_FATAL(start(&fx,
+		                          &(struct run){ .stream = st.name,
+		                              .shard = shards[i],
+		                              .handler = handlers[i],
+		                              .reader_lines = "max_records = 7",
+		                              .handler_lines = i == 1 ? "mode = none" : "" }),
+		    0);
 		fk_wait(&fx);
 		CU_ASSERT(exited_with(&fx, 4));
 		CU_ASSERT_STRING_EQUAL(fx.l.ckpt_seq, CKPT_SHARD_END);
@@ -568,7 +684,8 @@ test_reader_shard_end(void)
 		struct fake_klsd fx;
 		CU_ASSERT_EQUAL_FATAL(fk_open(&fx, shards[0], 30000, CKPT_SHARD_END, 0), 0);
 		CU_ASSERT_EQUAL_FATAL(fk_config(&fx, st.name, test_env("KINESIS_ENDPOINT"),
-					  example("filelog", h, sizeof(h)), "", "path = /dev/null"), 0);
+		                          example("filelog", h, sizeof(h)), "", "path = /dev/null"),
+		    0);
 		CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
 		fk_wait(&fx);
 		CU_ASSERT(exited_with(&fx, 4));
@@ -583,7 +700,7 @@ test_reader_shard_end(void)
  * iterator is replaced by one after the last record delivered, and the closed shard
  * ends the run. Every request is checked against the script.
  */
-#define REC(seq, data) \
+#define REC(seq, data)                                                                  \
 	"{\"SequenceNumber\":\"" seq "\",\"Data\":\"" data "\",\"PartitionKey\":\"k\"," \
 	"\"ApproximateArrivalTimestamp\":1.7e9}"
 #define SEQ1 "49590338271490256608559692538361571095921575989136588801"
@@ -594,12 +711,14 @@ static const struct stub_step scripted_steps[] = {
 	{ "GetShardIterator", { "\"TRIM_HORIZON\"", "shardId-000000000007" }, { 0 }, 0,
 	    "{\"ShardIterator\":\"it-1\"}" },
 	{ "GetRecords", { "\"it-1\"" }, { 0 }, 400,
-	    "{\"__type\":\"ProvisionedThroughputExceededException\",\"message\":\"Rate exceeded\"}" },
+	    "{\"__type\":\"ProvisionedThroughputExceededException\",\"message\":\"Rate "
+	    "exceeded\"}" },
 	{ "GetRecords", { "\"it-1\"" }, { 0 }, 500,
 	    "{\"__type\":\"InternalFailure\",\"message\":\"try again\"}" },
 	{ "GetRecords", { "\"it-1\"" }, { 0 }, 0,
-	    "{\"Records\":[" REC(SEQ1, "YQ==") "," REC(SEQ2, "Yg==") "],"
-	    "\"NextShardIterator\":\"it-2\",\"MillisBehindLatest\":1234}" },
+	    "{\"Records\":[" REC(SEQ1, "YQ==") "," REC(SEQ2,
+	        "Yg==") "],"
+	                "\"NextShardIterator\":\"it-2\",\"MillisBehindLatest\":1234}" },
 	{ "GetRecords", { "\"it-2\"" }, { 0 }, 400,
 	    "{\"__type\":\"ExpiredIteratorException\",\"message\":\"Iterator expired\"}" },
 	{ "GetShardIterator", { "\"AFTER_SEQUENCE_NUMBER\"", SEQ2 }, { "TRIM_HORIZON" }, 0,
@@ -617,16 +736,15 @@ test_reader_scripted_failures(void)
 		.n = sizeof(scripted_steps) / sizeof(scripted_steps[0]) };
 	struct stub_server *srv = stub_start(stub_script_handler, &script);
 	struct fake_klsd fx;
-	char h[PATH_MAX], hl[PATH_MAX + 32];
 	static struct line lines[8];
 	size_t n;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000007", 30000, "", 0), 0);
-	snprintf(hl, sizeof(hl), "path = %s/out-%%s.log", fx.dir);
-	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, "scripted", stub_url(srv),
-				  example("filelog", h, sizeof(h)), "", hl), 0);
-	CU_ASSERT_EQUAL_FATAL(fk_spawn(&fx), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = "scripted",
+	                                     .endpoint = stub_url(srv),
+	                                     .shard = "shardId-000000000007",
+	                                     .handler = "filelog" }),
+	    0);
 	fk_wait(&fx);
 	stub_stop(srv);
 	CU_ASSERT(exited_with(&fx, 4));
@@ -656,7 +774,8 @@ test_reader_refuses_foreign_table(void)
 
 	CU_ASSERT_EQUAL_FATAL(fk_open(&fx, "shardId-000000000000", 30000, "", 0), 0);
 	CU_ASSERT_EQUAL_FATAL(fk_config(&fx, "nostream", "http://127.0.0.1:9",
-				  example("filelog", h, sizeof(h)), "", "path = /dev/null"), 0);
+	                          example("filelog", h, sizeof(h)), "", "path = /dev/null"),
+	    0);
 	/* Overwrite the magic, as a foreign object with the same name would have it. */
 	kls_shm_close(fx.t);
 	fx.t = NULL;
@@ -681,10 +800,14 @@ test_reader_refuses_foreign_table(void)
 }
 
 static CU_TestInfo reader_tests[] = {
-	{ "auto: in order, checkpoint per batch, waits, drain", test_reader_delivers_in_order_auto_checkpoints },
+	{ "auto: in order, checkpoint per batch, waits, drain",
+	    test_reader_delivers_in_order_auto_checkpoints },
 	{ "manual: drain checkpoints, resume", test_reader_manual_drain_and_resume },
 	{ "checkpoint refused beyond delivered", test_reader_checkpoint_refused_beyond },
 	{ "lease deadline", test_reader_deadline },
+	{ "watchdog kills a hung handler at the deadline",
+	    test_reader_watchdog_kills_hung_handler },
+	{ "dies with klsd", test_reader_dies_with_klsd },
 	{ "handler load fails", test_reader_handler_load_fails },
 	{ "handler crash", test_reader_handler_crash },
 	{ "shard end", test_reader_shard_end },

@@ -16,20 +16,20 @@
 #include "reader/fence.h"
 #include "tests/harness.h"
 
-#define MS(x) ((int64_t)(x) * 1000000)
+#define MS(x) ((int64_t)(x)*1000000)
 
 static const struct {
 	enum fence_busy busy;
 	int64_t now, since, deadline, max;
 	enum fence_action want;
 } decide_cases[] = {
-	{ FENCE_IDLE, MS(100), 0, MS(50), 0, FENCE_NOTHING },        /* idle: main beats */
-	{ FENCE_HANDLER, MS(10), MS(5), MS(50), MS(100), FENCE_BEAT }, /* young call */
-	{ FENCE_HANDLER, MS(50), MS(5), MS(50), MS(100), FENCE_KILL }, /* at the deadline */
-	{ FENCE_HANDLER, MS(90), MS(5), MS(50), MS(100), FENCE_KILL }, /* past it */
-	{ FENCE_HANDLER, MS(49), MS(5), MS(50), MS(100), FENCE_BEAT }, /* 1 ms before */
+	{ FENCE_IDLE, MS(100), 0, MS(50), 0, FENCE_NOTHING },               /* idle: main beats */
+	{ FENCE_HANDLER, MS(10), MS(5), MS(50), MS(100), FENCE_BEAT },      /* young call */
+	{ FENCE_HANDLER, MS(50), MS(5), MS(50), MS(100), FENCE_KILL },      /* at the deadline */
+	{ FENCE_HANDLER, MS(90), MS(5), MS(50), MS(100), FENCE_KILL },      /* past it */
+	{ FENCE_HANDLER, MS(49), MS(5), MS(50), MS(100), FENCE_BEAT },      /* 1 ms before */
 	{ FENCE_HANDLER, MS(300), MS(5), MS(900), MS(100), FENCE_NOTHING }, /* hung: no beats */
-	{ FENCE_HANDLER, MS(300), MS(5), MS(900), 0, FENCE_BEAT },     /* no limit */
+	{ FENCE_HANDLER, MS(300), MS(5), MS(900), 0, FENCE_BEAT },          /* no limit */
 	{ FENCE_NETWORK, MS(90), MS(5), MS(50), MS(100), FENCE_BEAT }, /* no handler: no kill */
 	{ FENCE_NETWORK, MS(200), MS(5), MS(50), MS(100), FENCE_NOTHING },
 };
@@ -41,7 +41,8 @@ test_fence_decide(void)
 		enum fence_action a = fence_decide(decide_cases[i].busy, decide_cases[i].now,
 		    decide_cases[i].since, decide_cases[i].deadline, decide_cases[i].max);
 		if (a != decide_cases[i].want)
-			fprintf(stderr, "\ncase %zu: action %d, want %d\n", i, a, decide_cases[i].want);
+			fprintf(stderr, "\ncase %zu: action %d, want %d\n", i, a,
+			    decide_cases[i].want);
 		CU_ASSERT_EQUAL(a, decide_cases[i].want);
 	}
 }
@@ -57,8 +58,10 @@ struct fixture {
 static int
 fixture_open(struct fixture *fx, kls_mono deadline)
 {
-	struct kls_shm_params p = { .application = "testapp", .stream = "teststream",
-		.worker_id = "host1:0f4c", .slot_count = 1 };
+	struct kls_shm_params p = { .application = "testapp",
+		.stream = "teststream",
+		.worker_id = "host1:0f4c",
+		.slot_count = 1 };
 	struct kls_shm_err err;
 	int idx;
 
@@ -237,7 +240,8 @@ test_fence_heartbeats_bounded(void)
 static CU_TestInfo fence_tests[] = {
 	{ "watchdog rule", test_fence_decide },
 	{ "torn lease keeps the earlier deadline", test_fence_refresh_torn_keeps_earlier },
-	{ "watchdog kills a handler past the deadline", test_fence_watchdog_kills_handler_past_deadline },
+	{ "watchdog kills a handler past the deadline",
+	    test_fence_watchdog_kills_handler_past_deadline },
 	{ "watchdog spares a network call", test_fence_watchdog_spares_network_past_deadline },
 	{ "watchdog follows renewals", test_fence_watchdog_follows_renewals },
 	{ "heartbeats while busy, bounded", test_fence_heartbeats_bounded },

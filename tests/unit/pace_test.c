@@ -8,7 +8,7 @@
 #include "reader/pace.h"
 #include "tests/harness.h"
 
-#define MS(x) ((int64_t)(x) * 1000000)
+#define MS(x) ((int64_t)(x)*1000000)
 /* A start time far from 0 (0 means "no call yet"). */
 #define T0 ((kls_mono){ MS(1000000) })
 
@@ -32,16 +32,16 @@ static const struct {
 	uint32_t calls_per_second, idle_ms;
 	int64_t returned_ms; /* after the start */
 	size_t records;
-	int64_t want_ms;     /* next start, after the start */
+	int64_t want_ms; /* next start, after the start */
 } success_cases[] = {
-	{ 5, 500, 50, 100, 200 },   /* records: only the rate limit */
-	{ 5, 500, 350, 100, 200 },  /* a slow call earns no extra wait */
-	{ 5, 500, 50, 0, 550 },     /* empty: idle backoff from the return */
-	{ 5, 0, 50, 0, 200 },       /* no idle backoff: the rate limit still holds */
-	{ 5, 100, 10, 0, 200 },     /* idle shorter than the interval */
-	{ 1, 500, 10, 7, 1000 },    /* one call per second */
-	{ 0, 500, 10, 7, 1000 },    /* 0 is taken as 1 */
-	{ 3, 500, 10, 7, 333 },     /* 1 s / 3, in ns, truncated to ms here */
+	{ 5, 500, 50, 100, 200 },    /* records: only the rate limit */
+	{ 5, 500, 350, 100, 200 },   /* a slow call earns no extra wait */
+	{ 5, 500, 50, 0, 550 },      /* empty: idle backoff from the return */
+	{ 5, 0, 50, 0, 200 },        /* no idle backoff: the rate limit still holds */
+	{ 5, 100, 10, 0, 200 },      /* idle shorter than the interval */
+	{ 1, 500, 10, 7, 1000 },     /* one call per second */
+	{ 0, 500, 10, 7, 1000 },     /* 0 is taken as 1 */
+	{ 3, 500, 10, 7, 333 },      /* 1 s / 3, in ns, truncated to ms here */
 	{ 2, 600000, 5, 0, 600005 }, /* the largest idle backoff */
 };
 
@@ -111,7 +111,8 @@ check_backoff(enum aws_err_class cls, int64_t base, int64_t cap)
 		CU_ASSERT(!mono_before(next, pace_earliest(&p)));
 		if (mono_before(pace_earliest(&p), mono_add_ms(now, wait)))
 			CU_ASSERT_EQUAL(next.ns, mono_add_ms(now, wait).ns);
-		CU_ASSERT_EQUAL(p.attempt, attempt < PACE_ATTEMPT_MAX ? attempt + 1 : PACE_ATTEMPT_MAX);
+		CU_ASSERT_EQUAL(p.attempt,
+		    attempt < PACE_ATTEMPT_MAX ? attempt + 1 : PACE_ATTEMPT_MAX);
 		if (attempt >= 10 && wait > biggest_late)
 			biggest_late = wait;
 	}
