@@ -17,6 +17,9 @@
 
 /* A reader that ran this long before it died starts the backoff over. */
 #define READER_HEALTHY_MS 60000
+/* The watchdog's patience with a reader that has not sent its first heartbeat yet
+ * (when heartbeat_timeout_ms is shorter). */
+#define READER_STARTUP_GRACE_MS 10000
 
 enum reader_state {
 	READER_IDLE = 0, /* not running and nothing scheduled */

@@ -211,12 +211,19 @@ supervise_tick(struct klsd *k, struct held *h, kls_mono now)
 		}
 		if (rc->heartbeat_timeout_ms && h->state == HELD_ACTIVE && !p->drain_sent) {
 			kls_mono hb = kls_shm_heartbeat_get(h->s);
-			kls_mono base = mono_before(hb, p->started_at) ? p->started_at : hb;
-			kls_mono due = mono_add_ms(base, rc->heartbeat_timeout_ms);
+			/* Until this run's first heartbeat (the word still holds the last
+			 * run's), it is starting up: exec, shm, dlopen, handler init. */
+			bool started = mono_before(p->started_at, hb);
+			kls_mono base = started ? hb : p->started_at;
+			int64_t limit = rc->heartbeat_timeout_ms;
+			kls_mono due;
+			if (!started && limit < READER_STARTUP_GRACE_MS)
+				limit = READER_STARTUP_GRACE_MS;
+			due = mono_add_ms(base, limit);
 			if (!mono_before(now, due)) {
 				char why[96];
-				snprintf(why, sizeof(why), "no heartbeat for %" PRId64 " ms (hung handler?)",
-				    mono_diff_ms(base, now));
+				snprintf(why, sizeof(why), "%s for %" PRId64 " ms (hung handler?)",
+				    started ? "no heartbeat" : "no first heartbeat", mono_diff_ms(base, now));
 				h->watchdog_kill = true;
 				supervise_kill(h, why);
 				break;

@@ -149,7 +149,7 @@ config_for(struct klsd_fixture *f, const char *handler_keys, char *out, size_t s
 {
 	snprintf(out, size,
 	    "max_records = 100\nidle_backoff_ms = 100\n"
-	    "[lease]\nfailover_ms = 6000\n"
+	    "[lease]\nfailover_ms = 6000\nrenew_interval_ms = 1000\n"
 	    "[handler]\npath = %s/out-%%s.log\n%s",
 	    f->dir, handler_keys);
 	return out;
