@@ -193,7 +193,8 @@ fixture_put(struct klsd_fixture *f, int first, int n)
 		}
 		if (kinesis_put_records(f->kin, f->stream, e, (size_t)k, NULL, &failed, &err) < 0 ||
 		    failed) {
-			fprintf(stderr, "\nput %s: %s\n", f->stream, failed ? "records refused" : err.message);
+			fprintf(stderr, "\nput %s: %s\n", f->stream,
+			    failed ? "records refused" : err.message);
 			return -1;
 		}
 		done += k;

@@ -16,15 +16,15 @@
 #include "supervisor/lease.h"
 
 struct klsd_fixture {
-	char dir[128];         /* temporary directory: config, state, log, fake reader files */
+	char dir[128]; /* temporary directory: config, state, log, fake reader files */
 	char conf[192];
-	char log[192];         /* klsd's stderr */
+	char log[192]; /* klsd's stderr */
 	char app[64];
 	char stream[64];
 	char shm[80];
-	char worker[64];       /* [kls] worker_id */
-	char handler[512];     /* [reader] handler; "" = a path nothing loads (fake readers) */
-	pid_t pid;             /* running klsd, 0 = none */
+	char worker[64];   /* [kls] worker_id */
+	char handler[512]; /* [reader] handler; "" = a path nothing loads (fake readers) */
+	pid_t pid;         /* running klsd, 0 = none */
 	struct aws_creds_provider *creds;
 	struct kinesis_client *kin;
 	struct ddb_client *ddb;

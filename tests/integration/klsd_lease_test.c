@@ -195,7 +195,8 @@ test_klsd_reader_crashes_keep_lease(void)
 	}
 	/* Each restart logged with shard, pid, signal and the backoff. */
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false,
-			    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV", "; restart ")),
+	                    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV",
+	                        "; restart ")),
 	    4);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("restart 2 in 200 ms")), 2);
 	/* The lease never changed hands. */
@@ -225,7 +226,8 @@ test_klsd_checkpoints(void)
 		goto out;
 	/* At the delivered record: persisted. One past it: refused, nothing written. */
 	CU_ASSERT_TRUE(fixture_wait_log(&f, true,
-	    WORDS("ckpt ", " 49000000000000000000000001 ", "result=OK", "persisted=49000000000000000000000001"),
+	    WORDS("ckpt ", " 49000000000000000000000001 ", "result=OK",
+	        "persisted=49000000000000000000000001"),
 	    2, 20000));
 	CU_ASSERT_TRUE(fixture_wait_log(&f, true,
 	    WORDS("ckpt ", " 490000000000000000000000011 ", "result=BEYOND"), 2, 20000));
@@ -257,7 +259,8 @@ slot_of(const struct klsd_fixture *f, const char *shard, uint32_t *state, struct
 	}
 	for (uint32_t i = 0; i < kls_shm_slot_count(t) && found < 0; i++) {
 		const struct kls_shm_slot *s = kls_shm_slot_ro(t, i);
-		if (kls_shm_lease_read(s, l, KLS_SHM_READ_TRIES) == 0 && strcmp(l->shard_id, shard) == 0) {
+		if (kls_shm_lease_read(s, l, KLS_SHM_READ_TRIES) == 0 &&
+		    strcmp(l->shard_id, shard) == 0) {
 			*state = kls_shm_slot_state(s);
 			found = (int)i;
 		}
@@ -278,8 +281,8 @@ test_klsd_permanent_failure(void)
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, FAST_LEASES), 0);
 	if (!start_and_own(&f, "exit:2:" SHARD1, 2))
 		goto out;
-	if (!fixture_wait_log(&f, false, WORDS("reader " SHARD1, "permanent failure", "not restarting"),
-		1, 20000))
+	if (!fixture_wait_log(&f, false,
+	        WORDS("reader " SHARD1, "permanent failure", "not restarting"), 1, 20000))
 		fixture_dump_log(&f);
 	/* No restart loop: still one run after a while; the other shard unaffected. */
 	sleep_ms(2500);
@@ -308,8 +311,7 @@ test_klsd_watchdog(void)
 
 	if (fixture_init(&f, "klsd-hang", 1) < 0)
 		goto out;
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f,
-				  "heartbeat_timeout_ms = 2000\n" FAST_LEASES),
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, "heartbeat_timeout_ms = 2000\n" FAST_LEASES),
 	    0);
 	if (!start_and_own(&f, "hang:" SHARD0, 1))
 		goto out;
@@ -341,9 +343,11 @@ test_klsd_torn_progress_repaired(void)
 	if (!fixture_wait_log(&f, true, WORDS("start " SHARD0, "run=2"), 1, 20000))
 		fixture_dump_log(&f);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false,
-			    WORDS("reader " SHARD0, "middle of publishing its progress", "repaired")),
+	                    WORDS("reader " SHARD0, "middle of publishing its progress",
+	                        "repaired")),
 	    1);
-	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("killed by signal 9 (SIGKILL); restart 1")),
+	CU_ASSERT_EQUAL(fixture_log_count(&f, false,
+	                    WORDS("killed by signal 9 (SIGKILL); restart 1")),
 	    1);
 	CU_ASSERT_EQUAL(clean_exit(&f), 0);
 out:

@@ -66,8 +66,8 @@ read_lines(const struct klsd_fixture *f)
 		lines[i].v = calloc(RECORDS * 2, sizeof(struct line));
 		while (lines[i].v && lines[i].n < RECORDS * 2 && fgets(buf, sizeof(buf), fp)) {
 			struct line *l = &lines[i].v[lines[i].n];
-			if (sscanf(buf, "%159s %135s %llu %159s %ld %lld %lld %63s", shard, seq, &sub,
-				worker, &pid, &t0, &t1, data) != 8 ||
+			if (sscanf(buf, "%159s %135s %llu %159s %ld %lld %lld %63s", shard, seq,
+			        &sub, worker, &pid, &t0, &t1, data) != 8 ||
 			    strncmp(data, "rec-", 4) != 0)
 				continue; /* a line being written right now */
 			snprintf(l->seq, sizeof(l->seq), "%s", seq);
@@ -166,7 +166,8 @@ test_klsd_reader_consumes_stream(void)
 	if (fixture_init(&f, "klsd-e2e", 4) < 0 || list_shards(&f) < 0)
 		goto out;
 	fixture_example(&f, "filelog");
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, "", extra, sizeof(extra))), 0);
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, "", extra, sizeof(extra))),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, RECORDS / 2), 0);
 	if (fixture_start(&f, NULL) < 0 || !fixture_wait_owned(&f, f.worker, 4, 30000)) {
 		fixture_dump_log(&f);
@@ -188,7 +189,8 @@ test_klsd_reader_consumes_stream(void)
 		const char *last = lines[i].n ? lines[i].v[lines[i].n - 1].seq : NULL;
 		bool ok = false;
 		CU_ASSERT_PTR_NOT_NULL(last);
-		for (kls_mono e = mono_add_ms(mono_now(), 15000); last && !ok && mono_before(mono_now(), e);) {
+		for (kls_mono e = mono_add_ms(mono_now(), 15000);
+		     last && !ok && mono_before(mono_now(), e);) {
 			struct lease *v;
 			int n = fixture_leases(&f, &v);
 			for (int j = 0; j < n; j++)
@@ -221,9 +223,11 @@ test_klsd_reader_crashes_restarted(void)
 		goto out;
 	fixture_example(&f, "fault");
 	snprintf(keys, sizeof(keys),
-	    "mode = segv\nprobability = 0.01\nseed = 7\nmax_faults = 3\nstate_file = %s/faults-%%s\n",
+	    "mode = segv\nprobability = 0.01\nseed = 7\nmax_faults = 3\nstate_file = "
+	    "%s/faults-%%s\n",
 	    f.dir);
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, keys, extra, sizeof(extra))), 0);
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, keys, extra, sizeof(extra))),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, RECORDS), 0);
 	if (fixture_start(&f, NULL) < 0 || !fixture_wait_owned(&f, f.worker, 4, 30000)) {
 		fixture_dump_log(&f);
@@ -263,7 +267,8 @@ test_klsd_reader_crashes_restarted(void)
 	/* Every fault was a crash that klsd logged with shard, pid and signal. */
 	CU_ASSERT_TRUE(faults >= 4);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false,
-			    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV", "; restart ")),
+	                    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV",
+	                        "; restart ")),
 	    faults);
 	CU_ASSERT_EQUAL(clean_exit(&f), 0);
 	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
