@@ -96,6 +96,7 @@ held_remove(struct klsd *k, struct held *h)
 		break;
 	}
 	kls_shm_slot_release(h->s);
+	k->last_drop = mono_now();
 	free(h);
 }
 

@@ -178,7 +178,7 @@ klsd_new(const struct config *cfg, const char *worker_id)
 	snprintf(k->shm_name, sizeof(k->shm_name), "%s", cfg->kls.shm_name);
 	lease_view_init(&k->view);
 	k->next_table = KLS_MONO_ZERO;
-	k->next_sync = k->next_take = k->next_watchdog = KLS_MONO_NEVER;
+	k->next_sync = k->next_take = KLS_MONO_NEVER;
 	k->stop_hard = KLS_MONO_NEVER;
 	k->exit_status = 1;
 	if (reader_exe_path(k->reader_exe, sizeof(k->reader_exe)) < 0) {

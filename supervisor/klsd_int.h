@@ -108,13 +108,14 @@ struct klsd {
 	struct kinesis_shard_list shards; /* last successful listing */
 	bool have_shards;
 
-	kls_mono next_table, next_sync, next_take, next_watchdog;
+	kls_mono next_table, next_sync, next_take;
 	bool table_busy, sync_busy, scan_busy;
 	bool synced_once; /* the first shard sync (and its creates) finished */
 	int creates_busy;
 	bool created_some; /* a create of the current sync landed: take soon */
 	int table_tries;
 	kls_mono stop_hard; /* STOPPING: give up waiting at this time */
+	kls_mono last_drop; /* when a held lease was last given up (released, lost) */
 	bool clean_exit;
 };
 

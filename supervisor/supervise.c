@@ -293,8 +293,10 @@ after_exit(struct klsd *k, struct held *h, int st, unsigned reaped, kls_mono now
 		if (lease_is_finished(&h->l)) {
 			log_info("reader %s pid %d reached the end of the shard", h->l.key, pid);
 			held_release(k, h, "shard ended");
-			/* Its children's leases may not exist yet. */
+			/* Its children may have no lease yet (sync), or wait for this
+			 * parent to finish (take): both now, not an interval from now. */
 			k->next_sync = now;
+			k->next_take = now;
 			return;
 		}
 		log_warnx("reader %s pid %d %s, but SHARD_END is not checkpointed; restarting it",

@@ -40,6 +40,7 @@ struct sync_job {
 struct scan_job {
 	struct pool_job job;
 	struct klsd *k;
+	kls_mono started;
 	int rc;
 	struct lease *v;
 	size_t n, skipped;
@@ -282,7 +283,7 @@ adopt_own(struct klsd *k, kls_mono now)
 }
 
 static void
-take_cycle(struct klsd *k, kls_mono now)
+take_cycle(struct klsd *k, kls_mono scan_started, kls_mono now)
 {
 	struct lease_plan_params p = {
 		.me = k->me,
@@ -291,7 +292,10 @@ take_cycle(struct klsd *k, kls_mono now)
 	};
 	struct lease_plan plan;
 
-	adopt_own(k, now);
+	/* A lease we gave up while the scan ran may still show us as owner in it: adopt
+	 * only from a scan that began after our last release. */
+	if (!mono_before(scan_started, k->last_drop))
+		adopt_own(k, now);
 	if (lease_plan_takes(&k->view, &p, now, &plan) < 0) {
 		log_error("take cycle: planning");
 		return;
@@ -336,7 +340,7 @@ scan_done(struct pool_job *job)
 	if (lease_view_merge_scan(&k->view, j->v, j->n, now) < 0)
 		log_errorx("take cycle: out of memory merging the scan");
 	else if (k->phase == PHASE_RUNNING)
-		take_cycle(k, now);
+		take_cycle(k, j->started, now);
 	free(j->v);
 	free(j);
 }
@@ -349,6 +353,7 @@ klsd_start_scan(struct klsd *k)
 	if (k->scan_busy || k->phase != PHASE_RUNNING || !(j = calloc(1, sizeof(*j))))
 		return;
 	j->k = k;
+	j->started = mono_now();
 	j->job.run = scan_run;
 	j->job.done = scan_done;
 	if (pool_submit(k->pool, &j->job) < 0) {

@@ -277,9 +277,84 @@ out:
 	fixture_done(&f);
 }
 
+static void
+test_klsd_reader_split(void)
+{
+	struct klsd_fixture f;
+	struct kinesis_shard_list l = { 0 };
+	struct aws_error err;
+	char extra[1024], split[KINESIS_HASH_KEY_MAX + 1], parent[KINESIS_SHARD_ID_MAX + 1];
+	struct lease *v = NULL;
+	kls_mono end;
+	int n, children = 0;
+
+	if (fixture_init(&f, "klsd-split", 1) < 0 || list_shards(&f) < 0)
+		goto out;
+	fixture_example(&f, "filelog");
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, "", extra, sizeof(extra))),
+	    0);
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, 100), 0);
+	if (fixture_start(&f, NULL) < 0 || !fixture_wait_owned(&f, f.worker, 1, 30000)) {
+		fixture_dump_log(&f);
+		CU_FAIL("klsd did not take the lease");
+		goto out;
+	}
+	end = mono_add_ms(mono_now(), 60000);
+	while (mono_before(mono_now(), end) && read_lines(&f) < 100)
+		sleep_ms(200);
+	CU_ASSERT_EQUAL_FATAL(distinct_records(), 100);
+
+	/* Split the shard while it is read; new records go to the children. */
+	CU_ASSERT_EQUAL_FATAL(kinesis_list_shards(f.kin, f.stream, NULL, &l, &err), 0);
+	snprintf(parent, sizeof(parent), "%s", l.shards[0].shard_id);
+	CU_ASSERT_EQUAL_FATAL(kinesis_hash_key_split_point(l.shards[0].starting_hash_key,
+	                          l.shards[0].ending_hash_key, split, sizeof(split)),
+	    0);
+	kinesis_shard_list_free(&l);
+	CU_ASSERT_EQUAL_FATAL(kinesis_split_shard(f.kin, f.stream, parent, split, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(kinesis_wait_active(f.kin, f.stream, 30000, NULL, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(list_shards(&f), 0);
+	CU_ASSERT_EQUAL(nshards, 3);
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 100, 100), 0);
+	end = mono_add_ms(mono_now(), 90000);
+	while (mono_before(mono_now(), end)) {
+		read_lines(&f);
+		if (distinct_records() == 200)
+			break;
+		sleep_ms(250);
+	}
+	CU_ASSERT_EQUAL(distinct_records(), 200);
+	check_order();
+	/* The parent finished with SHARD_END; the children have leases naming it and are
+	 * held by this worker. */
+	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("lease ", "SHARD_END checkpointed")), 1);
+	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("reached the end of the shard")), 1);
+	n = fixture_leases(&f, &v);
+	CU_ASSERT_EQUAL(n, 3);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v[i].key, parent) == 0) {
+			CU_ASSERT_STRING_EQUAL(v[i].checkpoint, "SHARD_END");
+			CU_ASSERT_STRING_EQUAL(v[i].owner, "");
+			continue;
+		}
+		children++;
+		CU_ASSERT_EQUAL(v[i].nparents, 1);
+		CU_ASSERT_STRING_EQUAL(v[i].parents[0], parent);
+		CU_ASSERT_STRING_EQUAL(v[i].owner, f.worker);
+	}
+	CU_ASSERT_EQUAL(children, 2);
+	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
+out:
+	free(v);
+	free_lines();
+	fixture_done(&f);
+}
+
 static CU_TestInfo klsd_reader_tests[] = {
 	{ "4 shards consumed end to end", test_klsd_reader_consumes_stream },
 	{ "crashing readers restarted, lease kept", test_klsd_reader_crashes_restarted },
+	{ "split: parent to SHARD_END, then its children", test_klsd_reader_split },
 	CU_TEST_INFO_NULL,
 };
 
