@@ -215,14 +215,12 @@ held_lost(struct klsd *k, struct held *h, const char *why)
 		h->proc.state = READER_IDLE;
 }
 
-void
-held_release(struct klsd *k, struct held *h, const char *why)
+/* Starts letting go of h (RELEASING or HANDOFF): drain its reader for a final
+ * checkpoint, then the last write (release or handoff done). */
+static void
+held_let_go(struct klsd *k, struct held *h, enum held_state state)
 {
-	if (h->state == HELD_RELEASING || h->state == HELD_LOST || h->state == HELD_HANDOFF)
-		return;
-	log_info("lease %s: releasing (%s)%s", h->l.key, why,
-	    h->proc.pid ? "; draining its reader" : "");
-	h->state = HELD_RELEASING;
+	h->state = state;
 	h->final_done = false;
 	h->final_tries = 0;
 	h->next_final = KLS_MONO_ZERO;
@@ -234,6 +232,16 @@ held_release(struct klsd *k, struct held *h, const char *why)
 	}
 }
 
+void
+held_release(struct klsd *k, struct held *h, const char *why)
+{
+	if (h->state == HELD_RELEASING || h->state == HELD_LOST || h->state == HELD_HANDOFF)
+		return;
+	log_info("lease %s: releasing (%s)%s", h->l.key, why,
+	    h->proc.pid ? "; draining its reader" : "");
+	held_let_go(k, h, HELD_RELEASING);
+}
+
 /* Another worker set itself owner and us checkpointOwner: hand the lease over. */
 static void
 held_handoff(struct klsd *k, struct held *h, const struct lease *cur)
@@ -241,16 +249,7 @@ held_handoff(struct klsd *k, struct held *h, const struct lease *cur)
 	log_info("lease %s: worker %s asked for it; %s", h->l.key, cur->owner,
 	    h->proc.pid ? "draining its reader for a final checkpoint" : "handing it over");
 	h->l = *cur;
-	h->state = HELD_HANDOFF;
-	h->final_done = false;
-	h->final_tries = 0;
-	h->next_final = KLS_MONO_ZERO;
-	if (h->proc.pid) {
-		supervise_command(h, KLS_CMD_DRAIN);
-		h->proc.kill_at = mono_add_ms(mono_now(), k->cfg.reader.drain_timeout_ms);
-	} else if (h->proc.state == READER_BACKOFF) {
-		h->proc.state = READER_IDLE;
-	}
+	held_let_go(k, h, HELD_HANDOFF);
 }
 
 /* A write's condition failed and the re-read shows someone else's state: react. */

@@ -52,6 +52,11 @@ int fixture_put(struct klsd_fixture *f, int first, int n);
 /* The absolute path of an example handler of the build tree ("filelog"). */
 void fixture_example(struct klsd_fixture *f, const char *name);
 
+/* SIGTERM, then checks klsd exited 0 within 30 s (its log is printed otherwise). */
+int fixture_clean_exit(struct klsd_fixture *f);
+/* Starts klsd and waits until it owns n leases (a CUnit failure otherwise). */
+bool fixture_start_owning(struct klsd_fixture *f, const char *fake_mode, int n);
+
 /* Every lease in the table: count, or -1. *out is malloc'd. */
 int fixture_leases(struct klsd_fixture *f, struct lease **out);
 /* Leases owned by owner (NULL = by anyone). -1 when the scan failed. */

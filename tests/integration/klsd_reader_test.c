@@ -132,18 +132,6 @@ check_order(void)
 		}
 }
 
-static int
-clean_exit(struct klsd_fixture *f)
-{
-	int st = fixture_stop(f, SIGTERM, 30000);
-	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-		fprintf(stderr, "\nklsd ended with status 0x%x\n", (unsigned)st);
-		fixture_dump_log(f);
-		return -1;
-	}
-	return 0;
-}
-
 static const char *
 config_for(struct klsd_fixture *f, const char *handler_keys, char *out, size_t size)
 {
@@ -169,11 +157,8 @@ test_klsd_reader_consumes_stream(void)
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, "", extra, sizeof(extra))),
 	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, RECORDS / 2), 0);
-	if (fixture_start(&f, NULL) < 0 || !fixture_wait_owned(&f, f.worker, 4, 30000)) {
-		fixture_dump_log(&f);
-		CU_FAIL("klsd did not take the leases");
+	if (!fixture_start_owning(&f, NULL, 4))
 		goto out;
-	}
 	/* Records keep flowing while the readers run. */
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, RECORDS / 2, RECORDS / 2), 0);
 	end = mono_add_ms(mono_now(), 90000);
@@ -203,7 +188,7 @@ test_klsd_reader_consumes_stream(void)
 		}
 		CU_ASSERT_TRUE(ok);
 	}
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
 out:
 	free_lines();
@@ -229,11 +214,8 @@ test_klsd_reader_crashes_restarted(void)
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, keys, extra, sizeof(extra))),
 	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, RECORDS), 0);
-	if (fixture_start(&f, NULL) < 0 || !fixture_wait_owned(&f, f.worker, 4, 30000)) {
-		fixture_dump_log(&f);
-		CU_FAIL("klsd did not take the leases");
+	if (!fixture_start_owning(&f, NULL, 4))
 		goto out;
-	}
 	end = mono_add_ms(mono_now(), 120000);
 	while (mono_before(mono_now(), end)) {
 		struct lease *v;
@@ -270,7 +252,7 @@ test_klsd_reader_crashes_restarted(void)
 	                    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV",
 	                        "; restart ")),
 	    faults);
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
 out:
 	free_lines();
@@ -294,11 +276,8 @@ test_klsd_reader_split(void)
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, "", extra, sizeof(extra))),
 	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, 100), 0);
-	if (fixture_start(&f, NULL) < 0 || !fixture_wait_owned(&f, f.worker, 1, 30000)) {
-		fixture_dump_log(&f);
-		CU_FAIL("klsd did not take the lease");
+	if (!fixture_start_owning(&f, NULL, 1))
 		goto out;
-	}
 	end = mono_add_ms(mono_now(), 60000);
 	while (mono_before(mono_now(), end) && read_lines(&f) < 100)
 		sleep_ms(200);
@@ -343,7 +322,7 @@ test_klsd_reader_split(void)
 		CU_ASSERT_STRING_EQUAL(v[i].owner, f.worker);
 	}
 	CU_ASSERT_EQUAL(children, 2);
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
 out:
 	free(v);
