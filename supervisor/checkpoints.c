@@ -35,16 +35,18 @@ ckpt_consider(struct ckpt_state *s, const struct kls_progress *pr, bool shard_cl
 		if (!shard_closed)
 			return CKPT_NEED_CLOSED;
 	} else if (kls_seqnum_cmp(pr->req_seq, pr->req_subseq, pr->delivered_seq,
-		       pr->delivered_subseq, &cmp) < 0) {
+	               pr->delivered_subseq, &cmp) < 0) {
 		/* Either side malformed: a delivered_seq that is not a sequence number means
 		 * nothing was delivered yet, so nothing can be checkpointed. */
-		snprintf(why, whylen, "checkpoint %.40s/%llu refused: not a sequence number, or "
-				      "nothing delivered yet (last delivered \"%.40s\")",
+		snprintf(why, whylen,
+		    "checkpoint %.40s/%llu refused: not a sequence number, or "
+		    "nothing delivered yet (last delivered \"%.40s\")",
 		    pr->req_seq, (unsigned long long)pr->req_subseq, pr->delivered_seq);
 		return CKPT_REFUSED;
 	} else if (cmp > 0) {
-		snprintf(why, whylen, "checkpoint %.60s/%llu refused: beyond the last delivered "
-				      "record %.60s/%llu",
+		snprintf(why, whylen,
+		    "checkpoint %.60s/%llu refused: beyond the last delivered "
+		    "record %.60s/%llu",
 		    pr->req_seq, (unsigned long long)pr->req_subseq, pr->delivered_seq,
 		    (unsigned long long)pr->delivered_subseq);
 		return CKPT_REFUSED;

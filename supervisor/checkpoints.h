@@ -30,14 +30,14 @@ struct ckpt_state {
 	uint64_t answered_gen; /* highest generation answered (the lease group's ckpt_gen) */
 	bool pending;          /* `next` waits for a write */
 	struct ckpt_req next;
-	bool inflight;         /* `writing` is being written */
+	bool inflight; /* `writing` is being written */
 	struct ckpt_req writing;
 };
 
 enum ckpt_verdict {
-	CKPT_NOTHING,    /* no request newer than what is answered, queued or in flight */
-	CKPT_QUEUED,     /* accepted into `next` (replacing an older pending request) */
-	CKPT_REFUSED,    /* answer it now with KLS_CKPT_BEYOND; why says why */
+	CKPT_NOTHING,     /* no request newer than what is answered, queued or in flight */
+	CKPT_QUEUED,      /* accepted into `next` (replacing an older pending request) */
+	CKPT_REFUSED,     /* answer it now with KLS_CKPT_BEYOND; why says why */
 	CKPT_NEED_CLOSED, /* SHARD_END for a shard not known closed: learn more, then ask again */
 };
 

@@ -96,6 +96,7 @@ held_remove(struct klsd *k, struct held *h)
 		break;
 	}
 	kls_shm_slot_release(h->s);
+	k->last_drop = mono_now();
 	free(h);
 }
 
@@ -131,28 +132,18 @@ klsd_submit_write(struct klsd *k, enum lease_write_kind kind, const struct lease
 	if (ck)
 		j->ck = *ck;
 	switch (kind) {
-	case LW_CREATE:
-		j->w = lease_write_create(table, l, &j->after);
-		break;
-	case LW_RENEW:
-		j->w = lease_write_renew(table, l, k->me, &j->after);
-		break;
-	case LW_TAKE:
-		j->w = lease_write_take(table, l, k->me, &j->after);
-		break;
+	case LW_CREATE: j->w = lease_write_create(table, l, &j->after); break;
+	case LW_RENEW: j->w = lease_write_renew(table, l, k->me, &j->after); break;
+	case LW_TAKE: j->w = lease_write_take(table, l, k->me, &j->after); break;
 	case LW_CHECKPOINT:
 	case LW_HANDOFF_CHECKPOINT:
 		j->w = lease_write_checkpoint(table, kind, l, k->me, ck->seq, ck->sub, &j->after);
 		break;
-	case LW_RELEASE:
-		j->w = lease_write_release(table, l, k->me, &j->after);
-		break;
+	case LW_RELEASE: j->w = lease_write_release(table, l, k->me, &j->after); break;
 	case LW_HANDOFF_REQUEST:
 		j->w = lease_write_handoff_request(table, l, k->me, &j->after);
 		break;
-	case LW_HANDOFF_DONE:
-		j->w = lease_write_handoff_done(table, l, k->me, &j->after);
-		break;
+	case LW_HANDOFF_DONE: j->w = lease_write_handoff_done(table, l, k->me, &j->after); break;
 	case LW_DELETE:
 		j->after = *l;
 		j->w = lease_write_delete(table, l);
@@ -213,8 +204,7 @@ held_lost(struct klsd *k, struct held *h, const char *why)
 
 	if (h->state == HELD_LOST)
 		return;
-	log_warnx("lease %s lost: %s%s", h->l.key, why,
-	    h->proc.pid ? "; stopping its reader" : "");
+	log_warnx("lease %s lost: %s%s", h->l.key, why, h->proc.pid ? "; stopping its reader" : "");
 	h->state = HELD_LOST;
 	g = ckpt_drop(&h->ck);
 	if (g > h->pub.ckpt_gen)
@@ -225,14 +215,12 @@ held_lost(struct klsd *k, struct held *h, const char *why)
 		h->proc.state = READER_IDLE;
 }
 
-void
-held_release(struct klsd *k, struct held *h, const char *why)
+/* Starts letting go of h (RELEASING or HANDOFF): drain its reader for a final
+ * checkpoint, then the last write (release or handoff done). */
+static void
+held_let_go(struct klsd *k, struct held *h, enum held_state state)
 {
-	if (h->state == HELD_RELEASING || h->state == HELD_LOST || h->state == HELD_HANDOFF)
-		return;
-	log_info("lease %s: releasing (%s)%s", h->l.key, why,
-	    h->proc.pid ? "; draining its reader" : "");
-	h->state = HELD_RELEASING;
+	h->state = state;
 	h->final_done = false;
 	h->final_tries = 0;
 	h->next_final = KLS_MONO_ZERO;
@@ -244,6 +232,16 @@ held_release(struct klsd *k, struct held *h, const char *why)
 	}
 }
 
+void
+held_release(struct klsd *k, struct held *h, const char *why)
+{
+	if (h->state == HELD_RELEASING || h->state == HELD_LOST || h->state == HELD_HANDOFF)
+		return;
+	log_info("lease %s: releasing (%s)%s", h->l.key, why,
+	    h->proc.pid ? "; draining its reader" : "");
+	held_let_go(k, h, HELD_RELEASING);
+}
+
 /* Another worker set itself owner and us checkpointOwner: hand the lease over. */
 static void
 held_handoff(struct klsd *k, struct held *h, const struct lease *cur)
@@ -251,16 +249,7 @@ held_handoff(struct klsd *k, struct held *h, const struct lease *cur)
 	log_info("lease %s: worker %s asked for it; %s", h->l.key, cur->owner,
 	    h->proc.pid ? "draining its reader for a final checkpoint" : "handing it over");
 	h->l = *cur;
-	h->state = HELD_HANDOFF;
-	h->final_done = false;
-	h->final_tries = 0;
-	h->next_final = KLS_MONO_ZERO;
-	if (h->proc.pid) {
-		supervise_command(h, KLS_CMD_DRAIN);
-		h->proc.kill_at = mono_add_ms(mono_now(), k->cfg.reader.drain_timeout_ms);
-	} else if (h->proc.state == READER_BACKOFF) {
-		h->proc.state = READER_IDLE;
-	}
+	held_let_go(k, h, HELD_HANDOFF);
 }
 
 /* A write's condition failed and the re-read shows someone else's state: react. */
@@ -282,7 +271,8 @@ held_react(struct klsd *k, struct held *h, const struct write_job *j, kls_mono n
 		return;
 	}
 	if (strcmp(cur->owner, k->me) == 0)
-		snprintf(why, sizeof(why), "counter moved to %" PRIu64 " by another writer with our worker id",
+		snprintf(why, sizeof(why),
+		    "counter moved to %" PRIu64 " by another writer with our worker id",
 		    cur->counter);
 	else if (cur->owner[0])
 		snprintf(why, sizeof(why), "now owned by %s (counter %" PRIu64 ")", cur->owner,
@@ -306,7 +296,8 @@ done_renew(struct klsd *k, struct held *h, struct write_job *j, kls_mono now)
 	if (write_ok(j)) {
 		held_wrote(k, h, j, now);
 		if (h->state == HELD_ADOPTING) {
-			log_info("lease %s re-adopted (counter %" PRIu64 ")", h->l.key, h->l.counter);
+			log_info("lease %s re-adopted (counter %" PRIu64 ")", h->l.key,
+			    h->l.counter);
 			h->state = HELD_ACTIVE;
 			if (k->phase == PHASE_STOPPING)
 				held_release(k, h, "shutting down");
@@ -361,11 +352,12 @@ done_final(struct klsd *k, struct held *h, struct write_job *j, kls_mono now)
 
 	if (write_ok(j) || j->res.status == DDB_CONDITION_FAILED) {
 		if (write_ok(j)) {
-			log_info("lease %s %s (counter %" PRIu64 ")", j->key, what, j->after.counter);
+			log_info("lease %s %s (counter %" PRIu64 ")", j->key, what,
+			    j->after.counter);
 			lease_view_update(&k->view, &j->after, now);
 		} else {
 			log_info("lease %s: not %s, someone else wrote it first (owner \"%s\", "
-				 "counter %" PRIu64 ")",
+			         "counter %" PRIu64 ")",
 			    j->key, what, j->res.exists ? j->res.current.owner : "",
 			    j->res.exists ? j->res.current.counter : 0);
 		}
@@ -393,8 +385,9 @@ done_take(struct klsd *k, struct write_job *j, kls_mono now)
 
 	if (!write_ok(j)) {
 		if (j->res.status == DDB_CONDITION_FAILED) {
-			log_info("take %s: another worker wrote it first (owner \"%s\", counter %" PRIu64
-				 ")",
+			log_info(
+			    "take %s: another worker wrote it first (owner \"%s\", counter %" PRIu64
+			    ")",
 			    j->key, j->res.exists ? j->res.current.owner : "",
 			    j->res.exists ? j->res.current.counter : 0);
 			if (j->res.exists)
@@ -449,12 +442,8 @@ write_done(struct pool_job *job)
 			done_checkpoint(k, h, j, now);
 		break;
 	case LW_RELEASE:
-	case LW_HANDOFF_DONE:
-		done_final(k, h, j, now);
-		break;
-	case LW_TAKE:
-		done_take(k, j, now);
-		break;
+	case LW_HANDOFF_DONE: done_final(k, h, j, now); break;
+	case LW_TAKE: done_take(k, j, now); break;
 	case LW_CREATE:
 		k->creates_busy--;
 		if (write_ok(j) && j->res.status == DDB_OK) {
@@ -513,12 +502,12 @@ held_next_write(struct klsd *k, struct held *h, kls_mono now)
 			}
 			/* Could not queue: answer, so the reader does not wait in vain. */
 			ckpt_finished(&h->ck);
-			supervise_answer(h, ck.gen, KLS_CKPT_FAILED, "klsd could not queue the write");
+			supervise_answer(h, ck.gen, KLS_CKPT_FAILED,
+			    "klsd could not queue the write");
 			return;
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 	switch (h->state) {
 	case HELD_ADOPTING:
@@ -542,8 +531,7 @@ held_next_write(struct klsd *k, struct held *h, kls_mono now)
 		else
 			h->next_final = mono_add_ms(now, 1000);
 		return;
-	case HELD_LOST:
-		break;
+	case HELD_LOST: break;
 	}
 	/* A releasing lease whose reader still drains keeps being renewed: the reader
 	 * needs its deadline to move while it finishes. */
@@ -578,12 +566,9 @@ held_finished(const struct held *h)
 	if (h->busy || h->proc.pid)
 		return false;
 	switch (h->state) {
-	case HELD_LOST:
-		return true;
+	case HELD_LOST: return true;
 	case HELD_RELEASING:
-	case HELD_HANDOFF:
-		return h->final_done;
-	default:
-		return false;
+	case HELD_HANDOFF: return h->final_done;
+	default: return false;
 	}
 }

@@ -81,8 +81,8 @@ make_clients(struct klsd *k)
 		log_errorx("credentials: out of memory");
 		return -1;
 	}
-	ddb_service_config(&dcfg, k->cfg.kls.region, a->dynamodb_endpoint[0] ? a->dynamodb_endpoint : NULL,
-	    k->creds);
+	ddb_service_config(&dcfg, k->cfg.kls.region,
+	    a->dynamodb_endpoint[0] ? a->dynamodb_endpoint : NULL, k->creds);
 	kinesis_service_config(&kcfg, k->cfg.kls.region,
 	    a->kinesis_endpoint[0] ? a->kinesis_endpoint : NULL, k->creds);
 	dcfg.connect_timeout_ms = kcfg.connect_timeout_ms = a->connect_timeout_ms;
@@ -131,7 +131,8 @@ make_shm(struct klsd *k)
 		.application = k->cfg.kls.application,
 		.stream = k->cfg.kls.stream,
 		.worker_id = k->me,
-		.slot_count = k->cfg.lease.max_leases ? k->cfg.lease.max_leases : KLSD_DEFAULT_SLOTS,
+		.slot_count =
+		    k->cfg.lease.max_leases ? k->cfg.lease.max_leases : KLSD_DEFAULT_SLOTS,
 		.stale_lease = stale_lease,
 		.stale_arg = k,
 	};
@@ -177,7 +178,7 @@ klsd_new(const struct config *cfg, const char *worker_id)
 	snprintf(k->shm_name, sizeof(k->shm_name), "%s", cfg->kls.shm_name);
 	lease_view_init(&k->view);
 	k->next_table = KLS_MONO_ZERO;
-	k->next_sync = k->next_take = k->next_watchdog = KLS_MONO_NEVER;
+	k->next_sync = k->next_take = KLS_MONO_NEVER;
 	k->stop_hard = KLS_MONO_NEVER;
 	k->exit_status = 1;
 	if (reader_exe_path(k->reader_exe, sizeof(k->reader_exe)) < 0) {
@@ -246,7 +247,7 @@ start_stopping(struct klsd *k, const char *why)
 	    k->nheld == 1 ? "" : "s");
 	k->phase = PHASE_STOPPING;
 	k->stop_hard = mono_add_ms(now, (int64_t)k->cfg.reader.drain_timeout_ms +
-					    k->cfg.aws.request_timeout_ms + KLSD_STOP_SLACK_MS);
+	                                    k->cfg.aws.request_timeout_ms + KLSD_STOP_SLACK_MS);
 	for (size_t i = 0; i < k->nheld; i++) {
 		struct held *h = k->held[i];
 		if (h->state == HELD_ACTIVE || h->state == HELD_ADOPTING)
@@ -261,21 +262,14 @@ handle_signals(struct klsd *k)
 
 	while (read(k->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
-		case SIGCHLD:
-			supervise_reap(k);
-			break;
-		case SIGTERM:
-			start_stopping(k, "SIGTERM");
-			break;
-		case SIGINT:
-			start_stopping(k, "SIGINT");
-			break;
+		case SIGCHLD: supervise_reap(k); break;
+		case SIGTERM: start_stopping(k, "SIGTERM"); break;
+		case SIGINT: start_stopping(k, "SIGINT"); break;
 		case SIGHUP:
 			log_warnx("SIGHUP: configuration reload is not implemented yet; "
-				  "restart klsd to apply a new configuration");
+			          "restart klsd to apply a new configuration");
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 	/* Several SIGCHLD may merge into one; reaping until waitpid says none is left
@@ -358,8 +352,9 @@ klsd_run(struct klsd *k)
 				break;
 			}
 			if (!mono_before(now, k->stop_hard)) {
-				log_errorx("shutdown: %zu lease%s not released within the time limit; "
-					   "they will expire",
+				log_errorx(
+				    "shutdown: %zu lease%s not released within the time limit; "
+				    "they will expire",
 				    k->nheld, k->nheld == 1 ? "" : "s");
 				for (size_t i = 0; i < k->nheld; i++)
 					supervise_kill(k->held[i], "shutdown time limit");

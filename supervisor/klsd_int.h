@@ -31,34 +31,34 @@
 
 /* What klsd is doing with a lease it holds (or is letting go of). */
 enum held_state {
-	HELD_ADOPTING, /* ours in the table (restart, or handed to us): the first renew must
-			* land before a reader may start */
-	HELD_ACTIVE,   /* renewed; its reader runs or restarts */
-	HELD_HANDOFF,  /* another worker asked for it: drain, final checkpoint, handoff done */
+	HELD_ADOPTING,  /* ours in the table (restart, or handed to us): the first renew must
+	                 * land before a reader may start */
+	HELD_ACTIVE,    /* renewed; its reader runs or restarts */
+	HELD_HANDOFF,   /* another worker asked for it: drain, final checkpoint, handoff done */
 	HELD_RELEASING, /* giving it up (shutdown, shard end): drain, then release */
-	HELD_LOST,     /* gone (taken, deleted): reader told to STOP, killed at the deadline */
+	HELD_LOST,      /* gone (taken, deleted): reader told to STOP, killed at the deadline */
 };
 
 struct held {
-	struct lease l;          /* the item as our last successful write (or re-read) left it */
+	struct lease l; /* the item as our last successful write (or re-read) left it */
 	enum held_state state;
 	int slot;
 	struct kls_shm_slot *s;
-	struct kls_lease pub;    /* klsd's private copy of the slot's lease group */
+	struct kls_lease pub; /* klsd's private copy of the slot's lease group */
 	struct reader_proc proc;
 	struct ckpt_state ck;
-	bool ckpt_need_closed;   /* a SHARD_END request waits for a shard listing */
+	bool ckpt_need_closed;        /* a SHARD_END request waits for a shard listing */
 	struct kls_progress progress; /* last consistent read of the progress group */
 	bool have_progress;
-	bool wake_hup;           /* the reader closed its wake pipe: stop polling it */
-	bool watchdog_kill;      /* the current run was killed for a stale heartbeat */
-	bool busy;               /* one write of this lease is in flight */
-	bool final_done;         /* RELEASING/HANDOFF: the last write completed or gave up */
+	bool wake_hup;      /* the reader closed its wake pipe: stop polling it */
+	bool watchdog_kill; /* the current run was killed for a stale heartbeat */
+	bool busy;          /* one write of this lease is in flight */
+	bool final_done;    /* RELEASING/HANDOFF: the last write completed or gave up */
 	int final_tries;
-	kls_mono deadline;       /* self-fencing: no reader past this; NEVER-less = ZERO until
-				  * the first write lands */
+	kls_mono deadline; /* self-fencing: no reader past this; NEVER-less = ZERO until
+	                    * the first write lands */
 	kls_mono next_renew;
-	kls_mono next_final;     /* earliest retry of a failed final write */
+	kls_mono next_final; /* earliest retry of a failed final write */
 };
 
 /* One write of the lease protocol on its way through the pool. */
@@ -69,7 +69,7 @@ struct write_job {
 	char key[LEASE_KEY_MAX];
 	struct ddb_write *w;
 	struct lease before, after;
-	struct ckpt_req ck;      /* LW_CHECKPOINT / LW_HANDOFF_CHECKPOINT */
+	struct ckpt_req ck; /* LW_CHECKPOINT / LW_HANDOFF_CHECKPOINT */
 	struct lease_write_result res;
 	struct write_job *next_out; /* klsd's list of writes in flight */
 };
@@ -80,7 +80,7 @@ struct klsd_thread_ctx {
 };
 
 enum klsd_phase {
-	PHASE_TABLE,   /* making sure the lease table exists */
+	PHASE_TABLE, /* making sure the lease table exists */
 	PHASE_RUNNING,
 	PHASE_STOPPING, /* SIGTERM/SIGINT: draining and releasing */
 	PHASE_DONE,
@@ -108,13 +108,14 @@ struct klsd {
 	struct kinesis_shard_list shards; /* last successful listing */
 	bool have_shards;
 
-	kls_mono next_table, next_sync, next_take, next_watchdog;
+	kls_mono next_table, next_sync, next_take;
 	bool table_busy, sync_busy, scan_busy;
-	bool synced_once;         /* the first shard sync (and its creates) finished */
+	bool synced_once; /* the first shard sync (and its creates) finished */
 	int creates_busy;
-	bool created_some;        /* a create of the current sync landed: take soon */
+	bool created_some; /* a create of the current sync landed: take soon */
 	int table_tries;
-	kls_mono stop_hard;       /* STOPPING: give up waiting at this time */
+	kls_mono stop_hard; /* STOPPING: give up waiting at this time */
+	kls_mono last_drop; /* when a held lease was last given up (released, lost) */
 	bool clean_exit;
 };
 

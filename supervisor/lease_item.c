@@ -15,24 +15,15 @@ const char *
 lease_write_name(enum lease_write_kind kind)
 {
 	switch (kind) {
-	case LW_CREATE:
-		return "create";
-	case LW_RENEW:
-		return "renew";
-	case LW_TAKE:
-		return "take";
-	case LW_CHECKPOINT:
-		return "checkpoint";
-	case LW_HANDOFF_CHECKPOINT:
-		return "handoff checkpoint";
-	case LW_RELEASE:
-		return "release";
-	case LW_HANDOFF_REQUEST:
-		return "handoff request";
-	case LW_HANDOFF_DONE:
-		return "handoff done";
-	case LW_DELETE:
-		return "delete";
+	case LW_CREATE: return "create";
+	case LW_RENEW: return "renew";
+	case LW_TAKE: return "take";
+	case LW_CHECKPOINT: return "checkpoint";
+	case LW_HANDOFF_CHECKPOINT: return "handoff checkpoint";
+	case LW_RELEASE: return "release";
+	case LW_HANDOFF_REQUEST: return "handoff request";
+	case LW_HANDOFF_DONE: return "handoff done";
+	case LW_DELETE: return "delete";
 	}
 	return "write";
 }
@@ -108,7 +99,8 @@ get_ids(const struct ddb_item *it, const char *name, char (*out)[LEASE_KEY_MAX],
 	}
 	count = ddb_item_ss_count(it, name);
 	if (count > (size_t)max) {
-		snprintf(why, whylen, "%s has %zu shard ids, at most %d expected", name, count, max);
+		snprintf(why, whylen, "%s has %zu shard ids, at most %d expected", name, count,
+		    max);
 		return -1;
 	}
 	for (size_t i = 0; i < count; i++) {
@@ -135,18 +127,19 @@ lease_from_item(const struct ddb_item *it, struct lease *out, char *why, size_t 
 	    get_str(it, LA_OWNER, out->owner, sizeof(out->owner), false, why, whylen) < 0 ||
 	    get_count(it, LA_COUNTER, &out->counter, why, whylen) < 0 ||
 	    get_str(it, LA_CHECKPOINT, out->checkpoint, sizeof(out->checkpoint), false, why,
-		whylen) < 0 ||
+	        whylen) < 0 ||
 	    get_count(it, LA_CHECKPOINT_SUB, &out->checkpoint_sub, why, whylen) < 0 ||
 	    get_count(it, LA_SWITCHES, &out->owner_switches, why, whylen) < 0 ||
-	    get_ids(it, LA_PARENTS, out->parents, LEASE_MAX_PARENTS, &out->nparents, why, whylen) < 0 ||
+	    get_ids(it, LA_PARENTS, out->parents, LEASE_MAX_PARENTS, &out->nparents, why, whylen) <
+	        0 ||
 	    get_ids(it, LA_CHILDREN, out->children, LEASE_MAX_CHILDREN, &out->nchildren, why,
-		whylen) < 0 ||
+	        whylen) < 0 ||
 	    get_str(it, LA_CHECKPOINT_OWNER, out->checkpoint_owner, sizeof(out->checkpoint_owner),
-		false, why, whylen) < 0 ||
+	        false, why, whylen) < 0 ||
 	    get_str(it, LA_START_HASH, out->starting_hash, sizeof(out->starting_hash), false, why,
-		whylen) < 0 ||
+	        whylen) < 0 ||
 	    get_str(it, LA_END_HASH, out->ending_hash, sizeof(out->ending_hash), false, why,
-		whylen) < 0) {
+	        whylen) < 0) {
 		/* Name the item when we know its key. */
 		if (out->key[0]) {
 			char tmp[256];
@@ -174,7 +167,8 @@ update(const char *table, const struct lease *l, struct lease *after)
 struct ddb_write *
 lease_write_create(const char *table, const struct lease *l, struct lease *after)
 {
-	const char *ids[LEASE_MAX_PARENTS > LEASE_MAX_CHILDREN ? LEASE_MAX_PARENTS : LEASE_MAX_CHILDREN];
+	const char
+	    *ids[LEASE_MAX_PARENTS > LEASE_MAX_CHILDREN ? LEASE_MAX_PARENTS : LEASE_MAX_CHILDREN];
 	struct ddb_write *w = ddb_put_new(table);
 
 	if (!w)
@@ -346,12 +340,9 @@ lease_write_landed(enum lease_write_kind kind, const struct lease *after,
     const struct lease *current, bool exists)
 {
 	switch (kind) {
-	case LW_CREATE:
-		return exists;
-	case LW_DELETE:
-		return !exists;
-	default:
-		break;
+	case LW_CREATE: return exists;
+	case LW_DELETE: return !exists;
+	default: break;
 	}
 	if (!exists)
 		return false;

@@ -33,17 +33,17 @@
 
 /* The protocol's writes, for logs and for the landed check. */
 enum lease_write_kind {
-	LW_CREATE,           /* PutItem if the item does not exist */
-	LW_RENEW,            /* counter + 1 if counter = c, owner = me, no checkpointOwner */
-	LW_TAKE,             /* owner = me, counter + 1, switches + 1 if counter = c */
-	LW_CHECKPOINT,       /* checkpoint, sub, counter + 1, switches = 0 if owner = me, counter = c */
+	LW_CREATE,     /* PutItem if the item does not exist */
+	LW_RENEW,      /* counter + 1 if counter = c, owner = me, no checkpointOwner */
+	LW_TAKE,       /* owner = me, counter + 1, switches + 1 if counter = c */
+	LW_CHECKPOINT, /* checkpoint, sub, counter + 1, switches = 0 if owner = me, counter = c */
 	LW_HANDOFF_CHECKPOINT, /* the same by the old owner of a handoff: checkpointOwner = me */
-	LW_RELEASE,          /* remove owner, counter + 1 if owner = me, counter = c */
-	LW_HANDOFF_REQUEST,  /* owner = me, checkpointOwner = old if owner = old, counter = c,
-			      * no checkpointOwner */
-	LW_HANDOFF_DONE,     /* remove checkpointOwner, counter + 1 if checkpointOwner = me,
-			      * counter = c */
-	LW_DELETE,           /* DeleteItem of a finished lease if checkpoint = SHARD_END */
+	LW_RELEASE,            /* remove owner, counter + 1 if owner = me, counter = c */
+	LW_HANDOFF_REQUEST,    /* owner = me, checkpointOwner = old if owner = old, counter = c,
+	                        * no checkpointOwner */
+	LW_HANDOFF_DONE,       /* remove checkpointOwner, counter + 1 if checkpointOwner = me,
+	                        * counter = c */
+	LW_DELETE,             /* DeleteItem of a finished lease if checkpoint = SHARD_END */
 };
 
 const char *lease_write_name(enum lease_write_kind kind);
@@ -73,8 +73,8 @@ struct ddb_write *lease_write_release(const char *table, const struct lease *l, 
 /* l->owner is the owner asked to hand over. */
 struct ddb_write *lease_write_handoff_request(const char *table, const struct lease *l,
     const char *me, struct lease *after);
-struct ddb_write *lease_write_handoff_done(const char *table, const struct lease *l,
-    const char *me, struct lease *after);
+struct ddb_write *lease_write_handoff_done(const char *table, const struct lease *l, const char *me,
+    struct lease *after);
 struct ddb_write *lease_write_delete(const char *table, const struct lease *l);
 
 /*

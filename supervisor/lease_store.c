@@ -21,16 +21,12 @@ lease_store_write(struct ddb_client *c, const char *table, const char *key,
 	/* Someone else wrote the item since we last saw it, or our own retried attempt had
 	 * landed: only a consistent read of the item now can tell. */
 	switch (lease_store_get(c, table, key, &res->current, &res->err)) {
-	case DDB_OK:
-		res->reread = res->exists = true;
-		break;
+	case DDB_OK: res->reread = res->exists = true; break;
 	case DDB_NOT_FOUND:
 		res->reread = true;
 		res->exists = false;
 		break;
-	default:
-		res->status = DDB_ERROR;
-		break;
+	default: res->status = DDB_ERROR; break;
 	}
 }
 

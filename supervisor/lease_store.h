@@ -19,13 +19,13 @@
 #include "supervisor/lease_item.h"
 
 struct lease_write_result {
-	int status;            /* DDB_OK, DDB_CONDITION_FAILED or DDB_ERROR */
-	kls_mono sent;         /* before the first attempt: the self-fencing deadline counts
-				* from here, so it can only be early, never late */
-	bool reread;           /* after DDB_CONDITION_FAILED: current/exists are valid */
-	bool exists;           /* the item exists */
-	struct lease current;  /* the consistent re-read */
-	struct aws_error err;  /* DDB_ERROR (of the write or of the re-read) */
+	int status;           /* DDB_OK, DDB_CONDITION_FAILED or DDB_ERROR */
+	kls_mono sent;        /* before the first attempt: the self-fencing deadline counts
+	                       * from here, so it can only be early, never late */
+	bool reread;          /* after DDB_CONDITION_FAILED: current/exists are valid */
+	bool exists;          /* the item exists */
+	struct lease current; /* the consistent re-read */
+	struct aws_error err; /* DDB_ERROR (of the write or of the re-read) */
 };
 
 /*

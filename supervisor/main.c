@@ -29,8 +29,7 @@ extern char **environ;
 
 #define EXIT_CONFIG 2
 
-static void __attribute__((noreturn))
-usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: klsd -c FILE [-o section.key=value]... [-t] [-f]\n");
 	exit(EXIT_CONFIG);
@@ -94,20 +93,11 @@ main(int argc, char **argv)
 	 * their precedence by config_finish, so they may come before -c. */
 	while ((c = getopt(argc, argv, "c:o:tf")) != -1) {
 		switch (c) {
-		case 'c':
-			file = optarg;
-			break;
-		case 'o':
-			config_parse_override(cfg, optarg);
-			break;
-		case 't':
-			check = true;
-			break;
-		case 'f':
-			break;
-		default:
-			config_free(cfg);
-			usage();
+		case 'c': file = optarg; break;
+		case 'o': config_parse_override(cfg, optarg); break;
+		case 't': check = true; break;
+		case 'f': break;
+		default: config_free(cfg); usage();
 		}
 	}
 	if (!file || optind != argc) {

@@ -25,7 +25,7 @@ struct pool_thread {
 
 struct pool {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;          /* queue not empty, or stopping */
+	pthread_cond_t cv;                      /* queue not empty, or stopping */
 	struct pool_job *q_head, *q_tail;       /* waiting to run */
 	struct pool_job *done_head, *done_tail; /* ran, done() pending */
 	size_t queued, max_queued;

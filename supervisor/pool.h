@@ -24,8 +24,8 @@ typedef void (*pool_run_fn)(struct pool_job *job, void *thread_ctx);
 typedef void (*pool_done_fn)(struct pool_job *job);
 
 struct pool_job {
-	pool_run_fn run;   /* on a pool thread */
-	pool_done_fn done; /* on the thread calling pool_complete */
+	pool_run_fn run;       /* on a pool thread */
+	pool_done_fn done;     /* on the thread calling pool_complete */
 	struct pool_job *next; /* the pool's */
 };
 

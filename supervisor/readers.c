@@ -47,14 +47,10 @@ reader_verdict(int wstatus)
 	if (!WIFEXITED(wstatus))
 		return READER_V_RESTART;
 	switch (WEXITSTATUS(wstatus)) {
-	case READER_EXIT_DRAINED:
-		return READER_V_DRAINED;
-	case READER_EXIT_PERMANENT:
-		return READER_V_PERMANENT;
-	case READER_EXIT_LEASE_LOST:
-		return READER_V_LEASE_LOST;
-	case READER_EXIT_SHARD_END:
-		return READER_V_SHARD_END;
+	case READER_EXIT_DRAINED: return READER_V_DRAINED;
+	case READER_EXIT_PERMANENT: return READER_V_PERMANENT;
+	case READER_EXIT_LEASE_LOST: return READER_V_LEASE_LOST;
+	case READER_EXIT_SHARD_END: return READER_V_SHARD_END;
 	default:
 		/* 1, and anything the contract does not name (a handler's exit(), a
 		 * runtime's abort path): transient. */
@@ -232,7 +228,7 @@ reader_config_memfd(const char *text, size_t len)
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
 		goto fail;
 	return fd;
-fail: {
+fail : {
 	int e = errno;
 	close(fd);
 	errno = e;

@@ -17,6 +17,9 @@
 
 /* A reader that ran this long before it died starts the backoff over. */
 #define READER_HEALTHY_MS 60000
+/* The watchdog's patience with a reader that has not sent its first heartbeat yet
+ * (when heartbeat_timeout_ms is shorter). */
+#define READER_STARTUP_GRACE_MS 10000
 
 enum reader_state {
 	READER_IDLE = 0, /* not running and nothing scheduled */
@@ -26,22 +29,22 @@ enum reader_state {
 };
 
 struct reader_proc {
-	char shard[136];         /* shard id, for log lines */
-	int slot;                /* shm slot index */
+	char shard[136]; /* shard id, for log lines */
+	int slot;        /* shm slot index */
 	enum reader_state state;
-	pid_t pid;               /* RUNNING: the child; 0 otherwise */
-	uint64_t start_ticks;    /* /proc start time of pid (0 when unknown) */
-	int wake_fd;             /* read end of this run's wake pipe; -1 = none */
-	kls_mono started_at;     /* spawn time of the current or last run */
-	kls_mono restart_at;     /* READER_BACKOFF: when to spawn again */
-	uint32_t restarts;       /* respawns since the lease was taken */
-	int64_t backoff_ms;      /* delay before the next restart after a failure; 0 = min */
-	int last_status;         /* wait status of the last run; -1 = none yet */
+	pid_t pid;            /* RUNNING: the child; 0 otherwise */
+	uint64_t start_ticks; /* /proc start time of pid (0 when unknown) */
+	int wake_fd;          /* read end of this run's wake pipe; -1 = none */
+	kls_mono started_at;  /* spawn time of the current or last run */
+	kls_mono restart_at;  /* READER_BACKOFF: when to spawn again */
+	uint32_t restarts;    /* respawns since the lease was taken */
+	int64_t backoff_ms;   /* delay before the next restart after a failure; 0 = min */
+	int last_status;      /* wait status of the last run; -1 = none yet */
 	/* Self-fencing and shutdown bookkeeping of the current run. */
 	bool drain_sent;
 	bool stop_sent;
 	bool kill_sent;
-	kls_mono kill_at;        /* SIGKILL the run at this time if it is still alive */
+	kls_mono kill_at; /* SIGKILL the run at this time if it is still alive */
 };
 
 void reader_proc_init(struct reader_proc *p, const char *shard, int slot);

@@ -15,12 +15,9 @@ const char *
 shard_sync_position(enum config_position pos)
 {
 	switch (pos) {
-	case CONFIG_POSITION_LATEST:
-		return CHECKPOINT_LATEST;
-	case CONFIG_POSITION_AT_TIMESTAMP:
-		return CHECKPOINT_AT_TIMESTAMP;
-	case CONFIG_POSITION_TRIM_HORIZON:
-		break;
+	case CONFIG_POSITION_LATEST: return CHECKPOINT_LATEST;
+	case CONFIG_POSITION_AT_TIMESTAMP: return CHECKPOINT_AT_TIMESTAMP;
+	case CONFIG_POSITION_TRIM_HORIZON: break;
 	}
 	return CHECKPOINT_TRIM_HORIZON;
 }

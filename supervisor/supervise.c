@@ -107,8 +107,7 @@ supervise_checkpoint_request(struct klsd *k, struct held *h)
 		}
 		break;
 	case CKPT_QUEUED:
-	case CKPT_NOTHING:
-		break;
+	case CKPT_NOTHING: break;
 	}
 }
 
@@ -200,22 +199,30 @@ supervise_tick(struct klsd *k, struct held *h, kls_mono now)
 		}
 		if (!p->drain_sent && !p->stop_sent && !mono_before(now, drain_at)) {
 			log_warnx("lease %s not renewed in time: draining reader pid %d, %" PRId64
-				  " ms before its deadline",
+			          " ms before its deadline",
 			    h->l.key, (int)p->pid, mono_diff_ms(now, h->deadline));
 			supervise_command(h, KLS_CMD_DRAIN);
 		}
 		if (!mono_before(now, p->kill_at)) {
 			supervise_kill(h, p->stop_sent ? "did not stop in time"
-							: "did not drain within drain_timeout_ms");
+			                               : "did not drain within drain_timeout_ms");
 			break;
 		}
 		if (rc->heartbeat_timeout_ms && h->state == HELD_ACTIVE && !p->drain_sent) {
 			kls_mono hb = kls_shm_heartbeat_get(h->s);
-			kls_mono base = mono_before(hb, p->started_at) ? p->started_at : hb;
-			kls_mono due = mono_add_ms(base, rc->heartbeat_timeout_ms);
+			/* Until this run's first heartbeat (the word still holds the last
+			 * run's), it is starting up: exec, shm, dlopen, handler init. */
+			bool started = mono_before(p->started_at, hb);
+			kls_mono base = started ? hb : p->started_at;
+			int64_t limit = rc->heartbeat_timeout_ms;
+			kls_mono due;
+			if (!started && limit < READER_STARTUP_GRACE_MS)
+				limit = READER_STARTUP_GRACE_MS;
+			due = mono_add_ms(base, limit);
 			if (!mono_before(now, due)) {
 				char why[96];
-				snprintf(why, sizeof(why), "no heartbeat for %" PRId64 " ms (hung handler?)",
+				snprintf(why, sizeof(why), "%s for %" PRId64 " ms (hung handler?)",
+				    started ? "no heartbeat" : "no first heartbeat",
 				    mono_diff_ms(base, now));
 				h->watchdog_kill = true;
 				supervise_kill(h, why);
@@ -248,8 +255,7 @@ supervise_tick(struct klsd *k, struct held *h, kls_mono now)
 		if (can_run(k, h, now))
 			spawn(k, h, now);
 		break;
-	case READER_FAILED:
-		break;
+	case READER_FAILED: break;
 	}
 	return next;
 }
@@ -268,7 +274,7 @@ after_exit(struct klsd *k, struct held *h, int st, unsigned reaped, kls_mono now
 	reader_describe_exit(st, how, sizeof(how));
 	if (reaped & KLS_REAPED_REPAIRED)
 		log_warnx("reader %s pid %d died in the middle of publishing its progress; "
-			  "slot %d repaired",
+		          "slot %d repaired",
 		    h->l.key, pid, h->slot);
 	if (h->watchdog_kill)
 		snprintf(extra, sizeof(extra), " by the watchdog");
@@ -277,7 +283,7 @@ after_exit(struct klsd *k, struct held *h, int st, unsigned reaped, kls_mono now
 		p->state = READER_FAILED;
 		set_error(h, "permanent failure: ",
 		    h->have_progress && h->progress.last_error[0] ? h->progress.last_error
-								  : "see the log");
+		                                                  : "see the log");
 		kls_shm_slot_fail(h->s, &h->pub);
 		log_errorx("reader %s pid %d %s: %s; not restarting it (the lease is kept)",
 		    h->l.key, pid, how, h->pub.error);
@@ -287,8 +293,10 @@ after_exit(struct klsd *k, struct held *h, int st, unsigned reaped, kls_mono now
 		if (lease_is_finished(&h->l)) {
 			log_info("reader %s pid %d reached the end of the shard", h->l.key, pid);
 			held_release(k, h, "shard ended");
-			/* Its children's leases may not exist yet. */
+			/* Its children may have no lease yet (sync), or wait for this
+			 * parent to finish (take): both now, not an interval from now. */
 			k->next_sync = now;
+			k->next_take = now;
 			return;
 		}
 		log_warnx("reader %s pid %d %s, but SHARD_END is not checkpointed; restarting it",
@@ -305,8 +313,7 @@ after_exit(struct klsd *k, struct held *h, int st, unsigned reaped, kls_mono now
 		}
 		return;
 	case READER_V_LEASE_LOST:
-	case READER_V_RESTART:
-		break;
+	case READER_V_RESTART: break;
 	}
 	if (!keep) {
 		p->state = READER_IDLE;

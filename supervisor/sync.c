@@ -40,6 +40,7 @@ struct sync_job {
 struct scan_job {
 	struct pool_job job;
 	struct klsd *k;
+	kls_mono started;
 	int rc;
 	struct lease *v;
 	size_t n, skipped;
@@ -137,7 +138,7 @@ sync_apply(struct klsd *k)
 	size_t ncreate = 0, ndel = 0;
 
 	if (shard_sync_plan(&k->shards, &k->view, k->cfg.reader.initial_position, &create,
-		&ncreate) < 0) {
+	        &ncreate) < 0) {
 		log_error("shard sync %s: planning new leases", k->cfg.kls.stream);
 		return;
 	}
@@ -174,7 +175,8 @@ sync_done(struct pool_job *job)
 		size_t open = 0;
 		for (size_t i = 0; i < j->list.n; i++)
 			open += !kinesis_shard_closed(&j->list.shards[i]);
-		log_debug("shard sync %s: %zu shards, %zu open", k->cfg.kls.stream, j->list.n, open);
+		log_debug("shard sync %s: %zu shards, %zu open", k->cfg.kls.stream, j->list.n,
+		    open);
 		kinesis_shard_list_free(&k->shards);
 		k->shards = j->list;
 		k->have_shards = true;
@@ -226,7 +228,8 @@ scan_run(struct pool_job *job, void *tctx)
 	struct scan_job *j = (struct scan_job *)job;
 	struct klsd_thread_ctx *t = tctx;
 
-	j->rc = lease_store_scan(t->ddb, j->k->cfg.kls.table, 0, &j->v, &j->n, &j->skipped, &j->err);
+	j->rc =
+	    lease_store_scan(t->ddb, j->k->cfg.kls.table, 0, &j->v, &j->n, &j->skipped, &j->err);
 }
 
 static bool
@@ -257,17 +260,19 @@ adopt_own(struct klsd *k, kls_mono now)
 			}
 			log_info("lease %s is ours (counter %" PRIu64 "): re-adopting it", l->key,
 			    l->counter);
-		} else if (strcmp(l->owner, k->me) == 0 && strcmp(l->checkpoint_owner, k->me) != 0) {
+		} else if (strcmp(l->owner, k->me) == 0 &&
+		           strcmp(l->checkpoint_owner, k->me) != 0) {
 			/* Handed to us; the old owner is still draining. Force it only after
 			 * the handoff timeout and a full failover time without a write. */
 			if (mono_diff_ms(o->changed_at, now) >=
 			    (int64_t)c->handoff_timeout_ms + c->failover_ms) {
-				log_warnx("lease %s: %s did not finish the handoff; taking it", l->key,
-				    l->checkpoint_owner);
+				log_warnx("lease %s: %s did not finish the handoff; taking it",
+				    l->key, l->checkpoint_owner);
 				if (klsd_submit_write(k, LW_TAKE, l, NULL) < 0)
 					log_errorx("take %s: cannot queue the write", l->key);
 			}
-		} else if (strcmp(l->checkpoint_owner, k->me) == 0 && strcmp(l->owner, k->me) != 0) {
+		} else if (strcmp(l->checkpoint_owner, k->me) == 0 &&
+		           strcmp(l->owner, k->me) != 0) {
 			/* We were asked to hand it over, but we have no reader for it (a
 			 * restart): nothing to drain, finish the handoff now. */
 			log_info("lease %s: finishing the handoff to %s", l->key, l->owner);
@@ -278,7 +283,7 @@ adopt_own(struct klsd *k, kls_mono now)
 }
 
 static void
-take_cycle(struct klsd *k, kls_mono now)
+take_cycle(struct klsd *k, kls_mono scan_started, kls_mono now)
 {
 	struct lease_plan_params p = {
 		.me = k->me,
@@ -287,7 +292,10 @@ take_cycle(struct klsd *k, kls_mono now)
 	};
 	struct lease_plan plan;
 
-	adopt_own(k, now);
+	/* A lease we gave up while the scan ran may still show us as owner in it: adopt
+	 * only from a scan that began after our last release. */
+	if (!mono_before(scan_started, k->last_drop))
+		adopt_own(k, now);
 	if (lease_plan_takes(&k->view, &p, now, &plan) < 0) {
 		log_error("take cycle: planning");
 		return;
@@ -317,7 +325,8 @@ scan_done(struct pool_job *job)
 	k->scan_busy = false;
 	k->next_take = mono_add_ms(now, k->cfg.lease.take_interval_ms);
 	if (j->rc != DDB_OK) {
-		int64_t ms = k->cfg.lease.take_interval_ms < 2000 ? k->cfg.lease.take_interval_ms : 2000;
+		int64_t ms =
+		    k->cfg.lease.take_interval_ms < 2000 ? k->cfg.lease.take_interval_ms : 2000;
 		log_errorx("take cycle: %s; retry in %" PRId64 " ms", j->err.message, ms);
 		k->next_take = mono_add_ms(now, ms);
 		free(j);
@@ -331,7 +340,7 @@ scan_done(struct pool_job *job)
 	if (lease_view_merge_scan(&k->view, j->v, j->n, now) < 0)
 		log_errorx("take cycle: out of memory merging the scan");
 	else if (k->phase == PHASE_RUNNING)
-		take_cycle(k, now);
+		take_cycle(k, j->started, now);
 	free(j->v);
 	free(j);
 }
@@ -344,6 +353,7 @@ klsd_start_scan(struct klsd *k)
 	if (k->scan_busy || k->phase != PHASE_RUNNING || !(j = calloc(1, sizeof(*j))))
 		return;
 	j->k = k;
+	j->started = mono_now();
 	j->job.run = scan_run;
 	j->job.done = scan_done;
 	if (pool_submit(k->pool, &j->job) < 0) {

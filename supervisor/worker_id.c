@@ -45,9 +45,9 @@ worker_uuid(char out[37])
 	}
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(out, 37,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-	    b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+	    b[14], b[15]);
 	return 0;
 }
 
@@ -111,14 +111,15 @@ read_id(const char *file, char *out, size_t size, char *why, size_t whylen)
 int
 worker_id_load(const char *state_dir, char *out, size_t size, char *why, size_t whylen)
 {
-	char file[PATH_MAX], tmp[PATH_MAX], host[HOST_NAME_MAX + 1], uuid[37], id[WORKER_ID_MAX + 2];
+	char file[PATH_MAX], tmp[PATH_MAX], host[HOST_NAME_MAX + 1], uuid[37],
+	    id[WORKER_ID_MAX + 2];
 	int fd, len;
 
 	if (make_dirs(state_dir, why, whylen) < 0)
 		return -1;
 	if ((size_t)snprintf(file, sizeof(file), "%s/worker-id", state_dir) >= sizeof(file) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.worker-id.%ld", state_dir, (long)getpid()) >=
-		sizeof(tmp)) {
+	        sizeof(tmp)) {
 		snprintf(why, whylen, "state directory \"%s\": path too long", state_dir);
 		return -1;
 	}

@@ -22,8 +22,7 @@
 
 static char log_path[512];
 
-static void __attribute__((format(printf, 1, 2)))
-fr_log(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) fr_log(const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -88,14 +87,10 @@ result_name(int rc, const struct kls_lease *l)
 	if (rc != 0)
 		return "TIMEOUT";
 	switch (l->ckpt_result) {
-	case KLS_CKPT_OK:
-		return "OK";
-	case KLS_CKPT_FAILED:
-		return "FAILED";
-	case KLS_CKPT_BEYOND:
-		return "BEYOND";
-	case KLS_CKPT_LEASE_LOST:
-		return "LEASE_LOST";
+	case KLS_CKPT_OK: return "OK";
+	case KLS_CKPT_FAILED: return "FAILED";
+	case KLS_CKPT_BEYOND: return "BEYOND";
+	case KLS_CKPT_LEASE_LOST: return "LEASE_LOST";
 	}
 	return "?";
 }
@@ -118,13 +113,13 @@ checkpoint(struct kls_shm_slot *s, int wake_fd, struct kls_progress *p, const ch
 	if (rc == 1)
 		fr_log("ckpt %s %s result=COMMAND", shard, seq);
 	else
-		fr_log("ckpt %s %s result=%s persisted=%s", shard, seq, result_name(rc, &l), l.ckpt_seq);
+		fr_log("ckpt %s %s result=%s persisted=%s", shard, seq, result_name(rc, &l),
+		    l.ckpt_seq);
 	p->handler_state = KLS_HANDLER_IDLE;
 	kls_shm_progress_publish(s, p);
 }
 
-static int __attribute__((noreturn))
-finish(struct kls_shm_slot *s, const char *shard, int code)
+static int __attribute__((noreturn)) finish(struct kls_shm_slot *s, const char *shard, int code)
 {
 	fr_log("exit %s pid=%d code=%d", shard, (int)getpid(), code);
 	if (code == 0 || code == 3 || code == 4)
@@ -135,7 +130,8 @@ finish(struct kls_shm_slot *s, const char *shard, int code)
 int
 fake_reader_main(int argc, char **argv)
 {
-	const char *shm_name = NULL, *dir = getenv("FAKE_READER_DIR"), *mode = getenv("FAKE_READER");
+	const char *shm_name = NULL, *dir = getenv("FAKE_READER_DIR"),
+	           *mode = getenv("FAKE_READER");
 	int config_fd = -1, wake_fd = -1, slot = -1, run, leaked = 0;
 	struct kls_shm *t;
 	struct kls_shm_err err;

@@ -177,6 +177,33 @@ fixture_stop(struct klsd_fixture *f, int sig, int timeout_ms)
 }
 
 int
+fixture_clean_exit(struct klsd_fixture *f)
+{
+	int st = fixture_stop(f, SIGTERM, 30000);
+	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+		fprintf(stderr, "\nklsd ended with status 0x%x\n", (unsigned)st);
+		fixture_dump_log(f);
+		return -1;
+	}
+	return 0;
+}
+
+bool
+fixture_start_owning(struct klsd_fixture *f, const char *fake_mode, int n)
+{
+	if (fixture_start(f, fake_mode) < 0) {
+		CU_FAIL("start klsd");
+		return false;
+	}
+	if (!fixture_wait_owned(f, f->worker, n, 30000)) {
+		fixture_dump_log(f);
+		CU_FAIL("klsd did not take every lease");
+		return false;
+	}
+	return true;
+}
+
+int
 fixture_put(struct klsd_fixture *f, int first, int n)
 {
 	for (int done = 0; done < n;) {
@@ -193,7 +220,8 @@ fixture_put(struct klsd_fixture *f, int first, int n)
 		}
 		if (kinesis_put_records(f->kin, f->stream, e, (size_t)k, NULL, &failed, &err) < 0 ||
 		    failed) {
-			fprintf(stderr, "\nput %s: %s\n", f->stream, failed ? "records refused" : err.message);
+			fprintf(stderr, "\nput %s: %s\n", f->stream,
+			    failed ? "records refused" : err.message);
 			return -1;
 		}
 		done += k;

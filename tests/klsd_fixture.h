@@ -16,15 +16,15 @@
 #include "supervisor/lease.h"
 
 struct klsd_fixture {
-	char dir[128];         /* temporary directory: config, state, log, fake reader files */
+	char dir[128]; /* temporary directory: config, state, log, fake reader files */
 	char conf[192];
-	char log[192];         /* klsd's stderr */
+	char log[192]; /* klsd's stderr */
 	char app[64];
 	char stream[64];
 	char shm[80];
-	char worker[64];       /* [kls] worker_id */
-	char handler[512];     /* [reader] handler; "" = a path nothing loads (fake readers) */
-	pid_t pid;             /* running klsd, 0 = none */
+	char worker[64];   /* [kls] worker_id */
+	char handler[512]; /* [reader] handler; "" = a path nothing loads (fake readers) */
+	pid_t pid;         /* running klsd, 0 = none */
 	struct aws_creds_provider *creds;
 	struct kinesis_client *kin;
 	struct ddb_client *ddb;
@@ -51,6 +51,11 @@ int fixture_stop(struct klsd_fixture *f, int sig, int timeout_ms);
 int fixture_put(struct klsd_fixture *f, int first, int n);
 /* The absolute path of an example handler of the build tree ("filelog"). */
 void fixture_example(struct klsd_fixture *f, const char *name);
+
+/* SIGTERM, then checks klsd exited 0 within 30 s (its log is printed otherwise). */
+int fixture_clean_exit(struct klsd_fixture *f);
+/* Starts klsd and waits until it owns n leases (a CUnit failure otherwise). */
+bool fixture_start_owning(struct klsd_fixture *f, const char *fake_mode, int n);
 
 /* Every lease in the table: count, or -1. *out is malloc'd. */
 int fixture_leases(struct klsd_fixture *f, struct lease **out);

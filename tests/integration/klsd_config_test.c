@@ -90,14 +90,15 @@ test_klsd_config_valid(void)
 
 	snprintf(path, sizeof(path), "%s/good.conf", dir);
 	write_file(path, "[kls]\napplication = orders\nstream = orders-stream\n"
-			 "[reader]\nhandler = /usr/lib/kls/counting.so\n[handler]\nlabel = x\n");
+	                 "[reader]\nhandler = /usr/lib/kls/counting.so\n[handler]\nlabel = x\n");
 	CU_ASSERT_EQUAL(run_klsd((const char *[]){ "-t", "-c", path, "-o", "reader.max_records=500",
-				     NULL },
-			    out, sizeof(out), err, sizeof(err)),
+	                             NULL },
+	                    out, sizeof(out), err, sizeof(err)),
 	    0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "application = orders\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "# from command line\nmax_records = 500\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "# from environment variable AWS_REGION\nregion = eu-west-1\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(out, "# from environment variable AWS_REGION\nregion = eu-west-1\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "label = x"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is valid"));
 }
@@ -120,17 +121,17 @@ test_klsd_config_errors(void)
 
 	snprintf(path, sizeof(path), "%s/bad.conf", dir);
 	write_file(path, "# every line below but the headers is wrong somehow\n"
-			 "[kls]\n"
-			 "application = orders\n"
-			 "stream = bad name!\n"
-			 "[reader]\n"
-			 "max_records = 20000\n"
-			 "handler = relative/path.so\n"
-			 "[lease]\n"
-			 "failover = 10\n"
-			 "renew_interval_ms = ten\n");
+	                 "[kls]\n"
+	                 "application = orders\n"
+	                 "stream = bad name!\n"
+	                 "[reader]\n"
+	                 "max_records = 20000\n"
+	                 "handler = relative/path.so\n"
+	                 "[lease]\n"
+	                 "failover = 10\n"
+	                 "renew_interval_ms = ten\n");
 	CU_ASSERT_EQUAL(run_klsd((const char *[]){ "-t", "-c", path, NULL }, out, sizeof(out), err,
-			    sizeof(err)),
+	                    sizeof(err)),
 	    2);
 	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
 		snprintf(want, sizeof(want), "%s:%d: %s", path, errors[i].line, errors[i].text);
@@ -143,9 +144,9 @@ test_klsd_config_errors(void)
 	/* The command line is named as such; a missing required key names the file. */
 	snprintf(path, sizeof(path), "%s/partial.conf", dir);
 	write_file(path, "[kls]\napplication = orders\nstream = s\n");
-	CU_ASSERT_EQUAL(run_klsd((const char *[]){ "-t", "-c", path, "-o", "reader.read_mode=fanout",
-				     NULL },
-			    out, sizeof(out), err, sizeof(err)),
+	CU_ASSERT_EQUAL(run_klsd((const char *[]){ "-t", "-c", path, "-o",
+	                             "reader.read_mode=fanout", NULL },
+	                    out, sizeof(out), err, sizeof(err)),
 	    2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "command line: [reader] read_mode: "));
 	snprintf(want, sizeof(want), "%s: [reader] handler: required key is missing", path);
@@ -158,14 +159,16 @@ test_klsd_config_usage(void)
 	static char out[4096], err[4096];
 	char path[128];
 
-	CU_ASSERT_EQUAL(run_klsd((const char *[]){ "-t", NULL }, out, sizeof(out), err, sizeof(err)),
+	CU_ASSERT_EQUAL(run_klsd((const char *[]){ "-t", NULL }, out, sizeof(out), err,
+	                    sizeof(err)),
 	    2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "usage: klsd -c FILE"));
-	CU_ASSERT_EQUAL(run_klsd((const char *[]){ "-x", NULL }, out, sizeof(out), err, sizeof(err)),
+	CU_ASSERT_EQUAL(run_klsd((const char *[]){ "-x", NULL }, out, sizeof(out), err,
+	                    sizeof(err)),
 	    2);
 	snprintf(path, sizeof(path), "%s/missing.conf", dir);
 	CU_ASSERT_EQUAL(run_klsd((const char *[]){ "-t", "-c", path, NULL }, out, sizeof(out), err,
-			    sizeof(err)),
+	                    sizeof(err)),
 	    2);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, path));
 }

@@ -25,37 +25,11 @@
 #define SHARD0 "shardId-000000000000"
 #define SHARD1 "shardId-000000000001"
 
-/* A small failover keeps the tests short: renew every second, take every 6 s. */
-#define FAST_LEASES "[lease]\nfailover_ms = 3000\n"
+/* Renew every second, well before the drain point (3.6 s after a renew is sent), so a
+ * busy machine's slow request does not drain readers the test expects to keep. */
+#define FAST_LEASES "[lease]\nfailover_ms = 6000\nrenew_interval_ms = 1000\n"
 
 #define WORDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
-static int
-clean_exit(struct klsd_fixture *f)
-{
-	int st = fixture_stop(f, SIGTERM, 30000);
-	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-		fprintf(stderr, "\nklsd ended with status 0x%x\n", (unsigned)st);
-		fixture_dump_log(f);
-		return -1;
-	}
-	return 0;
-}
-
-static bool
-start_and_own(struct klsd_fixture *f, const char *mode, int n)
-{
-	if (fixture_start(f, mode) < 0) {
-		CU_FAIL("start klsd");
-		return false;
-	}
-	if (!fixture_wait_owned(f, f->worker, n, 30000)) {
-		fixture_dump_log(f);
-		CU_FAIL("klsd did not take every lease");
-		return false;
-	}
-	return true;
-}
 
 static const struct lease *
 find(const struct lease *v, int n, const char *key)
@@ -76,7 +50,7 @@ test_klsd_take_renew_release(void)
 	if (fixture_init(&f, "klsd-life", 4) < 0)
 		goto out;
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, FAST_LEASES), 0);
-	if (!start_and_own(&f, "run", 4))
+	if (!fixture_start_owning(&f, "run", 4))
 		goto out;
 	/* One reader per shard, each given the configuration and only its descriptors,
 	 * and started under a live deadline. */
@@ -99,7 +73,7 @@ test_klsd_take_renew_release(void)
 		CU_ASSERT_NOT_EQUAL(a->ending_hash[0], '\0');
 	}
 	/* SIGTERM: readers drained (exit 0), every lease released, klsd exits 0. */
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, true, WORDS("exit ", "code=0")), 4);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("released (counter")), 4);
@@ -124,7 +98,7 @@ test_klsd_readopt_after_sigkill(void)
 	/* A failover far longer than the test's patience: anything but re-adoption
 	 * would be visibly slow. */
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, "[lease]\nfailover_ms = 30000\n"), 0);
-	if (!start_and_own(&f, "run", 4))
+	if (!fixture_start_owning(&f, "run", 4))
 		goto out;
 	CU_ASSERT_TRUE_FATAL(fixture_wait_log(&f, true, WORDS("start "), 4, 20000));
 	np = fixture_reader_pids(&f, pids, 8);
@@ -167,7 +141,7 @@ test_klsd_readopt_after_sigkill(void)
 		CU_ASSERT_EQUAL(a->owner_switches, before[i].owner_switches);
 		CU_ASSERT_TRUE(a->counter > before[i].counter);
 	}
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
 out:
 	free(before);
@@ -186,7 +160,7 @@ test_klsd_reader_crashes_keep_lease(void)
 		goto out;
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, FAST_LEASES), 0);
 	/* Every reader's first two runs die of SIGSEGV. */
-	if (!start_and_own(&f, "crash:2", 2))
+	if (!fixture_start_owning(&f, "crash:2", 2))
 		goto out;
 	if (!fixture_wait_log(&f, true, WORDS("start ", "run=3"), 2, 30000)) {
 		fixture_dump_log(&f);
@@ -194,7 +168,8 @@ test_klsd_reader_crashes_keep_lease(void)
 	}
 	/* Each restart logged with shard, pid, signal and the backoff. */
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false,
-			    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV", "; restart ")),
+	                    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV",
+	                        "; restart ")),
 	    4);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("restart 2 in 200 ms")), 2);
 	/* The lease never changed hands. */
@@ -204,7 +179,7 @@ test_klsd_reader_crashes_keep_lease(void)
 		CU_ASSERT_STRING_EQUAL(v[i].owner, f.worker);
 		CU_ASSERT_EQUAL(v[i].owner_switches, 1);
 	}
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 out:
 	free(v);
 	fixture_done(&f);
@@ -220,11 +195,12 @@ test_klsd_checkpoints(void)
 	if (fixture_init(&f, "klsd-ckpt", 2) < 0)
 		goto out;
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, FAST_LEASES), 0);
-	if (!start_and_own(&f, "checkpoint", 2))
+	if (!fixture_start_owning(&f, "checkpoint", 2))
 		goto out;
 	/* At the delivered record: persisted. One past it: refused, nothing written. */
 	CU_ASSERT_TRUE(fixture_wait_log(&f, true,
-	    WORDS("ckpt ", " 49000000000000000000000001 ", "result=OK", "persisted=49000000000000000000000001"),
+	    WORDS("ckpt ", " 49000000000000000000000001 ", "result=OK",
+	        "persisted=49000000000000000000000001"),
 	    2, 20000));
 	CU_ASSERT_TRUE(fixture_wait_log(&f, true,
 	    WORDS("ckpt ", " 490000000000000000000000011 ", "result=BEYOND"), 2, 20000));
@@ -236,7 +212,7 @@ test_klsd_checkpoints(void)
 		CU_ASSERT_EQUAL(v[i].owner_switches, 0);
 		CU_ASSERT_STRING_EQUAL(v[i].owner, f.worker);
 	}
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 out:
 	free(v);
 	fixture_done(&f);
@@ -256,7 +232,8 @@ slot_of(const struct klsd_fixture *f, const char *shard, uint32_t *state, struct
 	}
 	for (uint32_t i = 0; i < kls_shm_slot_count(t) && found < 0; i++) {
 		const struct kls_shm_slot *s = kls_shm_slot_ro(t, i);
-		if (kls_shm_lease_read(s, l, KLS_SHM_READ_TRIES) == 0 && strcmp(l->shard_id, shard) == 0) {
+		if (kls_shm_lease_read(s, l, KLS_SHM_READ_TRIES) == 0 &&
+		    strcmp(l->shard_id, shard) == 0) {
 			*state = kls_shm_slot_state(s);
 			found = (int)i;
 		}
@@ -275,10 +252,10 @@ test_klsd_permanent_failure(void)
 	if (fixture_init(&f, "klsd-perm", 2) < 0)
 		goto out;
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, FAST_LEASES), 0);
-	if (!start_and_own(&f, "exit:2:" SHARD1, 2))
+	if (!fixture_start_owning(&f, "exit:2:" SHARD1, 2))
 		goto out;
-	if (!fixture_wait_log(&f, false, WORDS("reader " SHARD1, "permanent failure", "not restarting"),
-		1, 20000))
+	if (!fixture_wait_log(&f, false,
+	        WORDS("reader " SHARD1, "permanent failure", "not restarting"), 1, 20000))
 		fixture_dump_log(&f);
 	/* No restart loop: still one run after a while; the other shard unaffected. */
 	sleep_ms(2500);
@@ -293,7 +270,7 @@ test_klsd_permanent_failure(void)
 	CU_ASSERT_EQUAL(l.exit_value, 2);
 	/* The lease is kept (renewed), so no other worker fails on it in turn. */
 	CU_ASSERT_EQUAL(fixture_owned(&f, f.worker), 2);
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
 out:
 	fixture_done(&f);
@@ -307,19 +284,20 @@ test_klsd_watchdog(void)
 
 	if (fixture_init(&f, "klsd-hang", 1) < 0)
 		goto out;
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f,
-				  "heartbeat_timeout_ms = 1000\n" FAST_LEASES),
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, "heartbeat_timeout_ms = 2000\n" FAST_LEASES),
 	    0);
-	if (!start_and_own(&f, "hang:" SHARD0, 1))
+	if (!fixture_start_owning(&f, "hang:" SHARD0, 1))
 		goto out;
 	if (!fixture_wait_log(&f, true, WORDS("start " SHARD0, "run=2"), 1, 20000))
+		fixture_dump_log(&f);
+	if (fixture_log_count(&f, false, WORDS("no heartbeat for", "killing it")) != 1)
 		fixture_dump_log(&f);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("no heartbeat for", "killing it")), 1);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("by the watchdog; restart 1 in")), 1);
 	CU_ASSERT_EQUAL_FATAL(fixture_leases(&f, &v), 1);
 	CU_ASSERT_STRING_EQUAL(v[0].owner, f.worker);
 	CU_ASSERT_EQUAL(v[0].owner_switches, 1);
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 out:
 	free(v);
 	fixture_done(&f);
@@ -333,16 +311,18 @@ test_klsd_torn_progress_repaired(void)
 	if (fixture_init(&f, "klsd-torn", 1) < 0)
 		goto out;
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, FAST_LEASES), 0);
-	if (!start_and_own(&f, "torn:" SHARD0, 1))
+	if (!fixture_start_owning(&f, "torn:" SHARD0, 1))
 		goto out;
 	if (!fixture_wait_log(&f, true, WORDS("start " SHARD0, "run=2"), 1, 20000))
 		fixture_dump_log(&f);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false,
-			    WORDS("reader " SHARD0, "middle of publishing its progress", "repaired")),
+	                    WORDS("reader " SHARD0, "middle of publishing its progress",
+	                        "repaired")),
 	    1);
-	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("killed by signal 9 (SIGKILL); restart 1")),
+	CU_ASSERT_EQUAL(fixture_log_count(&f, false,
+	                    WORDS("killed by signal 9 (SIGKILL); restart 1")),
 	    1);
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 out:
 	fixture_done(&f);
 }

@@ -66,8 +66,8 @@ read_lines(const struct klsd_fixture *f)
 		lines[i].v = calloc(RECORDS * 2, sizeof(struct line));
 		while (lines[i].v && lines[i].n < RECORDS * 2 && fgets(buf, sizeof(buf), fp)) {
 			struct line *l = &lines[i].v[lines[i].n];
-			if (sscanf(buf, "%159s %135s %llu %159s %ld %lld %lld %63s", shard, seq, &sub,
-				worker, &pid, &t0, &t1, data) != 8 ||
+			if (sscanf(buf, "%159s %135s %llu %159s %ld %lld %lld %63s", shard, seq,
+			        &sub, worker, &pid, &t0, &t1, data) != 8 ||
 			    strncmp(data, "rec-", 4) != 0)
 				continue; /* a line being written right now */
 			snprintf(l->seq, sizeof(l->seq), "%s", seq);
@@ -132,24 +132,12 @@ check_order(void)
 		}
 }
 
-static int
-clean_exit(struct klsd_fixture *f)
-{
-	int st = fixture_stop(f, SIGTERM, 30000);
-	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-		fprintf(stderr, "\nklsd ended with status 0x%x\n", (unsigned)st);
-		fixture_dump_log(f);
-		return -1;
-	}
-	return 0;
-}
-
 static const char *
 config_for(struct klsd_fixture *f, const char *handler_keys, char *out, size_t size)
 {
 	snprintf(out, size,
 	    "max_records = 100\nidle_backoff_ms = 100\n"
-	    "[lease]\nfailover_ms = 6000\n"
+	    "[lease]\nfailover_ms = 6000\nrenew_interval_ms = 1000\n"
 	    "[handler]\npath = %s/out-%%s.log\n%s",
 	    f->dir, handler_keys);
 	return out;
@@ -166,13 +154,11 @@ test_klsd_reader_consumes_stream(void)
 	if (fixture_init(&f, "klsd-e2e", 4) < 0 || list_shards(&f) < 0)
 		goto out;
 	fixture_example(&f, "filelog");
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, "", extra, sizeof(extra))), 0);
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, "", extra, sizeof(extra))),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, RECORDS / 2), 0);
-	if (fixture_start(&f, NULL) < 0 || !fixture_wait_owned(&f, f.worker, 4, 30000)) {
-		fixture_dump_log(&f);
-		CU_FAIL("klsd did not take the leases");
+	if (!fixture_start_owning(&f, NULL, 4))
 		goto out;
-	}
 	/* Records keep flowing while the readers run. */
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, RECORDS / 2, RECORDS / 2), 0);
 	end = mono_add_ms(mono_now(), 90000);
@@ -188,7 +174,8 @@ test_klsd_reader_consumes_stream(void)
 		const char *last = lines[i].n ? lines[i].v[lines[i].n - 1].seq : NULL;
 		bool ok = false;
 		CU_ASSERT_PTR_NOT_NULL(last);
-		for (kls_mono e = mono_add_ms(mono_now(), 15000); last && !ok && mono_before(mono_now(), e);) {
+		for (kls_mono e = mono_add_ms(mono_now(), 15000);
+		     last && !ok && mono_before(mono_now(), e);) {
 			struct lease *v;
 			int n = fixture_leases(&f, &v);
 			for (int j = 0; j < n; j++)
@@ -201,7 +188,7 @@ test_klsd_reader_consumes_stream(void)
 		}
 		CU_ASSERT_TRUE(ok);
 	}
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
 out:
 	free_lines();
@@ -221,15 +208,14 @@ test_klsd_reader_crashes_restarted(void)
 		goto out;
 	fixture_example(&f, "fault");
 	snprintf(keys, sizeof(keys),
-	    "mode = segv\nprobability = 0.01\nseed = 7\nmax_faults = 3\nstate_file = %s/faults-%%s\n",
+	    "mode = segv\nprobability = 0.01\nseed = 7\nmax_faults = 3\nstate_file = "
+	    "%s/faults-%%s\n",
 	    f.dir);
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, keys, extra, sizeof(extra))), 0);
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, keys, extra, sizeof(extra))),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, RECORDS), 0);
-	if (fixture_start(&f, NULL) < 0 || !fixture_wait_owned(&f, f.worker, 4, 30000)) {
-		fixture_dump_log(&f);
-		CU_FAIL("klsd did not take the leases");
+	if (!fixture_start_owning(&f, NULL, 4))
 		goto out;
-	}
 	end = mono_add_ms(mono_now(), 120000);
 	while (mono_before(mono_now(), end)) {
 		struct lease *v;
@@ -263,11 +249,83 @@ test_klsd_reader_crashes_restarted(void)
 	/* Every fault was a crash that klsd logged with shard, pid and signal. */
 	CU_ASSERT_TRUE(faults >= 4);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false,
-			    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV", "; restart ")),
+	                    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV",
+	                        "; restart ")),
 	    faults);
-	CU_ASSERT_EQUAL(clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
 out:
+	free_lines();
+	fixture_done(&f);
+}
+
+static void
+test_klsd_reader_split(void)
+{
+	struct klsd_fixture f;
+	struct kinesis_shard_list l = { 0 };
+	struct aws_error err;
+	char extra[1024], split[KINESIS_HASH_KEY_MAX + 1], parent[KINESIS_SHARD_ID_MAX + 1];
+	struct lease *v = NULL;
+	kls_mono end;
+	int n, children = 0;
+
+	if (fixture_init(&f, "klsd-split", 1) < 0 || list_shards(&f) < 0)
+		goto out;
+	fixture_example(&f, "filelog");
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, "", extra, sizeof(extra))),
+	    0);
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, 100), 0);
+	if (!fixture_start_owning(&f, NULL, 1))
+		goto out;
+	end = mono_add_ms(mono_now(), 60000);
+	while (mono_before(mono_now(), end) && read_lines(&f) < 100)
+		sleep_ms(200);
+	CU_ASSERT_EQUAL_FATAL(distinct_records(), 100);
+
+	/* Split the shard while it is read; new records go to the children. */
+	CU_ASSERT_EQUAL_FATAL(kinesis_list_shards(f.kin, f.stream, NULL, &l, &err), 0);
+	snprintf(parent, sizeof(parent), "%s", l.shards[0].shard_id);
+	CU_ASSERT_EQUAL_FATAL(kinesis_hash_key_split_point(l.shards[0].starting_hash_key,
+	                          l.shards[0].ending_hash_key, split, sizeof(split)),
+	    0);
+	kinesis_shard_list_free(&l);
+	CU_ASSERT_EQUAL_FATAL(kinesis_split_shard(f.kin, f.stream, parent, split, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(kinesis_wait_active(f.kin, f.stream, 30000, NULL, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(list_shards(&f), 0);
+	CU_ASSERT_EQUAL(nshards, 3);
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 100, 100), 0);
+	end = mono_add_ms(mono_now(), 90000);
+	while (mono_before(mono_now(), end)) {
+		read_lines(&f);
+		if (distinct_records() == 200)
+			break;
+		sleep_ms(250);
+	}
+	CU_ASSERT_EQUAL(distinct_records(), 200);
+	check_order();
+	/* The parent finished with SHARD_END; the children have leases naming it and are
+	 * held by this worker. */
+	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("lease ", "SHARD_END checkpointed")), 1);
+	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("reached the end of the shard")), 1);
+	n = fixture_leases(&f, &v);
+	CU_ASSERT_EQUAL(n, 3);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v[i].key, parent) == 0) {
+			CU_ASSERT_STRING_EQUAL(v[i].checkpoint, "SHARD_END");
+			CU_ASSERT_STRING_EQUAL(v[i].owner, "");
+			continue;
+		}
+		children++;
+		CU_ASSERT_EQUAL(v[i].nparents, 1);
+		CU_ASSERT_STRING_EQUAL(v[i].parents[0], parent);
+		CU_ASSERT_STRING_EQUAL(v[i].owner, f.worker);
+	}
+	CU_ASSERT_EQUAL(children, 2);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
+out:
+	free(v);
 	free_lines();
 	fixture_done(&f);
 }
@@ -275,6 +333,7 @@ out:
 static CU_TestInfo klsd_reader_tests[] = {
 	{ "4 shards consumed end to end", test_klsd_reader_consumes_stream },
 	{ "crashing readers restarted, lease kept", test_klsd_reader_crashes_restarted },
+	{ "split: parent to SHARD_END, then its children", test_klsd_reader_split },
 	CU_TEST_INFO_NULL,
 };
 

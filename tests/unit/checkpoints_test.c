@@ -40,7 +40,7 @@ test_checkpoints_rules(void)
 		{ "1000", 0, "999", 0, false, CKPT_REFUSED }, /* longer is larger */
 		{ "12x", 0, "100", 0, false, CKPT_REFUSED },  /* not a number */
 		{ "", 0, "100", 0, false, CKPT_REFUSED },
-		{ "5", 0, "", 0, false, CKPT_REFUSED },       /* nothing delivered yet */
+		{ "5", 0, "", 0, false, CKPT_REFUSED }, /* nothing delivered yet */
 		{ "TRIM_HORIZON", 0, "100", 0, false, CKPT_REFUSED },
 		{ "SHARD_END", 0, "", 0, true, CKPT_QUEUED },
 		{ "SHARD_END", 0, "100", 0, false, CKPT_NEED_CLOSED },
@@ -48,8 +48,8 @@ test_checkpoints_rules(void)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ckpt_state s = { 0 };
-		struct kls_progress p = req(cases[i].seq, cases[i].sub, 1, cases[i].delivered,
-		    cases[i].dsub);
+		struct kls_progress p =
+		    req(cases[i].seq, cases[i].sub, 1, cases[i].delivered, cases[i].dsub);
 		char why[256] = "";
 		enum ckpt_verdict v = ckpt_consider(&s, &p, cases[i].closed, why, sizeof(why));
 		if (v != cases[i].want)

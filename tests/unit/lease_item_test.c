@@ -39,24 +39,28 @@ test_lease_item_kcl_item(void)
 	char why[256];
 
 	/* As KCL 2.x writes it, with attributes kls does not use. */
-	CU_ASSERT_EQUAL_FATAL(item_from("{\"leaseKey\":{\"S\":\"shardId-000000000002\"},"
-					"\"leaseOwner\":{\"S\":\"host:abc\"},"
-					"\"leaseCounter\":{\"N\":\"42\"},"
-					"\"checkpoint\":{\"S\":\"49590338271490256608559692538361571095921575989136588898\"},"
-					"\"checkpointSubSequenceNumber\":{\"N\":\"3\"},"
-					"\"ownerSwitchesSinceCheckpoint\":{\"N\":\"1\"},"
-					"\"parentShardId\":{\"SS\":[\"shardId-000000000000\",\"shardId-000000000001\"]},"
-					"\"childShardIds\":{\"SS\":[\"shardId-000000000005\"]},"
-					"\"startingHashKey\":{\"S\":\"0\"},"
-					"\"endingHashKey\":{\"S\":\"340282366920938463463374607431768211455\"},"
-					"\"pendingCheckpoint\":{\"S\":\"x\"},"
-					"\"leaseKeyRange\":{\"M\":{}}}",
-				  &l, why, sizeof(why)),
+	CU_ASSERT_EQUAL_FATAL(
+	    item_from(
+	        "{\"leaseKey\":{\"S\":\"shardId-000000000002\"},"
+	        "\"leaseOwner\":{\"S\":\"host:abc\"},"
+	        "\"leaseCounter\":{\"N\":\"42\"},"
+	        "\"checkpoint\":{\"S\":"
+	        "\"49590338271490256608559692538361571095921575989136588898\"},"
+	        "\"checkpointSubSequenceNumber\":{\"N\":\"3\"},"
+	        "\"ownerSwitchesSinceCheckpoint\":{\"N\":\"1\"},"
+	        "\"parentShardId\":{\"SS\":[\"shardId-000000000000\",\"shardId-000000000001\"]},"
+	        "\"childShardIds\":{\"SS\":[\"shardId-000000000005\"]},"
+	        "\"startingHashKey\":{\"S\":\"0\"},"
+	        "\"endingHashKey\":{\"S\":\"340282366920938463463374607431768211455\"},"
+	        "\"pendingCheckpoint\":{\"S\":\"x\"},"
+	        "\"leaseKeyRange\":{\"M\":{}}}",
+	        &l, why, sizeof(why)),
 	    0);
 	CU_ASSERT_STRING_EQUAL(l.key, "shardId-000000000002");
 	CU_ASSERT_STRING_EQUAL(l.owner, "host:abc");
 	CU_ASSERT_EQUAL(l.counter, 42);
-	CU_ASSERT_STRING_EQUAL(l.checkpoint, "49590338271490256608559692538361571095921575989136588898");
+	CU_ASSERT_STRING_EQUAL(l.checkpoint,
+	    "49590338271490256608559692538361571095921575989136588898");
 	CU_ASSERT_EQUAL(l.checkpoint_sub, 3);
 	CU_ASSERT_EQUAL(l.owner_switches, 1);
 	CU_ASSERT_EQUAL(l.nparents, 2);
@@ -66,10 +70,11 @@ test_lease_item_kcl_item(void)
 	CU_ASSERT_STRING_EQUAL(l.checkpoint_owner, "");
 
 	/* A free lease: no owner, and a parent written as a plain string. */
-	CU_ASSERT_EQUAL_FATAL(item_from("{\"leaseKey\":{\"S\":\"s1\"},\"leaseCounter\":{\"N\":\"0\"},"
-					"\"checkpoint\":{\"S\":\"TRIM_HORIZON\"},"
-					"\"parentShardId\":{\"S\":\"s0\"}}",
-				  &l, why, sizeof(why)),
+	CU_ASSERT_EQUAL_FATAL(
+	    item_from("{\"leaseKey\":{\"S\":\"s1\"},\"leaseCounter\":{\"N\":\"0\"},"
+	              "\"checkpoint\":{\"S\":\"TRIM_HORIZON\"},"
+	              "\"parentShardId\":{\"S\":\"s0\"}}",
+	        &l, why, sizeof(why)),
 	    0);
 	CU_ASSERT_STRING_EQUAL(l.owner, "");
 	CU_ASSERT_EQUAL(l.nparents, 1);
@@ -86,12 +91,14 @@ test_lease_item_malformed(void)
 		{ "{\"leaseOwner\":{\"S\":\"w\"}}", "leaseKey is missing" },
 		{ "{\"leaseKey\":{\"N\":\"1\"}}", "leaseKey is not a string" },
 		{ "{\"leaseKey\":{\"S\":\"\"}}", "leaseKey is empty" },
-		{ "{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":{\"N\":\"-1\"}}", "lease a: leaseCounter" },
+		{ "{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":{\"N\":\"-1\"}}",
+		    "lease a: leaseCounter" },
 		{ "{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":{\"N\":\"1.5\"}}", "leaseCounter" },
 		{ "{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":{\"S\":\"1\"}}", "leaseCounter" },
 		{ "{\"leaseKey\":{\"S\":\"a\"},\"parentShardId\":{\"SS\":[\"p\",\"q\",\"r\"]}}",
 		    "3 shard ids" },
-		{ "{\"leaseKey\":{\"S\":\"a\"},\"parentShardId\":{\"N\":\"1\"}}", "not a string set" },
+		{ "{\"leaseKey\":{\"S\":\"a\"},\"parentShardId\":{\"N\":\"1\"}}",
+		    "not a string set" },
 		{ "{\"leaseKey\":{\"S\":\"a\"},\"endingHashKey\":"
 		  "{\"S\":\"3402823669209384634633746074317682114550000\"}}",
 		    "endingHashKey is longer" },
@@ -154,13 +161,15 @@ resolved(const char *body, const char *field, char *out, size_t size)
 			size_t k = 0;
 			json_object *v = NULL;
 			ph[k++] = *p++;
-			while ((*p == '_' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')) &&
-			       k + 1 < sizeof(ph))
+			while (
+			    (*p == '_' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')) &&
+			    k + 1 < sizeof(ph))
 				ph[k++] = *p++;
 			ph[k] = '\0';
 			if (ph[0] == '#' && names && json_object_object_get_ex(names, ph, &v))
 				snprintf(text, sizeof(text), "%s", json_object_get_string(v));
-			else if (ph[0] == ':' && values && json_object_object_get_ex(values, ph, &v))
+			else if (ph[0] == ':' && values &&
+			         json_object_object_get_ex(values, ph, &v))
 				value_text(v, text, sizeof(text));
 			else
 				snprintf(text, sizeof(text), "<%s?>", ph);
@@ -212,13 +221,16 @@ test_lease_item_writes(void)
 		const char *action, *update, *cond;
 	} cases[] = {
 		{ "renew", NULL, "UpdateItem", "SET leaseCounter = 8",
-		    "leaseCounter = 7 AND leaseOwner = 'me' AND attribute_not_exists(checkpointOwner)" },
+		    "leaseCounter = 7 AND leaseOwner = 'me' AND "
+		    "attribute_not_exists(checkpointOwner)" },
 		{ "take expired", NULL, "UpdateItem",
-		    "SET leaseOwner = 'me', leaseCounter = 8, ownerSwitchesSinceCheckpoint = 3 REMOVE "
+		    "SET leaseOwner = 'me', leaseCounter = 8, ownerSwitchesSinceCheckpoint = 3 "
+		    "REMOVE "
 		    "checkpointOwner",
 		    "leaseCounter = 7" },
 		{ "take free", NULL, "UpdateItem",
-		    "SET leaseOwner = 'me', leaseCounter = 8, ownerSwitchesSinceCheckpoint = 3 REMOVE "
+		    "SET leaseOwner = 'me', leaseCounter = 8, ownerSwitchesSinceCheckpoint = 3 "
+		    "REMOVE "
 		    "checkpointOwner",
 		    "leaseCounter = 7" },
 		{ "checkpoint", NULL, "UpdateItem",
@@ -233,7 +245,8 @@ test_lease_item_writes(void)
 		    "leaseOwner = 'me' AND leaseCounter = 7" },
 		{ "handoff request", NULL, "UpdateItem",
 		    "SET leaseOwner = 'me', checkpointOwner = 'old', leaseCounter = 8",
-		    "leaseOwner = 'old' AND leaseCounter = 7 AND attribute_not_exists(checkpointOwner)" },
+		    "leaseOwner = 'old' AND leaseCounter = 7 AND "
+		    "attribute_not_exists(checkpointOwner)" },
 		{ "handoff done", NULL, "UpdateItem", "SET leaseCounter = 8 REMOVE checkpointOwner",
 		    "checkpointOwner = 'me' AND leaseCounter = 7" },
 		{ "delete", NULL, "DeleteItem", "", "checkpoint = 'SHARD_END'" },
@@ -244,9 +257,10 @@ test_lease_item_writes(void)
 	cases[0].w = lease_write_renew("leases", &me_l, "me", &after[0]);
 	cases[1].w = lease_write_take("leases", &l, "me", &after[1]);
 	cases[2].w = lease_write_take("leases", &free_l, "me", &after[2]);
-	cases[3].w = lease_write_checkpoint("leases", LW_CHECKPOINT, &me_l, "me", "200", 4, &after[3]);
-	cases[4].w = lease_write_checkpoint("leases", LW_HANDOFF_CHECKPOINT, &handing, "me", "200", 4,
-	    &after[4]);
+	cases[3].w =
+	    lease_write_checkpoint("leases", LW_CHECKPOINT, &me_l, "me", "200", 4, &after[3]);
+	cases[4].w = lease_write_checkpoint("leases", LW_HANDOFF_CHECKPOINT, &handing, "me", "200",
+	    4, &after[4]);
 	cases[5].w = lease_write_release("leases", &me_l, "me", &after[5]);
 	cases[6].w = lease_write_handoff_request("leases", &l, "me", &after[6]);
 	cases[7].w = lease_write_handoff_done("leases", &handing, "me", &after[7]);
@@ -271,7 +285,8 @@ test_lease_item_writes(void)
 		resolved(b.data, "UpdateExpression", upd, sizeof(upd));
 		resolved(b.data, "ConditionExpression", cond, sizeof(cond));
 		if (strcmp(upd, cases[i].update) || strcmp(cond, cases[i].cond))
-			fprintf(stderr, "\n%s:\n update %s\n   cond %s\n", cases[i].name, upd, cond);
+			fprintf(stderr, "\n%s:\n update %s\n   cond %s\n", cases[i].name, upd,
+			    cond);
 		CU_ASSERT_STRING_EQUAL(upd, cases[i].update);
 		CU_ASSERT_STRING_EQUAL(cond, cases[i].cond);
 		if (strcmp(cases[i].name, "create") == 0) {
@@ -280,7 +295,8 @@ test_lease_item_writes(void)
 			    "\"parentShardId\":{\"SS\":[\"shardId-000000000000\"]}"));
 			CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "\"endingHashKey\":{\"S\":\"99\"}"));
 			CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "\"leaseCounter\":{\"N\":\"0\"}"));
-			CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "\"checkpoint\":{\"S\":\"TRIM_HORIZON\"}"));
+			CU_ASSERT_PTR_NOT_NULL(
+			    strstr(b.data, "\"checkpoint\":{\"S\":\"TRIM_HORIZON\"}"));
 			CU_ASSERT_PTR_NULL(strstr(b.data, "leaseOwner"));
 			CU_ASSERT_PTR_NULL(strstr(b.data, "childShardIds"));
 		}

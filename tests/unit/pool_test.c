@@ -21,7 +21,7 @@ struct ctx {
 
 struct tjob {
 	struct pool_job job;
-	int ctx_id;           /* set by run: whose context it saw */
+	int ctx_id; /* set by run: whose context it saw */
 	pthread_t ran_on;
 	bool done_on_main;
 	pthread_t main;
@@ -55,8 +55,11 @@ static void
 init_jobs(struct tjob *jobs, size_t n, int *count, useconds_t sleep_us)
 {
 	for (size_t i = 0; i < n; i++) {
-		jobs[i] = (struct tjob){ .job = { tjob_run, tjob_done, NULL }, .ctx_id = -1,
-			.main = pthread_self(), .done_count = count, .sleep_us = sleep_us };
+		jobs[i] = (struct tjob){ .job = { tjob_run, tjob_done, NULL },
+			.ctx_id = -1,
+			.main = pthread_self(),
+			.done_count = count,
+			.sleep_us = sleep_us };
 	}
 }
 
@@ -89,7 +92,7 @@ test_pool_runs_and_completes(void)
 		CU_ASSERT_TRUE(jobs[i].done_on_main);
 	}
 	CU_ASSERT_EQUAL(atomic_load(&ctxs[0].ran) + atomic_load(&ctxs[1].ran) +
-			    atomic_load(&ctxs[2].ran),
+	                    atomic_load(&ctxs[2].ran),
 	    50);
 	/* Nothing left: the eventfd is quiet and complete finds nothing. */
 	CU_ASSERT_EQUAL(pool_complete(p), 0);

@@ -16,7 +16,7 @@
 #include "supervisor/readers.h"
 #include "tests/harness.h"
 
-#define MS(x) ((kls_mono){ (int64_t)(x) * 1000000 })
+#define MS(x) ((kls_mono){ (int64_t)(x)*1000000 })
 
 static void
 test_readers_verdicts(void)
@@ -62,7 +62,8 @@ test_readers_backoff(void)
 		t = mono_add_ms(t, 1000 + d);
 	}
 	/* A run of a healthy minute resets it. */
-	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, mono_add_ms(t, READER_HEALTHY_MS), 100, 30000),
+	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, mono_add_ms(t, READER_HEALTHY_MS), 100,
+	                    30000),
 	    100);
 	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, mono_add_ms(t, 10), 100, 30000), 200);
 	/* Odd bounds: max below min, min below 1. */
@@ -77,13 +78,14 @@ test_readers_backoff(void)
 /* A stand-in reader: checks the arguments and descriptors reader_proto.h promises,
  * reports through its exit status (0 = all as promised), after writing a wake byte. */
 static const char fake_script[] =
-	"#!/bin/sh\n"
-	"[ \"$1 $2 $3 $4 $5 $6 $7 $8\" = \"--config-fd 3 --shm /kls.x --slot 7 --wake-fd 4\" ] || exit 10\n"
-	"[ \"$(cat /proc/self/fd/3)\" = \"hello config\" ] || exit 11\n"
-	"for fd in 5 6 7 8 9; do [ -e /proc/self/fd/$fd ] && exit 12; done\n"
-	"grep -q '^SigBlk:[[:space:]]*0*$' /proc/self/status || exit 13\n"
-	"printf x >&4 || exit 14\n"
-	"exit 0\n";
+    "#!/bin/sh\n"
+    "[ \"$1 $2 $3 $4 $5 $6 $7 $8\" = \"--config-fd 3 --shm /kls.x --slot 7 --wake-fd 4\" ] || exit "
+    "10\n"
+    "[ \"$(cat /proc/self/fd/3)\" = \"hello config\" ] || exit 11\n"
+    "for fd in 5 6 7 8 9; do [ -e /proc/self/fd/$fd ] && exit 12; done\n"
+    "grep -q '^SigBlk:[[:space:]]*0*$' /proc/self/status || exit 13\n"
+    "printf x >&4 || exit 14\n"
+    "exit 0\n";
 
 static void
 test_readers_spawn(void)
@@ -99,7 +101,8 @@ test_readers_spawn(void)
 	snprintf(exe, sizeof(exe), "%s/reader", dir);
 	fd = open(exe, O_WRONLY | O_CREAT | O_TRUNC, 0700);
 	CU_ASSERT_TRUE_FATAL(fd >= 0);
-	CU_ASSERT_EQUAL(write(fd, fake_script, sizeof(fake_script) - 1), (ssize_t)sizeof(fake_script) - 1);
+	CU_ASSERT_EQUAL(write(fd, fake_script, sizeof(fake_script) - 1),
+	    (ssize_t)sizeof(fake_script) - 1);
 	close(fd);
 	cfd = reader_config_memfd("hello config", 12);
 	CU_ASSERT_TRUE_FATAL(cfd >= 0);

@@ -69,7 +69,8 @@ test_shard_sync_plan(void)
 	CU_ASSERT_EQUAL_FATAL(lease_view_merge_scan(&lv, existing, 1, KLS_MONO_ZERO), 0);
 
 	/* TRIM_HORIZON: every shard without a lease; children start at TRIM_HORIZON. */
-	CU_ASSERT_EQUAL_FATAL(shard_sync_plan(&list, &lv, CONFIG_POSITION_TRIM_HORIZON, &out, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(shard_sync_plan(&list, &lv, CONFIG_POSITION_TRIM_HORIZON, &out, &n),
+	    0);
 	CU_ASSERT_EQUAL(n, 5);
 	CU_ASSERT_PTR_NULL(find(out, n, "s1"));
 	CU_ASSERT_STRING_EQUAL(find(out, n, "s4")->checkpoint, "TRIM_HORIZON");
@@ -82,7 +83,8 @@ test_shard_sync_plan(void)
 
 	/* AT_TIMESTAMP: roots at the timestamp, children of leased parents at TRIM_HORIZON
 	 * (their records all come after the parents'). */
-	CU_ASSERT_EQUAL_FATAL(shard_sync_plan(&list, &lv, CONFIG_POSITION_AT_TIMESTAMP, &out, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(shard_sync_plan(&list, &lv, CONFIG_POSITION_AT_TIMESTAMP, &out, &n),
+	    0);
 	CU_ASSERT_STRING_EQUAL(find(out, n, "s0")->checkpoint, "AT_TIMESTAMP");
 	CU_ASSERT_STRING_EQUAL(find(out, n, "s3")->checkpoint, "TRIM_HORIZON");
 	CU_ASSERT_STRING_EQUAL(find(out, n, "s5")->checkpoint, "AT_TIMESTAMP"); /* parent gone */
@@ -105,7 +107,8 @@ test_shard_sync_plan(void)
 		for (int i = 0; i < 6; i++)
 			all[i] = lease_at(sh[i].shard_id, "TRIM_HORIZON", NULL);
 		CU_ASSERT_EQUAL(lease_view_merge_scan(&lv, all, 6, KLS_MONO_ZERO), 0);
-		CU_ASSERT_EQUAL(shard_sync_plan(&list, &lv, CONFIG_POSITION_TRIM_HORIZON, &out, &n), 0);
+		CU_ASSERT_EQUAL(shard_sync_plan(&list, &lv, CONFIG_POSITION_TRIM_HORIZON, &out, &n),
+		    0);
 		CU_ASSERT_EQUAL(n, 0);
 		CU_ASSERT_PTR_NULL(out);
 	}
@@ -121,8 +124,7 @@ test_shard_sync_cleanup(void)
 	char(*del)[LEASE_KEY_MAX];
 	size_t n;
 	struct lease v[] = {
-		lease_at("p", "SHARD_END", NULL),
-		lease_at("c1", "123", "p"),
+		lease_at("p", "SHARD_END", NULL), lease_at("c1", "123", "p"),
 		lease_at("c2", "TRIM_HORIZON", "p"),
 		lease_at("q", "SHARD_END", NULL), /* no children known: kept */
 	};

@@ -16,7 +16,7 @@ static void
 test_worker_id_made_once(void)
 {
 	char base[] = "/tmp/kls-wid-test.XXXXXX", dir[128], file[160], a[WORKER_ID_MAX + 1],
-					      b[WORKER_ID_MAX + 1], why[256] = "";
+	     b[WORKER_ID_MAX + 1], why[256] = "";
 	struct stat st;
 	const char *colon;
 
@@ -77,7 +77,8 @@ test_worker_id_unwritable(void)
 	char out[WORKER_ID_MAX + 1], why[256] = "";
 
 	/* /proc is not a place for state: the error names the directory. */
-	CU_ASSERT_EQUAL(worker_id_load("/proc/kls-no-such-dir", out, sizeof(out), why, sizeof(why)), -1);
+	CU_ASSERT_EQUAL(worker_id_load("/proc/kls-no-such-dir", out, sizeof(out), why, sizeof(why)),
+	    -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "/proc/kls-no-such-dir"));
 }
 
