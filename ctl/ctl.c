@@ -19,7 +19,8 @@ static const struct ctl_command commands[] = {
 	{ "reload", "[-a APP | -S PATH] [-t SEC]",
 	    "re-read the configuration (as SIGHUP)", ctl_cmd_reload },
 	{ "import", "gokini --from-table T [--to-table T | -c FILE] [--dry-run] [--force]",
-	    "write kls leases with the checkpoints of a stopped gokini application", ctl_cmd_import },
+	    "write kls leases with the checkpoints of a stopped gokini application",
+	    ctl_cmd_import },
 };
 
 static void

@@ -104,7 +104,8 @@ gokini_parse_time(const char *s, int64_t *ms)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
+		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 ||
+		    om > 59)
 			return -1;
 		if (*p == '-') {
 			oh = -oh;
@@ -163,21 +164,25 @@ gokini_lease_from_item(const struct ddb_item *it, struct gokini_lease *g, char *
 	}
 	if (get_s(it, "SequenceID", g->seq, sizeof(g->seq), why, whylen) == -1 ||
 	    get_s(it, "AssignedTo", g->assigned, sizeof(g->assigned), why, whylen) == -1 ||
-	    get_s(it, "LeaseTimeout", g->timeout_text, sizeof(g->timeout_text), why, whylen) == -1 ||
+	    get_s(it, "LeaseTimeout", g->timeout_text, sizeof(g->timeout_text), why, whylen) ==
+	        -1 ||
 	    get_s(it, "ParentShardID", g->parent, sizeof(g->parent), why, whylen) == -1 ||
 	    get_s(it, "ClaimRequest", g->claim, sizeof(g->claim), why, whylen) == -1)
 		return -1;
 	/* Kinesis sequence numbers: "0|([1-9]\d{0,128})". */
 	if (g->seq[0] != '\0' && (strspn(g->seq, "0123456789") != strlen(g->seq) ||
-				     (g->seq[0] == '0' && g->seq[1] != '\0'))) {
+	                             (g->seq[0] == '0' && g->seq[1] != '\0'))) {
 		snprintf(why, whylen, "SequenceID \"%s\" is not a sequence number", g->seq);
 		return -1;
 	}
-	if (g->timeout_text[0] != '\0' && gokini_parse_time(g->timeout_text, &g->timeout_ms) == -1) {
-		snprintf(why, whylen, "LeaseTimeout \"%s\" is not an RFC 3339 time", g->timeout_text);
+	if (g->timeout_text[0] != '\0' &&
+	    gokini_parse_time(g->timeout_text, &g->timeout_ms) == -1) {
+		snprintf(why, whylen, "LeaseTimeout \"%s\" is not an RFC 3339 time",
+		    g->timeout_text);
 		return -1;
 	}
-	if (ddb_item_type(it, "Closed") != DDB_T_NONE && ddb_item_bool(it, "Closed", &g->closed) == -1) {
+	if (ddb_item_type(it, "Closed") != DDB_T_NONE &&
+	    ddb_item_bool(it, "Closed", &g->closed) == -1) {
 		snprintf(why, whylen, "Closed is not a boolean");
 		return -1;
 	}
@@ -197,7 +202,8 @@ gokini_lease_live(const struct gokini_lease *g, int64_t now_ms, int64_t margin_m
 {
 	/* No LeaseTimeout (gokini before leases) says nothing about time: only the
 	 * second scan can tell. */
-	return g->assigned[0] != '\0' && g->timeout_text[0] != '\0' && g->timeout_ms > now_ms - margin_ms;
+	return g->assigned[0] != '\0' && g->timeout_text[0] != '\0' &&
+	       g->timeout_ms > now_ms - margin_ms;
 }
 
 const char *
@@ -265,8 +271,8 @@ parse_seconds(const char *opt, const char *v, int64_t min, int64_t *out, FILE *e
 	errno = 0;
 	n = strtoll(v, &end, 10);
 	if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno == ERANGE || n < min || n > 86400) {
-		fprintf(err, "kls-ctl import: %s %s: expected seconds from %" PRId64 " to 86400\n", opt, v,
-		    min);
+		fprintf(err, "kls-ctl import: %s %s: expected seconds from %" PRId64 " to 86400\n",
+		    opt, v, min);
 		return -1;
 	}
 	*out = n;
@@ -281,7 +287,7 @@ load_config(struct import *im)
 	/* Without a file the import needs only [kls] region and [aws]; the required keys it
 	 * does not use get stand-ins, so that config_finish judges only what matters. */
 	static const char stand_ins[] = "[kls]\napplication = kls-ctl-import\nstream = none\n"
-					"[reader]\nhandler = /dev/null\n";
+	                                "[reader]\nhandler = /dev/null\n";
 
 	if (!(im->cfg = config_new())) {
 		fprintf(im->err, "kls-ctl import: out of memory\n");
@@ -297,8 +303,9 @@ load_config(struct import *im)
 	for (size_t i = 0; i < config_error_count(im->cfg); i++)
 		fprintf(im->err, "kls-ctl import: %s\n", config_error_at(im->cfg, i)->message);
 	if (!im->conf)
-		fprintf(im->err, "kls-ctl import: set AWS_REGION (and DYNAMODB_ENDPOINT for a local "
-				 "endpoint), or give -c FILE\n");
+		fprintf(im->err,
+		    "kls-ctl import: set AWS_REGION (and DYNAMODB_ENDPOINT for a local "
+		    "endpoint), or give -c FILE\n");
 	return -1;
 }
 
@@ -314,8 +321,8 @@ make_client(struct import *im)
 		fprintf(im->err, "kls-ctl import: out of memory\n");
 		return -1;
 	}
-	ddb_service_config(&sc, im->cfg->kls.region, a->dynamodb_endpoint[0] ? a->dynamodb_endpoint : NULL,
-	    im->creds);
+	ddb_service_config(&sc, im->cfg->kls.region,
+	    a->dynamodb_endpoint[0] ? a->dynamodb_endpoint : NULL, im->creds);
 	sc.connect_timeout_ms = a->connect_timeout_ms;
 	sc.timeout_ms = a->request_timeout_ms;
 	sc.max_response_bytes = a->max_response_bytes;
@@ -329,7 +336,8 @@ make_client(struct import *im)
 static int
 by_shard(const void *a, const void *b)
 {
-	return strcmp(((const struct gokini_lease *)a)->shard, ((const struct gokini_lease *)b)->shard);
+	return strcmp(((const struct gokini_lease *)a)->shard,
+	    ((const struct gokini_lease *)b)->shard);
 }
 
 /* One consistent scan of the gokini table, parsed and sorted by shard. *out is
@@ -359,14 +367,15 @@ scan_gokini(struct import *im, struct gokini_lease **out, size_t *n)
 	count = items.n;
 	for (size_t i = 0; i < count; i++) {
 		if (gokini_lease_from_item(&items.v[i], &g[i], why, sizeof(why)) == -1) {
-			fprintf(im->err, "kls-ctl import: gokini table %s, item %zu%s%s: %s\n", im->from, i + 1,
-			    g[i].shard[0] ? " " : "", g[i].shard, why);
+			fprintf(im->err, "kls-ctl import: gokini table %s, item %zu%s%s: %s\n",
+			    im->from, i + 1, g[i].shard[0] ? " " : "", g[i].shard, why);
 			rc = -1;
 		}
 	}
 	ddb_item_list_free(&items);
 	if (rc == -1) {
-		fprintf(im->err, "kls-ctl import: nothing imported: is %s a gokini table?\n", im->from);
+		fprintf(im->err, "kls-ctl import: nothing imported: is %s a gokini table?\n",
+		    im->from);
 		free(g);
 		return -1;
 	}
@@ -387,27 +396,31 @@ report_live(struct import *im, const struct gokini_lease *g, size_t n)
 		if (!gokini_lease_live(&g[i], now, im->margin_s * 1000))
 			continue;
 		fprintf(im->err,
-		    "kls-ctl import: gokini lease %s is held by %s until %s (%+" PRId64 " s by this host's "
+		    "kls-ctl import: gokini lease %s is held by %s until %s (%+" PRId64
+		    " s by this host's "
 		    "clock; it counts as live until %" PRId64 " s after that)\n",
-		    g[i].shard, g[i].assigned, g[i].timeout_text, (g[i].timeout_ms - now) / 1000, im->margin_s);
+		    g[i].shard, g[i].assigned, g[i].timeout_text, (g[i].timeout_ms - now) / 1000,
+		    im->margin_s);
 		any = true;
 	}
 	if (any)
-		fprintf(im->err, "kls-ctl import: refusing while gokini workers may run: stop every one of "
-				 "them, wait, and run the import again\n");
+		fprintf(im->err,
+		    "kls-ctl import: refusing while gokini workers may run: stop every one of "
+		    "them, wait, and run the import again\n");
 	return any;
 }
 
 /* Both scans must show the same items. True (and the difference printed) when not. */
 static bool
-report_changes(struct import *im, const struct gokini_lease *a, size_t na, const struct gokini_lease *b,
-    size_t nb)
+report_changes(struct import *im, const struct gokini_lease *a, size_t na,
+    const struct gokini_lease *b, size_t nb)
 {
 	const char *what = NULL, *shard = NULL;
 
 	if (na != nb) {
-		fprintf(im->err, "kls-ctl import: gokini table %s had %zu items, then %zu items %" PRId64
-				 " s later\n",
+		fprintf(im->err,
+		    "kls-ctl import: gokini table %s had %zu items, then %zu items %" PRId64
+		    " s later\n",
 		    im->from, na, nb, im->settle_s);
 	} else {
 		for (size_t i = 0; i < na && !what; i++) {
@@ -416,8 +429,9 @@ report_changes(struct import *im, const struct gokini_lease *a, size_t na, const
 		}
 		if (!what)
 			return false;
-		fprintf(im->err, "kls-ctl import: gokini lease %s changed (%s) between two scans %" PRId64
-				 " s apart\n",
+		fprintf(im->err,
+		    "kls-ctl import: gokini lease %s changed (%s) between two scans %" PRId64
+		    " s apart\n",
 		    shard, what, im->settle_s);
 	}
 	fprintf(im->err, "kls-ctl import: refusing: a gokini worker is still running\n");
@@ -429,8 +443,8 @@ report_changes(struct import *im, const struct gokini_lease *a, size_t na, const
 static void
 print_lease(struct import *im, const char *verb, const struct gokini_lease *g)
 {
-	fprintf(im->out, "%s%s %s checkpoint=%s subsequence=0%s%s\n", im->dry_run ? "would " : "", verb,
-	    g->shard, gokini_kls_checkpoint(g), g->parent[0] ? " parent=" : "", g->parent);
+	fprintf(im->out, "%s%s %s checkpoint=%s subsequence=0%s%s\n", im->dry_run ? "would " : "",
+	    verb, g->shard, gokini_kls_checkpoint(g), g->parent[0] ? " parent=" : "", g->parent);
 }
 
 static int
@@ -533,8 +547,9 @@ import_one(struct import *im, const struct gokini_lease *g)
 		print_lease(im, "keep", g);
 		im->unchanged++;
 	} else if (!im->force || (owner && owner[0])) {
-		fprintf(im->out, "conflict %s: the kls lease has checkpoint=%s subsequence=%" PRId64
-				 ", gokini's is %s: kept (%s)\n",
+		fprintf(im->out,
+		    "conflict %s: the kls lease has checkpoint=%s subsequence=%" PRId64
+		    ", gokini's is %s: kept (%s)\n",
 		    g->shard, kcp ? kcp : "(none)", sub, cp,
 		    !im->force ? "--force replaces it" : "owned by a kls worker: stop klsd first");
 		im->conflicts++;
@@ -547,7 +562,9 @@ import_one(struct import *im, const struct gokini_lease *g)
 			print_lease(im, "replace", g);
 			im->replaced++;
 		} else if (rc == DDB_CONDITION_FAILED) {
-			fprintf(im->out, "conflict %s: the kls lease changed or was taken while importing: kept\n",
+			fprintf(im->out,
+			    "conflict %s: the kls lease changed or was taken while importing: "
+			    "kept\n",
 			    g->shard);
 			im->conflicts++;
 		} else {
@@ -579,7 +596,8 @@ prepare_table(struct import *im)
 	}
 	im->to_exists = rc == DDB_OK;
 	if (rc == DDB_OK && strcmp(info.key_name, LK_KEY) != 0) {
-		fprintf(im->err, "kls-ctl import: table %s has hash key %s, not %s: not a kls lease table\n",
+		fprintf(im->err,
+		    "kls-ctl import: table %s has hash key %s, not %s: not a kls lease table\n",
 		    im->to, info.key_name, LK_KEY);
 		return -1;
 	}
@@ -615,15 +633,17 @@ run_import(struct import *im)
 		return 1;
 	}
 	if (strcmp(im->to, im->from) == 0) {
-		fprintf(im->err, "kls-ctl import: --to-table and --from-table are both %s\n", im->to);
+		fprintf(im->err, "kls-ctl import: --to-table and --from-table are both %s\n",
+		    im->to);
 		return 1;
 	}
 	if (make_client(im) == -1 || scan_gokini(im, &first, &n1) == -1)
 		goto out;
 	if (report_live(im, first, n1))
 		goto out;
-	fprintf(im->err, "kls-ctl import: %zu gokini leases in %s, none live; scanning again in %" PRId64
-			 " s to make sure no worker writes to it\n",
+	fprintf(im->err,
+	    "kls-ctl import: %zu gokini leases in %s, none live; scanning again in %" PRId64
+	    " s to make sure no worker writes to it\n",
 	    n1, im->from, im->settle_s);
 	sleep_ms(im->settle_s * 1000);
 	if (scan_gokini(im, &second, &n2) == -1 || report_changes(im, first, n1, second, n2) ||
@@ -633,7 +653,8 @@ run_import(struct import *im)
 		goto out;
 	for (size_t i = 0; i < n2; i++)
 		import_one(im, &second[i]);
-	fprintf(im->out, "gokini %s -> kls %s: %u %s, %u unchanged, %u %s, %u conflicts, %u errors%s\n",
+	fprintf(im->out,
+	    "gokini %s -> kls %s: %u %s, %u unchanged, %u %s, %u conflicts, %u errors%s\n",
 	    im->from, im->to, im->created, im->dry_run ? "to create" : "created", im->unchanged,
 	    im->replaced, im->dry_run ? "to replace" : "replaced", im->conflicts, im->errors,
 	    im->dry_run ? " (dry run: nothing written)" : "");
@@ -658,7 +679,9 @@ ctl_cmd_import(int argc, char **argv, FILE *out, FILE *err)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct import im = { .settle_s = DEFAULT_SETTLE_S, .margin_s = DEFAULT_MARGIN_S, .out = out,
+	struct import im = { .settle_s = DEFAULT_SETTLE_S,
+		.margin_s = DEFAULT_MARGIN_S,
+		.out = out,
 		.err = err };
 	int c, rc;
 
@@ -667,8 +690,8 @@ ctl_cmd_import(int argc, char **argv, FILE *out, FILE *err)
 			import_usage(out);
 			return 0;
 		}
-		fprintf(err, "kls-ctl import: %s%s%s: the only source is gokini\n", argc < 2 ? "" : "\"",
-		    argc < 2 ? "no source" : argv[1], argc < 2 ? "" : "\"");
+		fprintf(err, "kls-ctl import: %s%s%s: the only source is gokini\n",
+		    argc < 2 ? "" : "\"", argc < 2 ? "no source" : argv[1], argc < 2 ? "" : "\"");
 		import_usage(err);
 		return 1;
 	}
@@ -677,21 +700,11 @@ ctl_cmd_import(int argc, char **argv, FILE *out, FILE *err)
 	opterr = 0;
 	while ((c = getopt_long(argc - 1, argv + 1, ":c:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f':
-			im.from = optarg;
-			break;
-		case 't':
-			im.to = optarg;
-			break;
-		case 'c':
-			im.conf = optarg;
-			break;
-		case 'n':
-			im.dry_run = true;
-			break;
-		case 'F':
-			im.force = true;
-			break;
+		case 'f': im.from = optarg; break;
+		case 't': im.to = optarg; break;
+		case 'c': im.conf = optarg; break;
+		case 'n': im.dry_run = true; break;
+		case 'F': im.force = true; break;
 		case 's':
 			if (parse_seconds("--settle", optarg, 1, &im.settle_s, err) == -1)
 				return 1;
@@ -700,9 +713,7 @@ ctl_cmd_import(int argc, char **argv, FILE *out, FILE *err)
 			if (parse_seconds("--margin", optarg, 0, &im.margin_s, err) == -1)
 				return 1;
 			break;
-		case 'h':
-			import_usage(out);
-			return 0;
+		case 'h': import_usage(out); return 0;
 		case ':':
 			fprintf(err, "kls-ctl import: %s needs an argument\n", argv[optind]);
 			return 1;

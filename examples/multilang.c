@@ -5,13 +5,15 @@
  * stdout.
  *
  *   kls -> child   {"action":"initialize","shardId":..,"sequenceNumber":..,"subSequenceNumber":..}
- *                  {"action":"processRecords","millisBehindLatest":null,"records":[{"action":"record",
- *                    "data":<base64>,"partitionKey":..,"sequenceNumber":..,"subSequenceNumber":..,
- *                    "approximateArrivalTimestamp":<ms>}, ...]}
+ *                  {"action":"processRecords","millisBehindLatest":null,"records":[
+ *                    {"action":"record","data":<base64>,"partitionKey":..,"sequenceNumber":..,
+ *                     "subSequenceNumber":..,"approximateArrivalTimestamp":<ms>}, ...]}
  *                  {"action":"leaseLost"} {"action":"shardEnded"} {"action":"shutdownRequested"}
  *   child -> kls   {"action":"status","responseFor":<the action>}   (ends each exchange)
- *                  {"action":"checkpoint","sequenceNumber":<string or null>,"subSequenceNumber":<n or null>}
- *   kls -> child   {"action":"checkpoint","sequenceNumber":..,"subSequenceNumber":..,"error":<name or null>}
+ *                  {"action":"checkpoint","sequenceNumber":<string or null>,
+ *                    "subSequenceNumber":<n or null>}
+ *   kls -> child   {"action":"checkpoint","sequenceNumber":..,"subSequenceNumber":..,
+ *                    "error":<KCL exception name or null>}
  *
  * A checkpoint request is answered only after kls_checkpoint / kls_checkpoint_at has
  * returned, that is after klsd has persisted it; a null sequence number means "the
@@ -171,7 +173,8 @@ put_str(struct multilang *m, const char *s)
 static void
 put_base64(struct multilang *m, const unsigned char *d, size_t n)
 {
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	char q[4];
 
 	put(m, "\"", 1);
@@ -226,7 +229,7 @@ drain_stderr(struct multilang *m)
 			continue;
 		if (n <= 0) {
 			if (n == 0 || errno != EAGAIN) {
-				/* EOF (or a broken pipe): a last line without newline still counts. */
+				/* EOF or a broken pipe: a last unterminated line counts. */
 				if (m->errlen > 0 && !m->skip_err)
 					stderr_line(m, false);
 				close(m->child.err_fd);
@@ -246,7 +249,8 @@ drain_stderr(struct multilang *m)
 				stderr_line(m, true);
 				m->skip_err = true;
 			} else {
-				m->errline[m->errlen++] = buf[i] >= 0x20 || buf[i] < 0 || buf[i] == '\t' ? buf[i] : '?';
+				m->errline[m->errlen++] =
+				    buf[i] >= 0x20 || buf[i] < 0 || buf[i] == '\t' ? buf[i] : '?';
 			}
 		}
 	}
@@ -272,7 +276,7 @@ quote_line(const char *line, size_t len, char *out, size_t size)
  * fail without talking to it. Returns KLS_HANDLER_ERROR.
  */
 static int ml_fail(struct multilang *m, bool describe, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int
 ml_fail(struct multilang *m, bool describe, const char *fmt, ...)
@@ -306,25 +310,21 @@ static const char *
 kcl_error_name(int rc)
 {
 	switch (rc) {
-	case KLS_ERR_LEASE_LOST:
-		return "ShutdownException";
+	case KLS_ERR_LEASE_LOST: return "ShutdownException";
 	case KLS_ERR_BEYOND_DELIVERED:
-	case KLS_ERR_INVALID:
-		return "IllegalArgumentException";
+	case KLS_ERR_INVALID: return "IllegalArgumentException";
 	case KLS_ERR_WRITE_FAILED:
-	case KLS_ERR_TIMEOUT:
-		return "KinesisClientLibDependencyException";
-	default:
-		return "InvalidStateException";
+	case KLS_ERR_TIMEOUT: return "KinesisClientLibDependencyException";
+	default: return "InvalidStateException";
 	}
 }
 
 /* Outcome of one line from the child. */
 enum line_result {
-	LINE_SKIPPED,	 /* not a protocol message */
+	LINE_SKIPPED,    /* not a protocol message */
 	LINE_CHECKPOINT, /* a checkpoint request, answered */
-	LINE_STATUS,	 /* the status that ends the exchange */
-	LINE_FAILED,	 /* protocol error: the child is killed */
+	LINE_STATUS,     /* the status that ends the exchange */
+	LINE_FAILED,     /* protocol error: the child is killed */
 };
 
 /* A checkpoint request: checkpoints through ckpt (NULL where KCL has no checkpointer)
@@ -344,8 +344,10 @@ handle_checkpoint(struct multilang *m, json_object *o, const char *action, struc
 		ml_fail(m, false, "child sent %s: sequenceNumber is not a string or null", quoted);
 		return LINE_FAILED;
 	}
-	if (subv != NULL && (!json_object_is_type(subv, json_type_int) || json_object_get_int64(subv) < 0)) {
-		ml_fail(m, false, "child sent %s: subSequenceNumber is not a non-negative integer or null",
+	if (subv != NULL &&
+	    (!json_object_is_type(subv, json_type_int) || json_object_get_int64(subv) < 0)) {
+		ml_fail(m, false,
+		    "child sent %s: subSequenceNumber is not a non-negative integer or null",
 		    quoted);
 		return LINE_FAILED;
 	}
@@ -357,14 +359,17 @@ handle_checkpoint(struct multilang *m, json_object *o, const char *action, struc
 	}
 	if (ckpt == NULL) {
 		error = "InvalidStateException";
-		ML_LOG(m, KLS_LOG_WARN, "multilang %s: child asked for a checkpoint during %s, where none is allowed",
+		ML_LOG(m, KLS_LOG_WARN,
+		    "multilang %s: child asked for a checkpoint during %s, where none is allowed",
 		    m->shard_id, action);
 	} else {
 		/* KCL: a sequence number without sub-sequence number checkpoints at 0. */
-		int rc = seq != NULL ? kls_checkpoint_at(ckpt, seq, (uint64_t)sub) : kls_checkpoint(ckpt);
+		int rc = seq != NULL ? kls_checkpoint_at(ckpt, seq, (uint64_t)sub)
+		                     : kls_checkpoint(ckpt);
 		if (rc != KLS_OK) {
 			error = kcl_error_name(rc);
-			ML_LOG(m, KLS_LOG_WARN, "multilang %s: checkpoint at %s/%" PRId64 " for the child: %s",
+			ML_LOG(m, KLS_LOG_WARN,
+			    "multilang %s: checkpoint at %s/%" PRId64 " for the child: %s",
 			    m->shard_id, seq ? seq : "(last delivered)", sub, kls_strerror(rc));
 		}
 	}
@@ -412,9 +417,10 @@ handle_line(struct multilang *m, const char *action, struct kls_ctx *ckpt, const
 		end += strspn(line + end, " \t");
 	quote_line(line, len, quoted, sizeof(quoted));
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success || end != len ||
-	    !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "action", &av)) {
-		ML_LOG(m, KLS_LOG_INFO, "multilang %s: stdout (not a protocol message): %s", m->shard_id,
-		    quoted);
+	    !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "action", &av)) {
+		ML_LOG(m, KLS_LOG_INFO, "multilang %s: stdout (not a protocol message): %s",
+		    m->shard_id, quoted);
 		r = LINE_SKIPPED;
 		goto out;
 	}
@@ -426,14 +432,15 @@ handle_line(struct multilang *m, const char *action, struct kls_ctx *ckpt, const
 	a = json_object_get_string(av);
 	if (strcmp(a, "status") == 0) {
 		const char *rf = json_object_object_get_ex(o, "responseFor", &rv) &&
-					 json_object_is_type(rv, json_type_string)
-				     ? json_object_get_string(rv)
-				     : NULL;
+		                         json_object_is_type(rv, json_type_string)
+		                     ? json_object_get_string(rv)
+		                     : NULL;
 		if (rf == NULL) {
 			ml_fail(m, false, "child sent %s: status without responseFor", quoted);
 			r = LINE_FAILED;
 		} else if (strcmp(rf, action) != 0) {
-			ml_fail(m, false, "child sent %s: status for %s while kls waited for the status of %s",
+			ml_fail(m, false,
+			    "child sent %s: status for %s while kls waited for the status of %s",
 			    quoted, rf, action);
 			r = LINE_FAILED;
 		} else {
@@ -464,8 +471,9 @@ exchange(struct multilang *m, const char *action, struct kls_ctx *ckpt)
 	long long deadline = m->timeout_ms > 0 ? ml_now_ms() + m->timeout_ms : 0;
 
 	if (m->broken) {
-		ML_LOG(m, KLS_LOG_ERROR, "multilang %s: %s: the child was stopped after an earlier failure",
-		    m->shard_id, action);
+		ML_LOG(m, KLS_LOG_ERROR,
+		    "multilang %s: %s: the child was stopped after an earlier failure", m->shard_id,
+		    action);
 		return KLS_HANDLER_ERROR;
 	}
 	for (;;) {
@@ -484,8 +492,9 @@ exchange(struct multilang *m, const char *action, struct kls_ctx *ckpt)
 			if (r == LINE_STATUS) {
 				/* It cannot have read what kls has not written yet. */
 				if (m->msg_off < m->msg_len)
-					return ml_fail(m, false, "child sent the status of %s before reading "
-								 "all of it",
+					return ml_fail(m, false,
+					    "child sent the status of %s before reading "
+					    "all of it",
 					    action);
 				msg_trim(m);
 				return KLS_HANDLER_OK;
@@ -495,7 +504,8 @@ exchange(struct multilang *m, const char *action, struct kls_ctx *ckpt)
 				deadline = ml_now_ms() + m->timeout_ms;
 		}
 		if (m->out.eof)
-			return ml_fail(m, true, "child closed its stdout while kls waited for the status of %s",
+			return ml_fail(m, true,
+			    "child closed its stdout while kls waited for the status of %s",
 			    action);
 		if (m->msg_off < m->msg_len && m->child.in_fd >= 0) {
 			in_i = np;
@@ -510,7 +520,8 @@ exchange(struct multilang *m, const char *action, struct kls_ctx *ckpt)
 		if (deadline > 0) {
 			long long left = deadline - ml_now_ms();
 			if (left <= 0)
-				return ml_fail(m, false, "child did not answer %s within %lld ms: killed it", action,
+				return ml_fail(m, false,
+				    "child did not answer %s within %lld ms: killed it", action,
 				    m->timeout_ms);
 			timeout = left > 60000 ? 60000 : (int)left;
 		}
@@ -524,16 +535,19 @@ exchange(struct multilang *m, const char *action, struct kls_ctx *ckpt)
 			drain_stderr(m);
 		if (in_i >= 0 && p[in_i].revents) {
 			if (ml_write_some(m->child.in_fd, m->msg, m->msg_len, &m->msg_off) == -1)
-				return ml_fail(m, true, "writing %s to the child: %s", action, strerror(errno));
+				return ml_fail(m, true, "writing %s to the child: %s", action,
+				    strerror(errno));
 		}
 		if (p[out_i].revents) {
 			fill = ml_lines_fill(&m->out, m->child.out_fd);
 			if (fill == ML_FILL_TOO_LONG)
-				return ml_fail(m, false, "child sent a line longer than %zu bytes (max_line_bytes) "
-							 "while kls waited for the status of %s",
+				return ml_fail(m, false,
+				    "child sent a line longer than %zu bytes (max_line_bytes) "
+				    "while kls waited for the status of %s",
 				    m->out.max, action);
 			if (fill == ML_FILL_ERROR)
-				return ml_fail(m, false, "reading the child's stdout: %s", strerror(errno));
+				return ml_fail(m, false, "reading the child's stdout: %s",
+				    strerror(errno));
 		}
 	}
 }
@@ -546,8 +560,8 @@ env_name_ok(const char *s)
 	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
 		return false;
 	for (; *s != '\0'; s++)
-		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-			*s == '_'))
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		        (*s >= '0' && *s <= '9') || *s == '_'))
 			return false;
 	return true;
 }
@@ -569,7 +583,8 @@ build_env(const struct kls_handler_config *config, char *why, size_t whylen)
 		if (strncmp(key, "env.", 4) != 0)
 			continue;
 		if (!env_name_ok(key + 4)) {
-			snprintf(why, whylen, "%s: \"%s\" is not an environment variable name", key, key + 4);
+			snprintf(why, whylen, "%s: \"%s\" is not an environment variable name", key,
+			    key + 4);
 			return NULL;
 		}
 		nset++;
@@ -587,7 +602,7 @@ build_env(const struct kls_handler_config *config, char *why, size_t whylen)
 			const char *key = config->pairs[i].key;
 			size_t nl = strlen(key + 4);
 			replaced = strncmp(key, "env.", 4) == 0 && strncmp(*e, key + 4, nl) == 0 &&
-				   (*e)[nl] == '=';
+			           (*e)[nl] == '=';
 		}
 		if (!replaced)
 			envp[k++] = *e;
@@ -648,10 +663,12 @@ ml_start(struct multilang *m, const struct kls_handler_config *config)
 	int rc = KLS_HANDLER_ERROR_PERMANENT;
 
 	if (check_keys(config, why, sizeof(why)) == -1 ||
-	    ex_config_u64(config, "timeout_ms", 60000, INT32_MAX, &timeout, why, sizeof(why)) == -1 ||
-	    ex_config_u64(config, "shutdown_timeout_ms", 10000, INT32_MAX, &shutdown, why, sizeof(why)) == -1 ||
+	    ex_config_u64(config, "timeout_ms", 60000, INT32_MAX, &timeout, why, sizeof(why)) ==
+	        -1 ||
+	    ex_config_u64(config, "shutdown_timeout_ms", 10000, INT32_MAX, &shutdown, why,
+	        sizeof(why)) == -1 ||
 	    ex_config_u64(config, "max_line_bytes", 1024 * 1024, 64 * 1024 * 1024, &max_line, why,
-		sizeof(why)) == -1) {
+	        sizeof(why)) == -1) {
 		ML_LOG(m, KLS_LOG_ERROR, "multilang: [handler] %s", why);
 		return KLS_HANDLER_ERROR_PERMANENT;
 	}
@@ -660,8 +677,8 @@ ml_start(struct multilang *m, const struct kls_handler_config *config)
 		return KLS_HANDLER_ERROR_PERMANENT;
 	}
 	if (max_line < 1024) {
-		ML_LOG(m, KLS_LOG_ERROR, "multilang: [handler] max_line_bytes = %" PRIu64 ": at least 1024",
-		    max_line);
+		ML_LOG(m, KLS_LOG_ERROR,
+		    "multilang: [handler] max_line_bytes = %" PRIu64 ": at least 1024", max_line);
 		return KLS_HANDLER_ERROR_PERMANENT;
 	}
 	m->timeout_ms = (long long)timeout;
@@ -675,20 +692,24 @@ ml_start(struct multilang *m, const struct kls_handler_config *config)
 		ML_LOG(m, KLS_LOG_ERROR, "multilang: [handler] command = %s: %s", command, why);
 		goto out;
 	}
-	if (dir != NULL && (size_t)snprintf(sp->dir, sizeof(sp->dir), "%s", dir) >= sizeof(sp->dir)) {
+	if (dir != NULL &&
+	    (size_t)snprintf(sp->dir, sizeof(sp->dir), "%s", dir) >= sizeof(sp->dir)) {
 		ML_LOG(m, KLS_LOG_ERROR, "multilang: [handler] directory is too long");
 		goto out;
 	}
 	/* The child's PATH: env.PATH when the configuration sets one. */
 	path = kls_config_get(config, "env.PATH");
 	if (ml_resolve_program(sp, path ? path : getenv("PATH")) == -1) {
-		ML_LOG(m, KLS_LOG_ERROR, "multilang: [handler] command = %s: %s: %s", command, sp->argv[0],
-		    errno == ENOENT && !strchr(sp->argv[0], '/') ? "not found in PATH" : strerror(errno));
+		ML_LOG(m, KLS_LOG_ERROR, "multilang: [handler] command = %s: %s: %s", command,
+		    sp->argv[0],
+		    errno == ENOENT && !strchr(sp->argv[0], '/') ? "not found in PATH"
+		                                                 : strerror(errno));
 		goto out;
 	}
 	if (!(sp->envp = build_env(config, why, sizeof(why)))) {
 		ML_LOG(m, KLS_LOG_ERROR, "multilang: [handler] %s", why);
-		rc = strcmp(why, "out of memory") == 0 ? KLS_HANDLER_ERROR : KLS_HANDLER_ERROR_PERMANENT;
+		rc = strcmp(why, "out of memory") == 0 ? KLS_HANDLER_ERROR
+		                                       : KLS_HANDLER_ERROR_PERMANENT;
 		goto out;
 	}
 	if (ml_child_start(&m->child, sp, why, sizeof(why)) == -1) {
@@ -751,7 +772,8 @@ ml_process(void *state, const struct kls_record *records, size_t n, struct kls_c
 	puts_(m, "{\"action\":\"processRecords\",\"millisBehindLatest\":null,\"records\":[");
 	for (size_t i = 0; i < n && !m->msg_oom; i++) {
 		const struct kls_record *r = &records[i];
-		puts_(m, i ? ",{\"action\":\"record\",\"data\":" : "{\"action\":\"record\",\"data\":");
+		puts_(m,
+		    i ? ",{\"action\":\"record\",\"data\":" : "{\"action\":\"record\",\"data\":");
 		put_base64(m, r->data, r->data_len);
 		puts_(m, ",\"partitionKey\":");
 		put_str(m, r->partition_key);
@@ -815,22 +837,28 @@ ml_destroy(void *state)
 			size_t len;
 
 			if (!m->out.eof)
-				p[np++] = (struct pollfd){ .fd = m->child.out_fd, .events = POLLIN };
+				p[np++] =
+				    (struct pollfd){ .fd = m->child.out_fd, .events = POLLIN };
 			if (m->child.err_fd >= 0)
-				p[np++] = (struct pollfd){ .fd = m->child.err_fd, .events = POLLIN };
+				p[np++] =
+				    (struct pollfd){ .fd = m->child.err_fd, .events = POLLIN };
 			/* Both pipes closed: only the exit is left to wait for. */
 			poll(p, (nfds_t)np, 20);
 			drain_stderr(m);
-			if (!m->out.eof && ml_lines_fill(&m->out, m->child.out_fd) == ML_FILL_TOO_LONG)
+			if (!m->out.eof &&
+			    ml_lines_fill(&m->out, m->child.out_fd) == ML_FILL_TOO_LONG)
 				m->out.len = m->out.start = 0;
 			while ((line = ml_lines_next(&m->out, &len)) != NULL)
 				if (len > 0)
-					ML_LOG(m, KLS_LOG_INFO, "multilang %s: stdout after the last message: %.*s",
-					    m->shard_id, (int)(len < ML_QUOTE_MAX ? len : ML_QUOTE_MAX), line);
+					ML_LOG(m, KLS_LOG_INFO,
+					    "multilang %s: stdout after the last message: %.*s",
+					    m->shard_id,
+					    (int)(len < ML_QUOTE_MAX ? len : ML_QUOTE_MAX), line);
 		}
 		if (!m->child.reaped)
-			ML_LOG(m, KLS_LOG_WARN, "multilang %s: child did not exit within %lld ms of its stdin "
-						"closing: killing it",
+			ML_LOG(m, KLS_LOG_WARN,
+			    "multilang %s: child did not exit within %lld ms of its stdin "
+			    "closing: killing it",
 			    m->shard_id, m->shutdown_ms);
 		ml_child_kill(&m->child);
 		drain_stderr(m);

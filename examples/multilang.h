@@ -54,10 +54,10 @@ struct ml_lines {
 
 /* Outcome of ml_lines_fill. */
 enum ml_fill {
-	ML_FILL_DATA,	  /* read something (or nothing yet: EAGAIN) */
-	ML_FILL_EOF,	  /* the writer closed the pipe; a last unterminated line is kept */
+	ML_FILL_DATA,     /* read something (or nothing yet: EAGAIN) */
+	ML_FILL_EOF,      /* the writer closed the pipe; a last unterminated line is kept */
 	ML_FILL_TOO_LONG, /* a line exceeds max */
-	ML_FILL_ERROR,	  /* read failed (errno) or out of memory */
+	ML_FILL_ERROR,    /* read failed (errno) or out of memory */
 };
 
 int ml_lines_init(struct ml_lines *l, size_t max);

@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 /* ---- command line ---- */
 
 int
@@ -69,7 +68,8 @@ ml_split_command(struct ml_spawn *sp, const char *command, char *why, size_t why
 				c = *++p;
 			}
 			if (o + 2 > sizeof(sp->words)) {
-				snprintf(why, whylen, "command is longer than %zu bytes", sizeof(sp->words) - 2);
+				snprintf(why, whylen, "command is longer than %zu bytes",
+				    sizeof(sp->words) - 2);
 				return -1;
 			}
 			sp->words[o++] = c;
@@ -120,8 +120,8 @@ ml_resolve_program(struct ml_spawn *sp, const char *path)
 		size_t dlen = end ? (size_t)(end - path) : strlen(path);
 		/* An empty PATH element means the working directory, which a daemon should
 		 * never search implicitly. */
-		if (dlen > 0 && (size_t)snprintf(sp->path, sizeof(sp->path), "%.*s/%s", (int)dlen, path,
-				    name) < sizeof(sp->path)) {
+		if (dlen > 0 && (size_t)snprintf(sp->path, sizeof(sp->path), "%.*s/%s", (int)dlen,
+		                    path, name) < sizeof(sp->path)) {
 			if (is_executable(sp->path))
 				return 0;
 			if (access(sp->path, F_OK) == 0)

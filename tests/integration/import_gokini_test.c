@@ -47,7 +47,8 @@ client(void)
 	setenv("AWS_ACCESS_KEY_ID", "AKIDKLSEMULATOR00000", 0);
 	setenv("AWS_SECRET_ACCESS_KEY", "kls-emulator-dummy-secret", 0);
 	if (!creds)
-		creds = creds_provider_new_static("AKIDKLSEMULATOR00000", "kls-emulator-dummy-secret", NULL);
+		creds = creds_provider_new_static("AKIDKLSEMULATOR00000",
+		    "kls-emulator-dummy-secret", NULL);
 	ddb_service_config(&cfg, "us-east-1", ep, creds);
 	c = ddb_client_new(&cfg, NULL, &err);
 	if (!c)
@@ -254,9 +255,10 @@ test_import_gokini_creates_leases_once(void)
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT(has(r.out, "create shardId-000000000000 checkpoint=" SEQ0 " subsequence=0\n"));
 	CU_ASSERT(has(r.out, "create shardId-000000000001 checkpoint=SHARD_END subsequence=0\n"));
-	CU_ASSERT(has(r.out, "create shardId-000000000002 checkpoint=TRIM_HORIZON subsequence=0\n"));
+	CU_ASSERT(
+	    has(r.out, "create shardId-000000000002 checkpoint=TRIM_HORIZON subsequence=0\n"));
 	CU_ASSERT(has(r.out, "create shardId-000000000003 checkpoint=" SEQ3
-			     " subsequence=0 parent=shardId-000000000001\n"));
+	                     " subsequence=0 parent=shardId-000000000001\n"));
 	CU_ASSERT(has(r.out, "4 created, 0 unchanged, 0 replaced, 0 conflicts, 0 errors\n"));
 	res_free(&r);
 	expect_lease(c, to, "shardId-000000000000", SEQ0, NULL, 0);
@@ -322,7 +324,7 @@ test_import_gokini_conflicts(void)
 	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.out, "conflict shardId-000000000000: the kls lease has checkpoint=" SEQ3
-			     " subsequence=0, gokini's is " SEQ0 ": kept (--force replaces it)\n"));
+	                     " subsequence=0, gokini's is " SEQ0 ": kept (--force replaces it)\n"));
 	CU_ASSERT(has(r.out, "0 created, 2 unchanged, 0 replaced, 2 conflicts, 0 errors\n"));
 	res_free(&r);
 	{
@@ -333,12 +335,14 @@ test_import_gokini_conflicts(void)
 	}
 
 	/* --force replaces a free lease (counter + 1), never an owned one. */
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", "--force", NULL);
+	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
+	    "--force", NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.out, "replace shardId-000000000000 checkpoint=" SEQ0 " subsequence=0\n"));
-	CU_ASSERT(has(r.out, "conflict shardId-000000000002: the kls lease has checkpoint=" SEQ1
-			     " subsequence=0, gokini's is TRIM_HORIZON: kept (owned by a kls worker: stop "
-			     "klsd first)\n"));
+	CU_ASSERT(has(r.out,
+	    "conflict shardId-000000000002: the kls lease has checkpoint=" SEQ1
+	    " subsequence=0, gokini's is TRIM_HORIZON: kept (owned by a kls worker: stop "
+	    "klsd first)\n"));
 	CU_ASSERT(has(r.out, "0 created, 2 unchanged, 1 replaced, 1 conflicts, 0 errors\n"));
 	res_free(&r);
 	expect_lease(c, to, "shardId-000000000000", SEQ0, NULL, 1);
@@ -384,7 +388,8 @@ test_import_gokini_refuses_live_leases(void)
 		    "--margin", cases[i].margin, NULL);
 		if (cases[i].refused) {
 			CU_ASSERT_EQUAL(r.rc, 1);
-			CU_ASSERT(has(r.err, "gokini lease shardId-000000000002 is held by worker-b until "));
+			CU_ASSERT(has(r.err,
+			    "gokini lease shardId-000000000002 is held by worker-b until "));
 			CU_ASSERT(has(r.err, "refusing while gokini workers may run"));
 			CU_ASSERT_EQUAL(r.outlen, 0);
 			/* Nothing written, not even the table. */
@@ -434,8 +439,8 @@ test_import_gokini_refuses_changing_table(void)
 {
 	struct ddb_client *c = client();
 	char from[64], to[64];
-	const char *argv[] = { "kls-ctl", "import", "gokini", "--from-table", from, "--to-table", to,
-		"--settle", "3", NULL };
+	const char *argv[] = { "kls-ctl", "import", "gokini", "--from-table", from, "--to-table",
+		to, "--settle", "3", NULL };
 	struct writer w = { 0 };
 	pthread_t th;
 	char *out = NULL;
@@ -463,8 +468,9 @@ test_import_gokini_refuses_changing_table(void)
 	fclose(w.err_in);
 	CU_ASSERT(w.wrote);
 	CU_ASSERT_EQUAL(rc, 1);
-	CU_ASSERT(has(w.text, "gokini lease shardId-000000000000 changed (SequenceID) between two scans "
-			      "3 s apart\n"));
+	CU_ASSERT(
+	    has(w.text, "gokini lease shardId-000000000000 changed (SequenceID) between two scans "
+	                "3 s apart\n"));
 	CU_ASSERT(has(w.text, "refusing: a gokini worker is still running\n"));
 	CU_ASSERT_EQUAL(outlen, 0);
 	CU_ASSERT_FALSE(table_exists(c, to));
@@ -485,14 +491,16 @@ test_import_gokini_dry_run_writes_nothing(void)
 	test_unique_name(from, sizeof(from), "gokini");
 	test_unique_name(to, sizeof(to), "leases");
 	make_gokini(c, from, stopped, NSTOPPED);
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", "--dry-run",
-	    NULL);
+	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
+	    "--dry-run", NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	/* One line per lease, then the summary. */
 	CU_ASSERT_EQUAL(count_lines(r.out, "would create shardId-"), 4);
-	CU_ASSERT(has(r.out, "would create shardId-000000000001 checkpoint=SHARD_END subsequence=0\n"));
-	CU_ASSERT(has(r.out, "4 to create, 0 unchanged, 0 to replace, 0 conflicts, 0 errors (dry run: "
-			     "nothing written)\n"));
+	CU_ASSERT(
+	    has(r.out, "would create shardId-000000000001 checkpoint=SHARD_END subsequence=0\n"));
+	CU_ASSERT(
+	    has(r.out, "4 to create, 0 unchanged, 0 to replace, 0 conflicts, 0 errors (dry run: "
+	               "nothing written)\n"));
 	CU_ASSERT_EQUAL(count_lines(r.out, ""), 5);
 	res_free(&r);
 	CU_ASSERT_FALSE(table_exists(c, to));
@@ -502,10 +510,11 @@ test_import_gokini_dry_run_writes_nothing(void)
 	CU_ASSERT_EQUAL(r.rc, 0);
 	res_free(&r);
 	move_lease(c, to, "shardId-000000000000", SEQ3, NULL);
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", "--dry-run",
-	    "--force", NULL);
+	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
+	    "--dry-run", "--force", NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
-	CU_ASSERT(has(r.out, "would replace shardId-000000000000 checkpoint=" SEQ0 " subsequence=0\n"));
+	CU_ASSERT(
+	    has(r.out, "would replace shardId-000000000000 checkpoint=" SEQ0 " subsequence=0\n"));
 	CU_ASSERT_EQUAL(count_lines(r.out, "would keep shardId-"), 3);
 	res_free(&r);
 	{
@@ -537,8 +546,9 @@ test_import_gokini_config_file(void)
 	snprintf(conf, sizeof(conf), "%s/app.conf", dir);
 	f = fopen(conf, "w");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	fprintf(f, "[kls]\napplication = orders\nstream = orders\nregion = us-east-1\ntable = %s\n"
-		   "[reader]\nhandler = /usr/lib/kls/multilang.so\n[aws]\ndynamodb_endpoint = %s\n",
+	fprintf(f,
+	    "[kls]\napplication = orders\nstream = orders\nregion = us-east-1\ntable = %s\n"
+	    "[reader]\nhandler = /usr/lib/kls/multilang.so\n[aws]\ndynamodb_endpoint = %s\n",
 	    to, test_env("DYNAMODB_ENDPOINT"));
 	fclose(f);
 	/* The lease table comes from the file. */
@@ -592,8 +602,8 @@ test_import_gokini_refuses_other_tables(void)
 	CU_ASSERT_FALSE(table_exists(c, to));
 	res_free(&r);
 	/* A table that does not exist. */
-	r = ctl("import", "gokini", "--from-table", "kls-no-such-table", "--to-table", to, "--settle", "1",
-	    NULL);
+	r = ctl("import", "gokini", "--from-table", "kls-no-such-table", "--to-table", to,
+	    "--settle", "1", NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.err, "kls-no-such-table"));
 	res_free(&r);

@@ -78,28 +78,31 @@ test_import_gokini_items(void)
 {
 	static const struct {
 		const char *json;
-		const char *why;	/* NULL: parses */
+		const char *why;        /* NULL: parses */
 		const char *checkpoint; /* the kls checkpoint it gives */
 	} cases[] = {
 		/* gokini's item after a checkpoint, as CheckpointSequence writes it. */
-		{ "{\"ShardID\":{\"S\":\"shardId-000000000001\"},\"SequenceID\":{\"S\":\"49590338271490256608559692538361571095921575989136588818\"},"
-		  "\"AssignedTo\":{\"S\":\"a1b2\"},\"LeaseTimeout\":{\"S\":\"2024-05-01T12:00:00.5Z\"},"
+		{ "{\"ShardID\":{\"S\":\"shardId-000000000001\"},\"SequenceID\":{\"S\":"
+		  "\"49590338271490256608559692538361571095921575989136588818\"},"
+		  "\"AssignedTo\":{\"S\":\"a1b2\"},\"LeaseTimeout\":{\"S\":\"2024-05-01T12:00:00."
+		  "5Z\"},"
 		  "\"Closed\":{\"BOOL\":false},\"ParentShardID\":{\"S\":\"shardId-000000000000\"}}",
 		    NULL, "49590338271490256608559692538361571095921575989136588818" },
 		{ "{\"ShardID\":{\"S\":\"shardId-000000000001\"},\"SequenceID\":{\"S\":\"42\"},"
 		  "\"Closed\":{\"BOOL\":true}}",
 		    NULL, "SHARD_END" },
-		{ "{\"ShardID\":{\"S\":\"shardId-000000000001\"},\"AssignedTo\":{\"S\":\"a1b2\"}}", NULL,
-		    "TRIM_HORIZON" },
-		{ "{\"ShardID\":{\"S\":\"shardId-000000000001\"},\"SequenceID\":{\"S\":\"\"}}", NULL,
-		    "TRIM_HORIZON" },
+		{ "{\"ShardID\":{\"S\":\"shardId-000000000001\"},\"AssignedTo\":{\"S\":\"a1b2\"}}",
+		    NULL, "TRIM_HORIZON" },
+		{ "{\"ShardID\":{\"S\":\"shardId-000000000001\"},\"SequenceID\":{\"S\":\"\"}}",
+		    NULL, "TRIM_HORIZON" },
 		{ "{\"SequenceID\":{\"S\":\"42\"}}", "ShardID is missing", NULL },
 		{ "{\"ShardID\":{\"N\":\"1\"}}", "ShardID is not a string", NULL },
 		{ "{\"ShardID\":{\"S\":\"s\"},\"SequenceID\":{\"S\":\"4x2\"}}",
 		    "SequenceID \"4x2\" is not a sequence number", NULL },
 		{ "{\"ShardID\":{\"S\":\"s\"},\"SequenceID\":{\"S\":\"042\"}}",
 		    "SequenceID \"042\" is not a sequence number", NULL },
-		{ "{\"ShardID\":{\"S\":\"s\"},\"Closed\":{\"S\":\"true\"}}", "Closed is not a boolean", NULL },
+		{ "{\"ShardID\":{\"S\":\"s\"},\"Closed\":{\"S\":\"true\"}}",
+		    "Closed is not a boolean", NULL },
 		{ "{\"ShardID\":{\"S\":\"s\"},\"LeaseTimeout\":{\"S\":\"yesterday\"}}",
 		    "LeaseTimeout \"yesterday\" is not an RFC 3339 time", NULL },
 	};
@@ -147,11 +150,11 @@ test_import_gokini_live_rule(void)
 		long long now, margin;
 		bool live;
 	} cases[] = {
-		{ "w1", "2024-05-01T12:00:00Z", T0 - 1000, 60000, true },	   /* in the future */
-		{ "w1", "2024-05-01T12:00:00Z", T0 + 30000, 60000, true },	   /* within the margin */
-		{ "w1", "2024-05-01T12:00:00Z", T0 + 60000, 60000, false },	   /* margin passed */
-		{ "w1", "2024-05-01T12:00:00Z", T0 + 30000, 0, false },	   /* no margin */
-		{ "", "2024-05-01T12:00:00Z", T0 - 1000, 60000, false },	   /* nobody holds it */
+		{ "w1", "2024-05-01T12:00:00Z", T0 - 1000, 60000, true },   /* in the future */
+		{ "w1", "2024-05-01T12:00:00Z", T0 + 30000, 60000, true },  /* within the margin */
+		{ "w1", "2024-05-01T12:00:00Z", T0 + 60000, 60000, false }, /* margin passed */
+		{ "w1", "2024-05-01T12:00:00Z", T0 + 30000, 0, false },     /* no margin */
+		{ "", "2024-05-01T12:00:00Z", T0 - 1000, 60000, false },    /* nobody holds it */
 		{ "w1", NULL, T0, 60000, false }, /* no time: the second scan decides */
 	};
 
@@ -165,7 +168,8 @@ test_import_gokini_live_rule(void)
 			snprintf(g.timeout_text, sizeof(g.timeout_text), "%s", cases[i].timeout);
 			CU_ASSERT_EQUAL(gokini_parse_time(g.timeout_text, &g.timeout_ms), 0);
 		}
-		CU_ASSERT_EQUAL(gokini_lease_live(&g, cases[i].now, cases[i].margin), cases[i].live);
+		CU_ASSERT_EQUAL(gokini_lease_live(&g, cases[i].now, cases[i].margin),
+		    cases[i].live);
 	}
 }
 

@@ -82,9 +82,9 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 /* ---- the fake reader context ---- */
 
 struct call {
-	char seq[64];	  /* what was checkpointed ("SHARD_END" at shard end) */
+	char seq[64]; /* what was checkpointed ("SHARD_END" at shard end) */
 	uint64_t sub;
-	bool at;	  /* kls_checkpoint_at (else kls_checkpoint) */
+	bool at;          /* kls_checkpoint_at (else kls_checkpoint) */
 	int replies_seen; /* the child's answered checkpoints when the call came */
 };
 
@@ -187,7 +187,8 @@ struct run {
 static void
 make_record(struct run *r, unsigned i)
 {
-	snprintf(r->seq[i], sizeof(r->seq[i]), "4959033827149025660855969253836157109592157598913%07u", i);
+	snprintf(r->seq[i], sizeof(r->seq[i]),
+	    "4959033827149025660855969253836157109592157598913%07u", i);
 	snprintf(r->data[i], sizeof(r->data[i]), "rec %u \"q\"\n\x01", i);
 	r->r[i] = (struct kls_record){
 		.data = r->data[i],
@@ -238,8 +239,9 @@ run_init(struct run *r, const char *app_opts, const char *const *kv)
 	size_t n = 0;
 	int rc;
 
-	snprintf(r->command, sizeof(r->command), "python3 '%s/tests/multilang/sample_app.py' --out \"%s\" %s",
-	    test_srcdir(), r->out, app_opts);
+	snprintf(r->command, sizeof(r->command),
+	    "python3 '%s/tests/multilang/sample_app.py' --out \"%s\" %s", test_srcdir(), r->out,
+	    app_opts);
 	r->pairs[n++] = (struct kls_handler_config_pair){ "command", r->command };
 	for (; kv && kv[0] && n < 8; kv += 2)
 		r->pairs[n++] = (struct kls_handler_config_pair){ kv[0], kv[1] };
@@ -342,7 +344,8 @@ test_multilang_delivers_and_checkpoints(void)
 	CU_ASSERT(has_line(r->out, "ckpt-ok - -"));
 	CU_ASSERT(has_line(r->out, "shutdownRequested"));
 	/* The child's stderr is in kls's log. */
-	snprintf(want, sizeof(want), "multilang %s: stderr: sample-app: initialized %s", SHARD, SHARD);
+	snprintf(want, sizeof(want), "multilang %s: stderr: sample-app: initialized %s", SHARD,
+	    SHARD);
 	CU_ASSERT(logged(&r->f, want));
 	/* destroy closes its stdin: it exits on its own. */
 	handler_destroy(&r->h, r->state);
@@ -441,8 +444,9 @@ test_multilang_child_killed_mid_batch(void)
 	CU_ASSERT_EQUAL_FATAL(run_init(r, "--every 2 --die-after 7", NULL), KLS_HANDLER_OK);
 	pid = app_pid(r->out);
 	CU_ASSERT_EQUAL(run_batch(r, 0, 10), KLS_HANDLER_ERROR);
-	snprintf(want, sizeof(want), "multilang %s: child closed its stdout while kls waited for the status "
-				     "of processRecords (killed by signal 9",
+	snprintf(want, sizeof(want),
+	    "multilang %s: child closed its stdout while kls waited for the status "
+	    "of processRecords (killed by signal 9",
 	    SHARD);
 	CU_ASSERT(logged(&r->f, want));
 	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
@@ -488,8 +492,8 @@ test_multilang_hung_child_times_out(void)
 	pid = app_pid(r->out);
 	CU_ASSERT(pid > 0);
 	CU_ASSERT_EQUAL(run_batch(r, 0, 3), KLS_HANDLER_ERROR);
-	snprintf(want, sizeof(want), "multilang %s: child did not answer processRecords within 5000 ms: killed it",
-	    SHARD);
+	snprintf(want, sizeof(want),
+	    "multilang %s: child did not answer processRecords within 5000 ms: killed it", SHARD);
 	CU_ASSERT(logged(&r->f, want));
 	/* Killed and reaped: the pid is gone. */
 	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
@@ -506,7 +510,8 @@ test_multilang_protocol_error_names_message(void)
 	CU_ASSERT_EQUAL_FATAL(run_init(r, "--bad-action-after 3", NULL), KLS_HANDLER_OK);
 	CU_ASSERT_EQUAL(run_batch(r, 0, 5), KLS_HANDLER_ERROR);
 	snprintf(want, sizeof(want),
-	    "multilang %s: child sent {\"action\": \"chekpoint\", \"sequenceNumber\": \"%s\"}: unknown action",
+	    "multilang %s: child sent {\"action\": \"chekpoint\", \"sequenceNumber\": \"%s\"}: "
+	    "unknown action",
 	    SHARD, r->seq[2]);
 	CU_ASSERT(logged(&r->f, want));
 	run_free(r);
@@ -564,13 +569,16 @@ test_multilang_config_errors(void)
 		int rc;
 		const char *msg;
 	} cases[] = {
-		{ { "command", "", NULL }, KLS_HANDLER_ERROR_PERMANENT, "command = : command is empty" },
-		{ { "command", "python3 'x", NULL }, KLS_HANDLER_ERROR_PERMANENT, "unterminated ' quote" },
+		{ { "command", "", NULL }, KLS_HANDLER_ERROR_PERMANENT,
+		    "command = : command is empty" },
+		{ { "command", "python3 'x", NULL }, KLS_HANDLER_ERROR_PERMANENT,
+		    "unterminated ' quote" },
 		{ { "command", "kls-no-such-program-7", NULL }, KLS_HANDLER_ERROR_PERMANENT,
 		    "kls-no-such-program-7: not found in PATH" },
 		{ { "command", "/nonexistent/app", NULL }, KLS_HANDLER_ERROR_PERMANENT,
 		    "start /nonexistent/app: exec /nonexistent/app: No such file or directory" },
-		{ { "command", "/bin/true", "directory", "/nonexistent-dir" }, KLS_HANDLER_ERROR_PERMANENT,
+		{ { "command", "/bin/true", "directory", "/nonexistent-dir" },
+		    KLS_HANDLER_ERROR_PERMANENT,
 		    "chdir /nonexistent-dir: No such file or directory" },
 		{ { "command", "/bin/true", "env.1BAD", "x" }, KLS_HANDLER_ERROR_PERMANENT,
 		    "env.1BAD: \"1BAD\" is not an environment variable name" },
@@ -581,7 +589,8 @@ test_multilang_config_errors(void)
 		/* A program that exits after reading the first message: a transient failure
 		 * of this reader. */
 		{ { "command", "/bin/sh -c 'read x; exit 0'", NULL }, KLS_HANDLER_ERROR,
-		    "child closed its stdout while kls waited for the status of initialize (exit status 0)" },
+		    "child closed its stdout while kls waited for the status of initialize (exit "
+		    "status 0)" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -589,9 +598,11 @@ test_multilang_config_errors(void)
 		size_t n = 0;
 
 		for (; n < 2 && cases[i].kv[2 * n]; n++)
-			r->pairs[n] = (struct kls_handler_config_pair){ cases[i].kv[2 * n], cases[i].kv[2 * n + 1] };
+			r->pairs[n] = (struct kls_handler_config_pair){ cases[i].kv[2 * n],
+				cases[i].kv[2 * n + 1] };
 		r->cfg = (struct kls_handler_config){ n, r->pairs };
-		CU_ASSERT_EQUAL(handler_init(&r->h, &r->info, &r->cfg, &r->f.pub, &r->state), cases[i].rc);
+		CU_ASSERT_EQUAL(handler_init(&r->h, &r->info, &r->cfg, &r->f.pub, &r->state),
+		    cases[i].rc);
 		CU_ASSERT(logged(&r->f, cases[i].msg));
 		run_free(r);
 	}
