@@ -129,6 +129,30 @@ drop(struct ddb_client *c, const char *table)
 	ddb_delete_table(c, table, &err);
 }
 
+/* A gokini table `from` with items (named with prefix) and a lease table name `to`,
+ * both unique to this run; the client, or NULL when the emulators are not there. */
+static struct ddb_client *
+begin(char *from, char *to, const char *prefix, const struct gk *items, size_t n)
+{
+	struct ddb_client *c = client();
+
+	if (c) {
+		test_unique_name(from, 64, prefix);
+		test_unique_name(to, 64, "leases");
+		make_gokini(c, from, items, n);
+	}
+	return c;
+}
+
+/* Drops both tables (the lease table may not exist) and the client. */
+static void
+end(struct ddb_client *c, const char *from, const char *to)
+{
+	drop(c, from);
+	drop(c, to);
+	ddb_client_free(c);
+}
+
 /* Stopped gokini workers: every lease expired ten minutes ago. */
 static const struct gk stopped[] = {
 	{ "shardId-000000000000", SEQ0, "worker-a", -600, 0, NULL, NULL },
@@ -241,15 +265,12 @@ table_exists(struct ddb_client *c, const char *table)
 static void
 test_import_gokini_creates_leases_once(void)
 {
-	struct ddb_client *c = client();
+	struct ddb_client *c;
 	char from[64], to[64];
 	struct res r;
 
-	if (!c)
+	if (!(c = begin(from, to, "gokini", stopped, NSTOPPED)))
 		return;
-	test_unique_name(from, sizeof(from), "gokini");
-	test_unique_name(to, sizeof(to), "leases");
-	make_gokini(c, from, stopped, NSTOPPED);
 
 	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
@@ -281,9 +302,7 @@ test_import_gokini_creates_leases_once(void)
 		CU_ASSERT_EQUAL(all.n, NSTOPPED);
 		ddb_item_list_free(&all);
 	}
-	drop(c, from);
-	drop(c, to);
-	ddb_client_free(c);
+	end(c, from, to);
 }
 
 /* Sets the kls lease of shard to checkpoint (and owner when given), as kls would
@@ -305,15 +324,12 @@ move_lease(struct ddb_client *c, const char *table, const char *shard, const cha
 static void
 test_import_gokini_conflicts(void)
 {
-	struct ddb_client *c = client();
+	struct ddb_client *c;
 	char from[64], to[64];
 	struct res r;
 
-	if (!c)
+	if (!(c = begin(from, to, "gokini", stopped, NSTOPPED)))
 		return;
-	test_unique_name(from, sizeof(from), "gokini");
-	test_unique_name(to, sizeof(to), "leases");
-	make_gokini(c, from, stopped, NSTOPPED);
 	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	res_free(&r);
@@ -353,9 +369,7 @@ test_import_gokini_conflicts(void)
 		CU_ASSERT_STRING_EQUAL(ddb_item_s(&it, "leaseOwner"), "host:1234");
 		ddb_item_free(&it);
 	}
-	drop(c, from);
-	drop(c, to);
-	ddb_client_free(c);
+	end(c, from, to);
 }
 
 static void
@@ -437,7 +451,7 @@ writer_main(void *arg)
 static void
 test_import_gokini_refuses_changing_table(void)
 {
-	struct ddb_client *c = client();
+	struct ddb_client *c;
 	char from[64], to[64];
 	const char *argv[] = { "kls-ctl", "import", "gokini", "--from-table", from, "--to-table",
 		to, "--settle", "3", NULL };
@@ -448,11 +462,8 @@ test_import_gokini_refuses_changing_table(void)
 	FILE *outf, *errf;
 	int fds[2], rc;
 
-	if (!c)
+	if (!(c = begin(from, to, "gokini", stopped, NSTOPPED)))
 		return;
-	test_unique_name(from, sizeof(from), "gokini");
-	test_unique_name(to, sizeof(to), "leases");
-	make_gokini(c, from, stopped, NSTOPPED);
 	CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
 	errf = fdopen(fds[1], "w");
 	w.err_in = fdopen(fds[0], "r");
@@ -475,22 +486,18 @@ test_import_gokini_refuses_changing_table(void)
 	CU_ASSERT_EQUAL(outlen, 0);
 	CU_ASSERT_FALSE(table_exists(c, to));
 	free(out);
-	drop(c, from);
-	ddb_client_free(c);
+	end(c, from, to);
 }
 
 static void
 test_import_gokini_dry_run_writes_nothing(void)
 {
-	struct ddb_client *c = client();
+	struct ddb_client *c;
 	char from[64], to[64];
 	struct res r;
 
-	if (!c)
+	if (!(c = begin(from, to, "gokini", stopped, NSTOPPED)))
 		return;
-	test_unique_name(from, sizeof(from), "gokini");
-	test_unique_name(to, sizeof(to), "leases");
-	make_gokini(c, from, stopped, NSTOPPED);
 	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
 	    "--dry-run", NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
@@ -523,24 +530,19 @@ test_import_gokini_dry_run_writes_nothing(void)
 		CU_ASSERT_STRING_EQUAL(ddb_item_s(&it, "checkpoint"), SEQ3);
 		ddb_item_free(&it);
 	}
-	drop(c, from);
-	drop(c, to);
-	ddb_client_free(c);
+	end(c, from, to);
 }
 
 static void
 test_import_gokini_config_file(void)
 {
-	struct ddb_client *c = client();
+	struct ddb_client *c;
 	char from[64], to[64], dir[PATH_MAX], conf[PATH_MAX + 16];
 	struct res r;
 	FILE *f;
 
-	if (!c)
+	if (!(c = begin(from, to, "gokini", stopped, 1)))
 		return;
-	test_unique_name(from, sizeof(from), "gokini");
-	test_unique_name(to, sizeof(to), "leases");
-	make_gokini(c, from, stopped, 1);
 	snprintf(dir, sizeof(dir), "%s/tests/import_gokini.XXXXXX", test_builddir());
 	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
 	snprintf(conf, sizeof(conf), "%s/app.conf", dir);
@@ -570,25 +572,20 @@ test_import_gokini_config_file(void)
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.err, "\"kcl\": the only source is gokini"));
 	res_free(&r);
-	drop(c, from);
-	drop(c, to);
-	ddb_client_free(c);
+	end(c, from, to);
 }
 
 static void
 test_import_gokini_refuses_other_tables(void)
 {
-	struct ddb_client *c = client();
+	struct ddb_client *c;
 	char from[64], to[64];
 	struct res r;
 	struct ddb_write *w;
 	struct aws_error err;
 
-	if (!c)
+	if (!(c = begin(from, to, "notgokini", stopped, 1)))
 		return;
-	test_unique_name(from, sizeof(from), "notgokini");
-	test_unique_name(to, sizeof(to), "leases");
-	make_gokini(c, from, stopped, 1);
 	/* An item with a ShardID of the wrong type. */
 	w = ddb_put_new(from);
 	ddb_set(w, "ShardID", ddb_s("shardId-000000000009"));
@@ -607,8 +604,7 @@ test_import_gokini_refuses_other_tables(void)
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.err, "kls-no-such-table"));
 	res_free(&r);
-	drop(c, from);
-	ddb_client_free(c);
+	end(c, from, to);
 }
 
 static CU_TestInfo tests[] = {
