@@ -272,7 +272,8 @@ test_import_gokini_creates_leases_once(void)
 	if (!(c = begin(from, to, "gokini", stopped, NSTOPPED)))
 		return;
 
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", NULL);
+	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
+	    (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT(has(r.out, "create shardId-000000000000 checkpoint=" SEQ0 " subsequence=0\n"));
 	CU_ASSERT(has(r.out, "create shardId-000000000001 checkpoint=SHARD_END subsequence=0\n"));
@@ -288,7 +289,8 @@ test_import_gokini_creates_leases_once(void)
 	expect_lease(c, to, "shardId-000000000003", SEQ3, "shardId-000000000001", 0);
 
 	/* Safe to run twice: nothing changes (the counters would show a write). */
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", NULL);
+	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
+	    (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT_EQUAL(count_lines(r.out, "keep shardId-"), 4);
 	CU_ASSERT(has(r.out, "0 created, 4 unchanged, 0 replaced, 0 conflicts, 0 errors\n"));
@@ -330,14 +332,16 @@ test_import_gokini_conflicts(void)
 
 	if (!(c = begin(from, to, "gokini", stopped, NSTOPPED)))
 		return;
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", NULL);
+	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
+	    (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	res_free(&r);
 	move_lease(c, to, "shardId-000000000000", SEQ3, NULL);
 	move_lease(c, to, "shardId-000000000002", SEQ1, "host:1234");
 
 	/* Reported and kept. */
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", NULL);
+	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
+	    (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.out, "conflict shardId-000000000000: the kls lease has checkpoint=" SEQ3
 	                     " subsequence=0, gokini's is " SEQ0 ": kept (--force replaces it)\n"));
@@ -352,7 +356,7 @@ test_import_gokini_conflicts(void)
 
 	/* --force replaces a free lease (counter + 1), never an owned one. */
 	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    "--force", NULL);
+	    "--force", (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.out, "replace shardId-000000000000 checkpoint=" SEQ0 " subsequence=0\n"));
 	CU_ASSERT(has(r.out,
@@ -399,7 +403,7 @@ test_import_gokini_refuses_live_leases(void)
 		test_unique_name(to, sizeof(to), "leases");
 		make_gokini(c, from, items, NSTOPPED);
 		r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-		    "--margin", cases[i].margin, NULL);
+		    "--margin", cases[i].margin, (char *)NULL);
 		if (cases[i].refused) {
 			CU_ASSERT_EQUAL(r.rc, 1);
 			CU_ASSERT(has(r.err,
@@ -499,7 +503,7 @@ test_import_gokini_dry_run_writes_nothing(void)
 	if (!(c = begin(from, to, "gokini", stopped, NSTOPPED)))
 		return;
 	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    "--dry-run", NULL);
+	    "--dry-run", (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	/* One line per lease, then the summary. */
 	CU_ASSERT_EQUAL(count_lines(r.out, "would create shardId-"), 4);
@@ -513,12 +517,13 @@ test_import_gokini_dry_run_writes_nothing(void)
 	CU_ASSERT_FALSE(table_exists(c, to));
 
 	/* Against an existing lease table with a conflict: reported, nothing replaced. */
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", NULL);
+	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
+	    (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	res_free(&r);
 	move_lease(c, to, "shardId-000000000000", SEQ3, NULL);
 	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    "--dry-run", "--force", NULL);
+	    "--dry-run", "--force", (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT(
 	    has(r.out, "would replace shardId-000000000000 checkpoint=" SEQ0 " subsequence=0\n"));
@@ -554,7 +559,8 @@ test_import_gokini_config_file(void)
 	    to, test_env("DYNAMODB_ENDPOINT"));
 	fclose(f);
 	/* The lease table comes from the file. */
-	r = ctl("import", "gokini", "--from-table", from, "-c", conf, "--settle", "1", NULL);
+	r = ctl("import", "gokini", "--from-table", from, "-c", conf, "--settle", "1",
+	    (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT(has(r.out, "-> kls "));
 	CU_ASSERT(has(r.out, "1 created"));
@@ -564,11 +570,11 @@ test_import_gokini_config_file(void)
 	rmdir(dir);
 
 	/* Without -c, the lease table must be named. */
-	r = ctl("import", "gokini", "--from-table", from, NULL);
+	r = ctl("import", "gokini", "--from-table", from, (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.err, "--to-table is required without -c FILE"));
 	res_free(&r);
-	r = ctl("import", "kcl", "--from-table", from, NULL);
+	r = ctl("import", "kcl", "--from-table", from, (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.err, "\"kcl\": the only source is gokini"));
 	res_free(&r);
@@ -592,7 +598,8 @@ test_import_gokini_refuses_other_tables(void)
 	ddb_set(w, "Closed", ddb_s("yes"));
 	CU_ASSERT_EQUAL(ddb_execute(c, w, &err), DDB_OK);
 	ddb_write_free(w);
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", NULL);
+	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
+	    (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.err, "shardId-000000000009: Closed is not a boolean"));
 	CU_ASSERT(has(r.err, "nothing imported: is "));
@@ -600,7 +607,7 @@ test_import_gokini_refuses_other_tables(void)
 	res_free(&r);
 	/* A table that does not exist. */
 	r = ctl("import", "gokini", "--from-table", "kls-no-such-table", "--to-table", to,
-	    "--settle", "1", NULL);
+	    "--settle", "1", (char *)NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.err, "kls-no-such-table"));
 	res_free(&r);
