@@ -484,7 +484,7 @@ static void
 test_multilang_hung_child_times_out(void)
 {
 	struct run *r = run_new();
-	const char *const kv[] = { "timeout_ms", "5000", NULL };
+	const char *const kv[] = { "timeout_ms", "8000", NULL };
 	char want[256];
 	long pid;
 
@@ -493,7 +493,7 @@ test_multilang_hung_child_times_out(void)
 	CU_ASSERT(pid > 0);
 	CU_ASSERT_EQUAL(run_batch(r, 0, 3), KLS_HANDLER_ERROR);
 	snprintf(want, sizeof(want),
-	    "multilang %s: child did not answer processRecords within 5000 ms: killed it", SHARD);
+	    "multilang %s: child did not answer processRecords within 8000 ms: killed it", SHARD);
 	CU_ASSERT(logged(&r->f, want));
 	/* Killed and reaped: the pid is gone. */
 	CU_ASSERT_EQUAL(kill((pid_t)pid, 0), -1);
