@@ -198,6 +198,15 @@ ctl(const char *first, ...)
 	return r;
 }
 
+/* `kls-ctl import gokini` from `from` to `to` with the settle time at its least, plus up
+ * to two more arguments (NULL for none). */
+static struct res
+import(const char *from, const char *to, const char *a, const char *b)
+{
+	return ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1", a,
+	    b, (char *)NULL);
+}
+
 static bool
 has(const char *text, const char *want)
 {
@@ -272,8 +281,7 @@ test_import_gokini_creates_leases_once(void)
 	if (!(c = begin(from, to, "gokini", stopped, NSTOPPED)))
 		return;
 
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    (char *)NULL);
+	r = import(from, to, NULL, NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT(has(r.out, "create shardId-000000000000 checkpoint=" SEQ0 " subsequence=0\n"));
 	CU_ASSERT(has(r.out, "create shardId-000000000001 checkpoint=SHARD_END subsequence=0\n"));
@@ -289,8 +297,7 @@ test_import_gokini_creates_leases_once(void)
 	expect_lease(c, to, "shardId-000000000003", SEQ3, "shardId-000000000001", 0);
 
 	/* Safe to run twice: nothing changes (the counters would show a write). */
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    (char *)NULL);
+	r = import(from, to, NULL, NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT_EQUAL(count_lines(r.out, "keep shardId-"), 4);
 	CU_ASSERT(has(r.out, "0 created, 4 unchanged, 0 replaced, 0 conflicts, 0 errors\n"));
@@ -332,16 +339,14 @@ test_import_gokini_conflicts(void)
 
 	if (!(c = begin(from, to, "gokini", stopped, NSTOPPED)))
 		return;
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    (char *)NULL);
+	r = import(from, to, NULL, NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	res_free(&r);
 	move_lease(c, to, "shardId-000000000000", SEQ3, NULL);
 	move_lease(c, to, "shardId-000000000002", SEQ1, "host:1234");
 
 	/* Reported and kept. */
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    (char *)NULL);
+	r = import(from, to, NULL, NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.out, "conflict shardId-000000000000: the kls lease has checkpoint=" SEQ3
 	                     " subsequence=0, gokini's is " SEQ0 ": kept (--force replaces it)\n"));
@@ -355,8 +360,7 @@ test_import_gokini_conflicts(void)
 	}
 
 	/* --force replaces a free lease (counter + 1), never an owned one. */
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    "--force", (char *)NULL);
+	r = import(from, to, "--force", NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.out, "replace shardId-000000000000 checkpoint=" SEQ0 " subsequence=0\n"));
 	CU_ASSERT(has(r.out,
@@ -402,8 +406,7 @@ test_import_gokini_refuses_live_leases(void)
 		test_unique_name(from, sizeof(from), "gokini");
 		test_unique_name(to, sizeof(to), "leases");
 		make_gokini(c, from, items, NSTOPPED);
-		r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-		    "--margin", cases[i].margin, (char *)NULL);
+		r = import(from, to, "--margin", cases[i].margin);
 		if (cases[i].refused) {
 			CU_ASSERT_EQUAL(r.rc, 1);
 			CU_ASSERT(has(r.err,
@@ -502,8 +505,7 @@ test_import_gokini_dry_run_writes_nothing(void)
 
 	if (!(c = begin(from, to, "gokini", stopped, NSTOPPED)))
 		return;
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    "--dry-run", (char *)NULL);
+	r = import(from, to, "--dry-run", NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	/* One line per lease, then the summary. */
 	CU_ASSERT_EQUAL(count_lines(r.out, "would create shardId-"), 4);
@@ -517,13 +519,11 @@ test_import_gokini_dry_run_writes_nothing(void)
 	CU_ASSERT_FALSE(table_exists(c, to));
 
 	/* Against an existing lease table with a conflict: reported, nothing replaced. */
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    (char *)NULL);
+	r = import(from, to, NULL, NULL);
 	CU_ASSERT_EQUAL(r.rc, 0);
 	res_free(&r);
 	move_lease(c, to, "shardId-000000000000", SEQ3, NULL);
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    "--dry-run", "--force", (char *)NULL);
+	r = import(from, to, "--dry-run", "--force");
 	CU_ASSERT_EQUAL(r.rc, 0);
 	CU_ASSERT(
 	    has(r.out, "would replace shardId-000000000000 checkpoint=" SEQ0 " subsequence=0\n"));
@@ -598,8 +598,7 @@ test_import_gokini_refuses_other_tables(void)
 	ddb_set(w, "Closed", ddb_s("yes"));
 	CU_ASSERT_EQUAL(ddb_execute(c, w, &err), DDB_OK);
 	ddb_write_free(w);
-	r = ctl("import", "gokini", "--from-table", from, "--to-table", to, "--settle", "1",
-	    (char *)NULL);
+	r = import(from, to, NULL, NULL);
 	CU_ASSERT_EQUAL(r.rc, 1);
 	CU_ASSERT(has(r.err, "shardId-000000000009: Closed is not a boolean"));
 	CU_ASSERT(has(r.err, "nothing imported: is "));
