@@ -108,7 +108,8 @@ fetch_skip_done(struct reader *r, const struct kls_record *recs, size_t n)
 		int c = ckpt_compare(k->sequence_number, k->sub_sequence_number, r->skip_seq,
 		    r->skip_sub);
 
-		if (c > 0 || (c < 0 && !(k->flags & KLS_RECORD_AGGREGATED) && r->skip_sub > 0 &&
+		/* c < 0 at skip_seq: a raw record (sub 0) under a checkpoint inside it. */
+		if (c > 0 || (c < 0 && !(k->flags & KLS_RECORD_AGGREGATED) &&
 		                 strcmp(k->sequence_number, r->skip_seq) == 0))
 			break;
 	}

@@ -242,6 +242,12 @@ tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/li
 		$(CUNIT_LIBS) $(LIBS)
 .PHONY: bench-reader
 
+# KPL de-aggregation in the reader: the batch builder and resume filter (unit), and
+# kls-reader end to end with aggregated records (integration).
+check_PROGRAMS += tests/unit/deagg_test
+tests_unit_deagg_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_deagg_test_LDADD = reader/libklsreader.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
