@@ -247,6 +247,11 @@ tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/li
 check_PROGRAMS += tests/unit/deagg_test
 tests_unit_deagg_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_deagg_test_LDADD = reader/libklsreader.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/integration/reader_kpl_test
+tests_integration_reader_kpl_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_reader_kpl_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_reader_kpl_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
+	examples/fault.la shm/libklsshm.a tests/libklstest.a common/libklscommon.a
 
 # == end of test blocks ==
 
