@@ -168,7 +168,7 @@ main(int argc, char **argv)
 		buf_append(&agg, data, f.record_bytes);
 	} else {
 		struct kpl_entry *e = calloc(f.aggregate, sizeof(*e));
-		char(*pk)[40] = calloc(f.aggregate, sizeof(*pk));
+		char(*pk)[64] = calloc(f.aggregate, sizeof(*pk));
 
 		for (size_t i = 0; i < f.aggregate; i++) {
 			snprintf(pk[i], sizeof(pk[i]), "%08zx-1f2e-4d3c-8b7a-%012zu",
