@@ -190,10 +190,11 @@ deagg_batch(struct deagg *d, const char *shard_id, const struct getrecords_resul
 			if (has_magic(g)) {
 				prog->kpl_invalid[err.reason]++;
 				if (!(logged & 1u << err.reason))
-					log_warnx("%s: record %s has the KPL magic but is not a valid "
-					          "aggregate (%s: %s): delivering it raw",
-					    shard_id, g->sequence_number, kpl_reason_name(err.reason),
-					    err.message);
+					log_warnx(
+					    "%s: record %s has the KPL magic but is not a valid "
+					    "aggregate (%s: %s): delivering it raw",
+					    shard_id, g->sequence_number,
+					    kpl_reason_name(err.reason), err.message);
 				logged |= 1u << err.reason;
 			}
 			if (grow_records(recs, cap, out + 1) < 0)
@@ -220,9 +221,10 @@ deagg_batch(struct deagg *d, const char *shard_id, const struct getrecords_resul
 				.data_len = u->data_len,
 				.partition_key = d->tab[u->partition_key_index],
 				.sequence_number = g->sequence_number,
-				.explicit_hash_key = u->explicit_hash_key_index == UINT32_MAX
-				                         ? NULL
-				                         : d->tab[k->n_pk + u->explicit_hash_key_index],
+				.explicit_hash_key =
+				    u->explicit_hash_key_index == UINT32_MAX
+				        ? NULL
+				        : d->tab[k->n_pk + u->explicit_hash_key_index],
 				.sub_sequence_number = u->sub_sequence_number,
 				.approximate_arrival_ms = g->arrival_ms,
 				.flags = KLS_RECORD_AGGREGATED,

@@ -49,8 +49,7 @@ struct deagg {
  * MD5). An unparsable range is logged and treated as unknown: delivering a record
  * twice (once here, once by a child shard's reader) is better than losing one.
  */
-int deagg_init(struct deagg *d, const char *shard_id, const char *hash_start,
-    const char *hash_end);
+int deagg_init(struct deagg *d, const char *shard_id, const char *hash_start, const char *hash_end);
 void deagg_free(struct deagg *d);
 
 /*

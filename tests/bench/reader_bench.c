@@ -133,7 +133,10 @@ out:
 int
 main(int argc, char **argv)
 {
-	struct feed f = { .records = 500000, .record_bytes = 100, .per_call = 10000, .aggregate = 1 };
+	struct feed f = { .records = 500000,
+		.record_bytes = 100,
+		.per_call = 10000,
+		.aggregate = 1 };
 	struct result small, full;
 	struct kls_buf agg;
 	unsigned char *data;
@@ -173,7 +176,8 @@ main(int argc, char **argv)
 		for (size_t i = 0; i < f.aggregate; i++) {
 			snprintf(pk[i], sizeof(pk[i]), "%08zx-1f2e-4d3c-8b7a-%012zu",
 			    i * 2654435761u, i);
-			e[i] = (struct kpl_entry){ data, f.record_bytes, pk[i], strlen(pk[i]), NULL, 0 };
+			e[i] = (struct kpl_entry){ data, f.record_bytes, pk[i], strlen(pk[i]), NULL,
+				0 };
 		}
 		if (kpl_encode(&agg, e, f.aggregate) < 0) {
 			perror("kpl_encode");
@@ -194,8 +198,7 @@ main(int argc, char **argv)
 			return 1;
 	}
 	printf("one call:  %zu records, %.3f s CPU (%.3f s system), max RSS %ld KiB\n",
-	    f.per_call * f.aggregate,
-	    small.cpu_s, small.sys_s, small.maxrss_kb);
+	    f.per_call * f.aggregate, small.cpu_s, small.sys_s, small.maxrss_kb);
 	printf("full run:  %zu records of %zu bytes (%zu per Kinesis record), %.3f s CPU "
 	       "(%.3f s system), %.1f s wall, max RSS %ld KiB\n",
 	    f.records, f.record_bytes, f.aggregate, full.cpu_s, full.sys_s, full.wall_s,
@@ -206,8 +209,7 @@ main(int argc, char **argv)
 	    f.records, f.record_bytes, f.aggregate, full.cpu_s * 1e6 / (double)f.records,
 	    (full.cpu_s - small.cpu_s) * 1e6 / (double)(f.records - f.per_call * f.aggregate),
 	    (full.sys_s - small.sys_s) * 1e6 / (double)(f.records - f.per_call * f.aggregate),
-	    small.cpu_s * 1e3,
-	    full.maxrss_kb);
+	    small.cpu_s * 1e3, full.maxrss_kb);
 	free(f.b64);
 	return 0;
 }

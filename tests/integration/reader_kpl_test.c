@@ -102,7 +102,8 @@ put(struct plan *p, const void *data, size_t len, const char *pk)
 
 	CU_ASSERT_FATAL(p->n_kin < MAX_KIN);
 	if (kinesis_put_records(p->kc, p->stream, &e, 1, &r, &failed, &err) < 0 || failed) {
-		fprintf(stderr, "\nput %s: %s\n", p->stream, failed ? r.error_message : err.message);
+		fprintf(stderr, "\nput %s: %s\n", p->stream,
+		    failed ? r.error_message : err.message);
 		CU_FAIL_FATAL("PutRecords failed");
 	}
 	memcpy(p->seq[p->n_kin++], r.sequence_number, sizeof(p->seq[0]));
@@ -133,8 +134,7 @@ put_plain(struct plan *p, const char *text)
  * hash keys ehk(i) (NULL: none). dropped: the reader must not deliver it.
  */
 static void
-put_aggregate(struct plan *p, const char *tag, size_t n, const char *(*ehk)(size_t i),
-    bool dropped)
+put_aggregate(struct plan *p, const char *tag, size_t n, const char *(*ehk)(size_t i), bool dropped)
 {
 	struct kpl_entry e[32];
 	char data[32][40], pk[32][40];
@@ -215,10 +215,10 @@ put_broken_kind(struct plan *p, enum broken kind)
 /* ---------------------------------------------------------------- reader runs */
 
 struct kpl_run {
-	const char *handler;       /* example handler */
-	const char *ckpt;          /* persisted checkpoint, NULL: none */
+	const char *handler; /* example handler */
+	const char *ckpt;    /* persisted checkpoint, NULL: none */
 	uint64_t sub;
-	const char *hash_start;    /* the lease's hash-key range, NULL: none */
+	const char *hash_start; /* the lease's hash-key range, NULL: none */
 	const char *hash_end;
 	const char *reader_lines;
 	const char *handler_lines; /* after path = ... */
@@ -309,14 +309,13 @@ check_klines(const struct plan *p, const struct kline *lines, size_t n, size_t f
 	CU_ASSERT_EQUAL_FATAL(n, to - from);
 	for (size_t i = 0; i < n; i++) {
 		const struct user *u = &p->user[from + i];
-		bool same = u->raw_aggregate
-		                ? strncmp(lines[i].data, u->data, strlen(u->data)) == 0
-		                : strcmp(lines[i].data, u->data) == 0;
+		bool same = u->raw_aggregate ? strncmp(lines[i].data, u->data, strlen(u->data)) == 0
+		                             : strcmp(lines[i].data, u->data) == 0;
 
 		if (!same || strcmp(lines[i].seq, p->seq[u->kin]) != 0 || lines[i].sub != u->sub)
-			fprintf(stderr, "\nline %zu: %s/%llu %s, want %s/%llu %s\n", i, lines[i].seq,
-			    lines[i].sub, lines[i].data, p->seq[u->kin], (unsigned long long)u->sub,
-			    u->data);
+			fprintf(stderr, "\nline %zu: %s/%llu %s, want %s/%llu %s\n", i,
+			    lines[i].seq, lines[i].sub, lines[i].data, p->seq[u->kin],
+			    (unsigned long long)u->sub, u->data);
 		CU_ASSERT(same);
 		CU_ASSERT_STRING_EQUAL(lines[i].seq, p->seq[u->kin]);
 		CU_ASSERT_EQUAL(lines[i].sub, u->sub);
@@ -445,9 +444,10 @@ test_reader_kpl_crash_resume(void)
 		    cases[i].at, cases[i].before ? "yes" : "no");
 		CU_ASSERT_EQUAL_FATAL(spawn(&fx, &p,
 		                          &(struct kpl_run){ .handler = "fault",
-		                              .reader_lines = cases[i].before
-		                                                  ? "checkpoint = manual\nmax_records = 2"
-		                                                  : "max_records = 2",
+		                              .reader_lines =
+		                                  cases[i].before
+		                                      ? "checkpoint = manual\nmax_records = 2"
+		                                      : "max_records = 2",
 		                              .handler_lines = hl }),
 		    0);
 		fk_wait(&fx);
@@ -470,8 +470,9 @@ test_reader_kpl_crash_resume(void)
 
 		/* The next reader, from the persisted (sequence, sub-sequence). */
 		CU_ASSERT_EQUAL_FATAL(spawn(&fx, &p,
-		                          &(struct kpl_run){
-		                              .handler = "filelog", .ckpt = seq, .sub = sub }),
+		                          &(struct kpl_run){ .handler = "filelog",
+		                              .ckpt = seq,
+		                              .sub = sub }),
 		    0);
 		run_to_end(&fx, p.n_user - (size_t)at - 1);
 		n = read_klines(&fx, lines, MAX_USER);

@@ -726,7 +726,7 @@ static const struct stub_step scripted_steps[] = {
 	    "{\"ShardIterator\":\"it-3\"}" },
 	{ "GetRecords", { "\"it-3\"" }, { 0 }, 0,
 	    "{\"Records\":[" REC(SEQ2, "Yg==") "],\"NextShardIterator\":\"it-4\","
-	    "\"MillisBehindLatest\":0}" },
+	                                       "\"MillisBehindLatest\":0}" },
 	{ "GetRecords", { "\"it-4\"" }, { 0 }, 0,
 	    "{\"Records\":[" REC(SEQ3, "Yw==") "],\"MillisBehindLatest\":0}" },
 };

@@ -168,7 +168,7 @@ test_deagg_mixed_batch(void)
 	add_aggregate(&b, "b", 2, pks2, NULL);       /* 2 */
 	add_aggregate(&b, "bad-md5", 2, pks2, NULL); /* 3 */
 	b.data[3].data[b.data[3].len - 1] ^= 1;
-	x = batch_add(&b, "k");                      /* 4: magic and 10 bytes */
+	x = batch_add(&b, "k"); /* 4: magic and 10 bytes */
 	CU_ASSERT_EQUAL(buf_append(x, kpl_magic, KPL_MAGIC_LEN), 0);
 	CU_ASSERT_EQUAL(buf_append(x, "0123456789", 10), 0);
 	x = batch_add(&b, "k"); /* 5: a framed length field far past the end */
@@ -271,9 +271,11 @@ test_deagg_hash_range(void)
 		size_t n = 0;
 		bool checked = i == 0;
 
-		CU_ASSERT_EQUAL_FATAL(deagg_init(&D, "shardId-0", ranges[i].start, ranges[i].end), 0);
+		CU_ASSERT_EQUAL_FATAL(deagg_init(&D, "shardId-0", ranges[i].start, ranges[i].end),
+		    0);
 		CU_ASSERT_EQUAL(D.have_range, i == 0 || i == 4);
-		CU_ASSERT_EQUAL(deagg_batch(&D, "shardId-0", &b.res, &recs, &recs_cap, &n, &prog), 0);
+		CU_ASSERT_EQUAL(deagg_batch(&D, "shardId-0", &b.res, &recs, &recs_cap, &n, &prog),
+		    0);
 		CU_ASSERT_EQUAL(n, ranges[i].want);
 		CU_ASSERT_EQUAL(prog.kpl_aggregates, 5);
 		CU_ASSERT_EQUAL(prog.kpl_dropped_aggregates, checked ? 2 : 0);
@@ -315,15 +317,16 @@ test_deagg_keys_survive_the_batch(void)
 			char tag[24];
 			for (size_t j = 0; j < 20; j++) {
 				/* About 180 bytes, different in the first and last characters. */
-				snprintf(pk[a][j], sizeof(pk[a][j]), "%03u-%02u-%0170u-%03u", (unsigned)a,
-				    (unsigned)j, (unsigned)s, (unsigned)a);
+				snprintf(pk[a][j], sizeof(pk[a][j]), "%03u-%02u-%0170u-%03u",
+				    (unsigned)a, (unsigned)j, (unsigned)s, (unsigned)a);
 				pks[j] = pk[a][j];
 			}
 			snprintf(tag, sizeof(tag), "r%zu", a);
 			add_aggregate(b, tag, 20, pks, NULL);
 		}
 		batch_seal(b);
-		CU_ASSERT_EQUAL(deagg_batch(&D, "shardId-0", &b->res, &recs, &recs_cap, &n, &prog), 0);
+		CU_ASSERT_EQUAL(deagg_batch(&D, "shardId-0", &b->res, &recs, &recs_cap, &n, &prog),
+		    0);
 		CU_ASSERT_EQUAL_FATAL(n, sizes[s] * 20);
 		for (size_t a = 0; a < sizes[s]; a++)
 			for (size_t j = 0; j < 20; j++, k++) {
@@ -370,21 +373,21 @@ test_deagg_resume_filter(void)
 		{ "plain record checkpointed", S2, 0, { { S2, 0, 0 }, { S3, 0, 0 } }, 2, 1, false },
 		{ "sub-record 0 of an aggregate: the rest comes", S2, 0,
 		    { { S2, 0, 1 }, { S2, 1, 1 }, { S2, 2, 1 }, { S3, 0, 0 } }, 4, 1, false },
-		{ "in the middle", S2, 1, { { S2, 0, 1 }, { S2, 1, 1 }, { S2, 2, 1 }, { S3, 0, 0 } },
-		    4, 2, false },
+		{ "in the middle", S2, 1,
+		    { { S2, 0, 1 }, { S2, 1, 1 }, { S2, 2, 1 }, { S3, 0, 0 } }, 4, 2, false },
 		{ "last sub-record: on with the next record", S2, 2,
 		    { { S2, 0, 1 }, { S2, 1, 1 }, { S2, 2, 1 }, { S3, 0, 1 }, { S3, 1, 1 } }, 5, 3,
 		    false },
-		{ "aggregate now raw: delivered whole again", S2, 2, { { S2, 0, 0 }, { S3, 0, 0 } }, 2,
-		    0, false },
+		{ "aggregate now raw: delivered whole again", S2, 2, { { S2, 0, 0 }, { S3, 0, 0 } },
+		    2, 0, false },
 		{ "raw at a checkpoint of sub 0: done", S2, 0, { { S2, 0, 0 } }, 1, 1, true },
 		{ "sub-sequence past the aggregate's end", S2, 5,
 		    { { S2, 0, 1 }, { S2, 1, 1 }, { S3, 0, 0 } }, 3, 2, false },
 		{ "earlier records (shorter number) dropped", S2, 0,
 		    { { S9, 0, 0 }, { S1, 0, 0 }, { S1, 3, 1 }, { S2, 0, 0 }, { S3, 0, 0 } }, 5, 4,
 		    false },
-		{ "the whole batch done: still skipping", S2, 1, { { S2, 0, 1 }, { S2, 1, 1 } }, 2, 2,
-		    true },
+		{ "the whole batch done: still skipping", S2, 1, { { S2, 0, 1 }, { S2, 1, 1 } }, 2,
+		    2, true },
 		{ "nothing delivered yet: still skipping", S2, 0, { { 0 } }, 0, 0, true },
 		{ "next record first", S2, 3, { { S3, 0, 1 } }, 1, 0, false },
 	};
