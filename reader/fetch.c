@@ -248,7 +248,6 @@ get_batch(struct reader *r, const struct getrecords_limits *lim, kls_mono *next)
 		}
 		return failed(r, &err, now, next);
 	}
-	n = r->res.n_records;
 	if (deagg_batch(&r->deagg, r->shard_id, &r->res, &r->recs, &r->recs_cap, &n, &r->prog) < 0)
 		return READER_EXIT_TRANSIENT;
 	r->prog.millis_behind = r->res.millis_behind_latest;
@@ -265,7 +264,9 @@ get_batch(struct reader *r, const struct getrecords_limits *lim, kls_mono *next)
 	/* The scanner bounds it by lim->max_iterator, which is our buffer's size. */
 	memcpy(r->iterator, r->res.next_iterator, r->res.next_iterator_len);
 	r->iterator[r->res.next_iterator_len] = '\0';
-	*next = pace_success(&r->pace, now, n);
+	/* Kinesis records, not user records: a response of dropped aggregates is no idle
+	 * shard. */
+	*next = pace_success(&r->pace, now, r->res.n_records);
 	return READER_CONTINUE;
 }
 
