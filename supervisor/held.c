@@ -70,6 +70,9 @@ held_add(struct klsd *k, const struct lease *l, enum held_state state)
 	snprintf(h->pub.shard_id, sizeof(h->pub.shard_id), "%s", l->key);
 	snprintf(h->pub.ckpt_seq, sizeof(h->pub.ckpt_seq), "%s", l->checkpoint);
 	h->pub.ckpt_subseq = l->checkpoint_sub;
+	/* The reader drops KPL aggregates outside the shard's range (shm minor 1). */
+	snprintf(h->pub.hash_start, sizeof(h->pub.hash_start), "%s", l->starting_hash);
+	snprintf(h->pub.hash_end, sizeof(h->pub.hash_end), "%s", l->ending_hash);
 	h->pub.lease_counter = l->counter;
 	h->pub.command = KLS_CMD_NONE;
 	slot = kls_shm_slot_assign(k->shm, &h->pub);
