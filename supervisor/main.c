@@ -88,6 +88,9 @@ run(const struct config *cfg, const struct run_args *a)
 	signal(SIGPIPE, SIG_IGN);
 	if (klsd_daemonize(a->pidfile, a->detach, &pfh, &ready_fd) < 0)
 		return 1;
+	/* Messages until here reached whoever started klsd. */
+	if (a->detach)
+		log_init("klsd", LOG_TARGET_SYSLOG, cfg->kls.log_level);
 	if (!(k = klsd_new(cfg, id))) {
 		pidfile_remove(pfh);
 		return 1;
@@ -161,8 +164,7 @@ main(int argc, char **argv)
 		free(a.overrides);
 		return status;
 	}
-	/* Detached, stderr is /dev/null: syslog is where the log can go (for readers too:
-	 * they get this configuration). */
+	log_init("klsd", cfg->kls.log_target, cfg->kls.log_level);
 	a.detach = !foreground;
 	/* A detached klsd runs in /, and a reload reads the file again. */
 	if (!realpath(a.file, path)) {
@@ -172,9 +174,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	a.file = path;
+	/* Detached, stderr is /dev/null: syslog is where the log can go, for readers too
+	 * (they get this configuration); klsd itself switches once it has detached. */
 	if (a.detach)
 		cfg->kls.log_target = LOG_TARGET_SYSLOG;
-	log_init("klsd", cfg->kls.log_target, cfg->kls.log_level);
 	status = run(cfg, &a);
 	config_free(cfg);
 	free(a.overrides);
