@@ -257,7 +257,7 @@ tests_unit_metrics_test_CPPFLAGS = $(TEST_CPPFLAGS) $(MHD_CFLAGS)
 tests_unit_metrics_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS) $(MHD_LIBS)
 # Shell tests: the init script (built from scripts/kls.init) and make install.
 TESTS += tests/init_test.sh tests/install_test.sh
-EXTRA_DIST += tests/init_test.sh tests/install_test.sh tests/init/klsd
+EXTRA_DIST += tests/init_test.sh tests/install_test.sh
 check_SCRIPTS = scripts/init.d/kls
 
 # == klsd tests ==
