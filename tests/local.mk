@@ -313,6 +313,21 @@ tests_integration_produce_test_LDADD = $(TEST_COMMON_LIBS)
 tests_integration_produce_test_DEPENDENCIES = tools/kls-produce$(EXEEXT) tests/libklstest.a \
 	common/libklscommon.a
 
+# == klsd service tests ==
+# klsd with the real kls-reader and the examples: notify order, control commands, /metrics,
+# status --watch, poison records (fault.so).
+check_PROGRAMS += tests/integration/klsd_service_test
+tests_integration_klsd_service_test_SOURCES = tests/integration/klsd_service_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
+tests_integration_klsd_service_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_service_test_LDADD = ctl/libklsctl.a $(KLSD_TEST_LIBS)
+tests_integration_klsd_service_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	reader/kls-reader$(EXEEXT) examples/filelog.la examples/fault.la ctl/libklsctl.a \
+	$(KLSD_TEST_DEPS)
+check_PROGRAMS += tests/unit/watch_test
+tests_unit_watch_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_watch_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
