@@ -423,8 +423,8 @@ ctl_cmd_status(int argc, char **argv, FILE *out, FILE *err)
 		fprintf(err, "kls-ctl status: unexpected argument \"%s\"\n", argv[optind]);
 		return 1;
 	}
-	if ((app != NULL) + (shm != NULL) + (sock != NULL) > 1) {
-		fprintf(err, "kls-ctl status: give one of -a, --shm and -S\n");
+	if ((app && shm) || (app && sock)) {
+		fprintf(err, "kls-ctl status: give -a or %s, not both\n", shm ? "--shm" : "-S");
 		return 1;
 	}
 	if ((json && watch_ms) || (count && !watch_ms) || (klsd && (json || watch_ms || shm)) ||

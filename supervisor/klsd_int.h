@@ -6,6 +6,8 @@
  *   sync.c       table creation, shard sync and the take cycle (scan + plan)
  *   supervise.c  the readers of held leases: spawn, reap, restart, watchdog, and the
  *                checkpoint requests they send through their wake pipes
+ *   service.h    what makes klsd a host service (notify, control socket, metrics,
+ *                reload, poison records), reached through a few svc_* hooks
  * Everything here is touched by the main thread only; pool threads see nothing but
  * their job and their own clients.
  */
