@@ -214,6 +214,35 @@ free_port(void)
 	return port;
 }
 
+/* Configuration for the file handler writing <dir>/<out>-<shard>.log; more holds
+ * sections of its own ("[metrics]\n..."). */
+static const char *
+filelog_config(const struct klsd_fixture *f, const char *more, const char *out, char *buf,
+    size_t size)
+{
+	snprintf(buf, size,
+	    "max_records = 50\nidle_backoff_ms = 100\n" FAST "%s[handler]\npath = %s/%s-%%s.log\n",
+	    more, f->dir, out);
+	return buf;
+}
+
+/* A 2-shard stream, the file handler, records 0..records-1 put. */
+static bool
+filelog_setup(struct klsd_fixture *f, const char *prefix, const char *more, int records)
+{
+	char extra[1024];
+
+	if (fixture_init(f, prefix, 2) < 0)
+		return false;
+	fixture_example(f, "filelog");
+	if (fixture_write_config(f, filelog_config(f, more, "out", extra, sizeof(extra))) < 0 ||
+	    fixture_put(f, 0, records) < 0) {
+		CU_FAIL("setup");
+		return false;
+	}
+	return true;
+}
+
 /* ---------------------------------------------------------------- notify */
 
 static void
@@ -221,19 +250,14 @@ test_klsd_service_notify_order(void)
 {
 	struct klsd_fixture f;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char extra[512], seq[64] = "", buf[4096];
+	char seq[64] = "", buf[4096];
 	kls_mono end;
 	size_t n = 0;
 	int fd = -1, ready = 0, watchdogs_after_ready = 0, active_at_ready = -1, owned_at_ready = -1;
 	bool monotonic = false;
 
-	if (fixture_init(&f, "svc-notify", 2) < 0)
+	if (!filelog_setup(&f, "svc-notify", "", 100))
 		goto out;
-	fixture_example(&f, "filelog");
-	snprintf(extra, sizeof(extra), "max_records = 100\nidle_backoff_ms = 100\n" FAST
-	    "[handler]\npath = %s/out-%%s.log\n", f.dir);
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, extra), 0);
-	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, 100), 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.90s/notify.sock", f.dir);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	CU_ASSERT_EQUAL_FATAL(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -411,14 +435,7 @@ test_klsd_service_control_commands(void)
 	struct lease *leases;
 	int n, st, released, again, cycles = 0;
 
-	if (fixture_init(&f, "svc-ctl", 2) < 0)
-		goto out;
-	fixture_example(&f, "filelog");
-	snprintf(extra, sizeof(extra), "max_records = 100\nidle_backoff_ms = 100\n" FAST
-	    "[handler]\npath = %s/out-%%s.log\n", f.dir);
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, extra), 0);
-	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, 50), 0);
-	if (!fixture_start_owning(&f, NULL, 2))
+	if (!filelog_setup(&f, "svc-ctl", "", 50) || !fixture_start_owning(&f, NULL, 2))
 		goto out;
 	CU_ASSERT_TRUE_FATAL(wait_readers_running(&f, 2));
 
@@ -490,8 +507,7 @@ test_klsd_service_control_commands(void)
 	CU_ASSERT_TRUE(log_line(&f, WORDS("shard ", shard, " may be taken again"), 1) < again);
 
 	/* reload: a new [handler] path; readers restart one at a time, leases stay. */
-	snprintf(extra, sizeof(extra), "max_records = 100\nidle_backoff_ms = 100\n" FAST
-	    "[handler]\npath = %s/out2-%%s.log\n", f.dir);
+	filelog_config(&f, "", "out2", extra, sizeof(extra));
 	CU_ASSERT_TRUE_FATAL(wait_readers_running(&f, 2));
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, extra), 0);
 	CU_ASSERT_TRUE_FATAL(call(&f, "reload", NULL, &rep));
@@ -586,13 +602,8 @@ test_klsd_service_metrics_and_watch(void)
 	kls_mono end;
 	pid_t child;
 
-	if (fixture_init(&f, "svc-metrics", 2) < 0)
-		goto out;
-	fixture_example(&f, "filelog");
-	snprintf(extra, sizeof(extra), "max_records = 50\nidle_backoff_ms = 100\n" FAST
-	    "[metrics]\nlisten = 127.0.0.1:%d\n[handler]\npath = %s/out-%%s.log\n", port, f.dir);
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, extra), 0);
-	if (!fixture_start_owning(&f, NULL, 2))
+	snprintf(extra, sizeof(extra), "[metrics]\nlisten = 127.0.0.1:%d\n", port);
+	if (!filelog_setup(&f, "svc-metrics", extra, 0) || !fixture_start_owning(&f, NULL, 2))
 		goto out;
 	CU_ASSERT_TRUE(fixture_wait_log(&f, false, WORDS("metrics: serving /metrics"), 1, 10000));
 
