@@ -73,7 +73,8 @@ write_batch(int fd, const struct reader *r, const struct kls_record *recs, size_
 		len = snprintf(line, sizeof(line), "record %s %" PRIu64 " %" PRId64 " %zu %zu\n",
 		    x->sequence_number, x->sub_sequence_number, x->approximate_arrival_ms, klen,
 		    x->data_len);
-		if (len < 0 || (size_t)len >= sizeof(line) || write_all(fd, line, (size_t)len) < 0 ||
+		if (len < 0 || (size_t)len >= sizeof(line) ||
+		    write_all(fd, line, (size_t)len) < 0 ||
 		    write_all(fd, x->partition_key, klen) < 0 ||
 		    write_all(fd, x->data, x->data_len) < 0 || write_all(fd, "\n", 1) < 0)
 			return -1;

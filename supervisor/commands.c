@@ -152,7 +152,8 @@ cmd_status(void *ctx, const struct frame_request *req, msgpack_packer *pk, char 
 	/* Progress groups are read on wakes and reaps; refresh them for the answer. */
 	for (size_t i = 0; i < k->nheld; i++) {
 		struct held *h = k->held[i];
-		if (h->proc.pid && kls_shm_progress_read(h->s, &h->progress, KLS_SHM_READ_TRIES) == 0)
+		if (h->proc.pid &&
+		    kls_shm_progress_read(h->s, &h->progress, KLS_SHM_READ_TRIES) == 0)
 			h->have_progress = true;
 	}
 	msgpack_pack_map(pk, 16);
@@ -220,7 +221,8 @@ enum lease_kind { LK_FREE, LK_EXPIRED, LK_HANDOFF, LK_N };
 static const char *const kind_names[LK_N] = { "free", "expired", "handoff" };
 
 static int
-cmd_workers(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err, size_t errlen)
+cmd_workers(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err,
+    size_t errlen)
 {
 	struct klsd *k = ctx;
 	const struct lease_view *v = &k->view;
@@ -274,7 +276,8 @@ cmd_workers(void *ctx, const struct frame_request *req, msgpack_packer *pk, char
 	k_uint(pk, "leases", v->n);
 	k_uint(pk, "finished", finished);
 	for (int kind = 0; kind < LK_N; kind++) {
-		size_t listed = 0, cap = count[kind] < WORKERS_LIST_MAX ? count[kind] : WORKERS_LIST_MAX;
+		size_t listed = 0,
+		       cap = count[kind] < WORKERS_LIST_MAX ? count[kind] : WORKERS_LIST_MAX;
 
 		frame_pack_cstr(pk, kind_names[kind]);
 		msgpack_pack_map(pk, 2);
@@ -318,7 +321,8 @@ cmd_workers(void *ctx, const struct frame_request *req, msgpack_packer *pk, char
 /* ---------------------------------------------------------------- actions */
 
 static int
-cmd_release(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err, size_t errlen)
+cmd_release(void *ctx, const struct frame_request *req, msgpack_packer *pk, char *err,
+    size_t errlen)
 {
 	struct klsd *k = ctx;
 	char shard[LEASE_KEY_MAX];

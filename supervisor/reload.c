@@ -203,8 +203,8 @@ reload_tick(struct klsd *k, kls_mono now)
 		h->svc.reload_pid = h->proc.pid;
 		supervise_command(h, KLS_CMD_DRAIN);
 		h->proc.kill_at = mono_add_ms(now, k->cfg.reader.drain_timeout_ms);
-		r->current_deadline =
-		    mono_add_ms(now, (int64_t)k->cfg.reader.drain_timeout_ms + RELOAD_STEP_SLACK_MS);
+		r->current_deadline = mono_add_ms(now,
+		    (int64_t)k->cfg.reader.drain_timeout_ms + RELOAD_STEP_SLACK_MS);
 		return r->current_deadline;
 	}
 	r->rolling = false;

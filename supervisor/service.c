@@ -237,8 +237,7 @@ readers_attached(const struct klsd *k, size_t *attached)
 	for (size_t i = 0; i < k->nheld; i++) {
 		const struct held *h = k->held[i];
 		bool ok = h->state != HELD_ADOPTING &&
-		          (h->state != HELD_ACTIVE ||
-		              kls_shm_slot_state(h->s) == KLS_SLOT_ACTIVE ||
+		          (h->state != HELD_ACTIVE || kls_shm_slot_state(h->s) == KLS_SLOT_ACTIVE ||
 		              h->proc.state == READER_FAILED || h->proc.restarts > 0);
 		*attached += h->state == HELD_ACTIVE && kls_shm_slot_state(h->s) == KLS_SLOT_ACTIVE;
 		all &= ok;

@@ -67,15 +67,15 @@ struct svc_avoid {
 
 /* Where the configuration came from, for reload (main.c's command line). */
 struct svc_source {
-	char file[4096]; /* absolute */
+	char file[4096];  /* absolute */
 	char **overrides; /* -o arguments, copied */
 	size_t noverrides;
 	bool daemon; /* detached: logs go to syslog whatever log_target says */
 };
 
 struct svc_reload {
-	bool rolling; /* readers are being restarted one by one */
-	kls_mono started; /* readers spawned after this run the new configuration */
+	bool rolling;                /* readers are being restarted one by one */
+	kls_mono started;            /* readers spawned after this run the new configuration */
 	char current[LEASE_KEY_MAX]; /* "" = none draining */
 	kls_mono current_deadline;
 	unsigned done, total;

@@ -144,8 +144,8 @@ handler_lines(const struct klsd_fixture *f, const char *prefix, const char *cont
 	char cmd[512], buf[64] = "";
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "cat %s/%s-shardId-* 2>/dev/null | grep -c -- '%s'", f->dir, prefix,
-	    containing);
+	snprintf(cmd, sizeof(cmd), "cat %s/%s-shardId-* 2>/dev/null | grep -c -- '%s'", f->dir,
+	    prefix, containing);
 	if (!(p = popen(cmd, "r")))
 		return -1;
 	if (!fgets(buf, sizeof(buf), p))
@@ -253,7 +253,8 @@ test_klsd_service_notify_order(void)
 	char seq[64] = "", buf[4096];
 	kls_mono end;
 	size_t n = 0;
-	int fd = -1, ready = 0, watchdogs_after_ready = 0, active_at_ready = -1, owned_at_ready = -1;
+	int fd = -1, ready = 0, watchdogs_after_ready = 0, active_at_ready = -1,
+	    owned_at_ready = -1;
 	bool monotonic = false;
 
 	if (!filelog_setup(&f, "svc-notify", "", 100))
@@ -479,7 +480,8 @@ test_klsd_service_control_commands(void)
 	/* The same through kls-ctl. */
 	CU_ASSERT_EQUAL(ctl(out, sizeof(out), WORDS("kls-ctl", "workers", "-S", f.sock)), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, f.worker));
-	CU_ASSERT_EQUAL(ctl(out, sizeof(out), WORDS("kls-ctl", "status", "--klsd", "-S", f.sock)), 0);
+	CU_ASSERT_EQUAL(ctl(out, sizeof(out), WORDS("kls-ctl", "status", "--klsd", "-S", f.sock)),
+	    0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"leases_held\": 2"));
 
 	check_bad_frames(&f);
@@ -514,8 +516,8 @@ test_klsd_service_control_commands(void)
 	CU_ASSERT_TRUE(rep.ok);
 	CU_ASSERT_EQUAL(get_int(rep.data, "readers_restarting"), 2);
 	frame_reply_free(&rep);
-	CU_ASSERT_TRUE(fixture_wait_log(&f, false, WORDS("reload: done, 2 readers restarted"), 1,
-	    60000));
+	CU_ASSERT_TRUE(
+	    fixture_wait_log(&f, false, WORDS("reload: done, 2 readers restarted"), 1, 60000));
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("reload: restarting reader ")), 2);
 	CU_ASSERT_EQUAL(fixture_put(&f, 50, 50), 0);
 	CU_ASSERT_TRUE(wait_lines(&f, "out2", "rec-", 50, 60000));
@@ -565,7 +567,8 @@ out:
 static double
 scrape_sum(int port, const char *metric)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = { .sin_family = AF_INET,
+		.sin_port = htons((uint16_t)port),
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	static char body[1 << 20];
 	size_t len = 0, mlen = strlen(metric);
@@ -617,8 +620,8 @@ test_klsd_service_metrics_and_watch(void)
 		snprintf(out, sizeof(out), "%s/watch.txt", f.dir);
 		if (!freopen(out, "w", stdout))
 			_exit(3);
-		rc = ctl_main(6, (char *[]){ "kls-ctl", "status", "--shm", shm, "--watch=1",
-		                     "--count=3", NULL },
+		rc = ctl_main(6,
+		    (char *[]){ "kls-ctl", "status", "--shm", shm, "--watch=1", "--count=3", NULL },
 		    stdout, o);
 		fflush(stdout);
 		_exit(rc);
@@ -746,8 +749,8 @@ test_klsd_service_poison_dead_letter(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, POISON));
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("poison_policy = dead-letter")), 1);
 	CU_ASSERT_EQUAL(status_counter(&f, "poison_records"), 1);
-	CU_ASSERT_TRUE(fixture_wait_log(&f, false,
-	    WORDS("checkpoint moved past the poison record"), 1, 10000));
+	CU_ASSERT_TRUE(fixture_wait_log(&f, false, WORDS("checkpoint moved past the poison record"),
+	    1, 10000));
 	CU_ASSERT_EQUAL(fixture_owned(&f, f.worker), 1);
 	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 out:
@@ -777,8 +780,8 @@ test_klsd_service_poison_release(void)
 	if (v && v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 1) {
 		CU_ASSERT_STRING_EQUAL(get_str(&v->via.array.ptr[0], "shard", s, sizeof(s)),
 		    "shardId-000000000000");
-		CU_ASSERT_PTR_NOT_NULL(strstr(get_str(&v->via.array.ptr[0], "why", s, sizeof(s)),
-		    "poison record"));
+		CU_ASSERT_PTR_NOT_NULL(
+		    strstr(get_str(&v->via.array.ptr[0], "why", s, sizeof(s)), "poison record"));
 	}
 	frame_reply_free(&rep);
 	sleep_ms(3000);
@@ -801,7 +804,8 @@ test_klsd_service_poison_retry(void)
 
 	if (!poison_start(&f, "svc-poison-retry", "poison_policy = retry\n"))
 		goto out;
-	CU_ASSERT_TRUE(fixture_wait_log(&f, false, WORDS("killed by signal 11 (SIGSEGV"), 5, 90000));
+	CU_ASSERT_TRUE(
+	    fixture_wait_log(&f, false, WORDS("killed by signal 11 (SIGSEGV"), 5, 90000));
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("poison_policy = retry")), 1);
 	CU_ASSERT_EQUAL(status_counter(&f, "poison_records"), 1);
 	/* The lease stays with us, never taken again. */

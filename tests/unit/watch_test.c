@@ -45,8 +45,8 @@ test_watch_rate(void)
 		{ "idle", 1, "shardId-1", 10, 100, 1000, false, 2.0, true, 0, 0 },
 		{ "reader restarted", 1, "shardId-1", 11, 20, 200, false, 2.0, false, 0, 0 },
 		{ "totals went back", 1, "shardId-1", 10, 50, 500, false, 2.0, false, 0, 0 },
-		{ "slot reused for another shard", 1, "shardId-2", 10, 300, 3000, false, 2.0, false, 0,
-		    0 },
+		{ "slot reused for another shard", 1, "shardId-2", 10, 300, 3000, false, 2.0, false,
+		    0, 0 },
 		{ "other slot", 2, "shardId-1", 10, 300, 3000, false, 2.0, false, 0, 0 },
 		{ "torn read", 1, "shardId-1", 10, 300, 3000, true, 2.0, false, 0, 0 },
 		{ "no time passed", 1, "shardId-1", 10, 300, 3000, false, 0, false, 0, 0 },
@@ -83,7 +83,10 @@ test_watch_text(void)
 	/* Slot 0 read 250 more records in 2.5 s; slot 1's reader was restarted. */
 	struct ctl_row cur_rows[2] = { row(0, "shardId-000000000000", 10, 350, 3500),
 		row(1, "shardId-000000000001", 21, 7, 70) };
-	struct ctl_status prev = { .klsd_pid = 42, .now = { 1000000000 }, .n = 2, .rows = prev_rows };
+	struct ctl_status prev = { .klsd_pid = 42,
+		.now = { 1000000000 },
+		.n = 2,
+		.rows = prev_rows };
 	struct ctl_status cur = { .klsd_pid = 42, .now = { 3500000000 }, .n = 2, .rows = cur_rows };
 	char text[4096] = "", l0[256] = "", l1[256] = "";
 	FILE *f = tmpfile();
