@@ -106,8 +106,27 @@ bool gokini_lease_live(const struct gokini_lease *g, int64_t now_ms, int64_t mar
 /* NULL when a and b are the same item, else the name of an attribute that differs. */
 const char *gokini_lease_diff(const struct gokini_lease *a, const struct gokini_lease *b);
 
+/* Copies s for a terminal: control characters become '?'. */
+void ctl_fmt_safe(char *buf, size_t size, const char *s);
+
+/* --watch (watch.c). Rates between two reads of one slot; known is false when they are
+ * not of the same reader run (restart, another shard, a torn group) or seconds <= 0. */
+struct ctl_rate {
+	bool known;
+	double records_s, bytes_s;
+};
+void ctl_watch_rate(const struct ctl_row *before, const struct ctl_row *now, double seconds,
+    struct ctl_rate *out);
+/* One refresh: the table of cur with rates against prev. 0, or -1 when writing failed. */
+int ctl_watch_text(const struct ctl_status *prev, const struct ctl_status *cur, FILE *out);
+/* Reads t every interval_ms and prints a table each time, count times (0: until killed).
+ * The process exit status. */
+int ctl_status_watch(const struct kls_shm *t, int64_t interval_ms, long count, FILE *out, FILE *err);
+
 /* Commands. */
 int ctl_cmd_status(int argc, char **argv, FILE *out, FILE *err);
+/* status --klsd: klsd's own status over its control socket (actions.c). */
+int ctl_klsd_status(const char *app, const char *sock, FILE *out, FILE *err);
 /* Actions over klsd's control socket (actions.c). */
 int ctl_cmd_workers(int argc, char **argv, FILE *out, FILE *err);
 int ctl_cmd_release(int argc, char **argv, FILE *out, FILE *err);

@@ -5,6 +5,7 @@ ctl_libklsctl_a_SOURCES = \
 	ctl/ctl.c ctl/ctl.h \
 	ctl/pick.c \
 	ctl/status.c \
+	ctl/watch.c \
 	ctl/control_client.c ctl/control_client.h \
 	ctl/actions.c \
 	ctl/import_gokini.c

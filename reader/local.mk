@@ -14,6 +14,7 @@ reader_libklsreader_a_SOURCES += reader/reader.h \
 	reader/fence.c reader/fence.h \
 	reader/handshake.c \
 	reader/deliver.c \
+	reader/dead_letter.c \
 	reader/fetch.c
 pkglibexec_PROGRAMS += reader/kls-reader
 reader_kls_reader_SOURCES = reader/main.c

@@ -77,6 +77,7 @@ struct reader {
 	bool skip_through;
 	char skip_seq[KLS_SHM_SEQ_MAX];
 	uint64_t skip_sub;
+	bool first_batch_done; /* dead_letter.c: lease.first_batch applies to one batch */
 };
 
 /* ---- handshake.c: the progress group and the checkpoint sink ---- */
@@ -124,6 +125,14 @@ int deliver_shard_end(struct reader *r);
 int deliver_finish(struct reader *r, enum look why);
 /* destroy, when init succeeded (every clean exit). */
 void deliver_destroy(struct reader *r);
+
+/* ---- dead_letter.c: poison records ---- */
+
+/* True for the first batch of this run when klsd asked for it to be dead-lettered
+ * (lease.first_batch); false for every later batch. */
+bool dead_letter_due(struct reader *r);
+/* Writes the batch to [reader] dead_letter_dir. 0, or -1 (logged, in progress). */
+int dead_letter_write(struct reader *r, const struct kls_record *recs, size_t n);
 
 /* ---- fetch.c: the GetRecords loop ---- */
 

@@ -26,7 +26,8 @@ struct stat;
 /* "KLS-SHM1" as a big-endian integer, stored native-endian: the table never leaves the host. */
 #define KLS_SHM_MAGIC UINT64_C(0x4b4c532d53484d31)
 #define KLS_SHM_MAJOR 1
-/* Minor 1: lease.hash_start/hash_end, progress.kpl_* (KPL de-aggregation). */
+/* Minor 1: lease.hash_start/hash_end, progress.kpl_* (KPL de-aggregation), and
+ * lease.first_batch (poison records sent to the dead-letter directory). */
 #define KLS_SHM_MINOR 1
 
 #define KLS_SHM_MAX_SLOTS 65536u
@@ -57,6 +58,14 @@ enum kls_command {
 	KLS_CMD_RUN = 1,   /* fetch and process */
 	KLS_CMD_DRAIN = 2, /* shutdown_requested, final checkpoint, exit 0 */
 	KLS_CMD_STOP = 3,  /* lease lost: lease_lost, no checkpoint, exit 3 */
+};
+
+/* What the reader does with the first batch of its run (lease.first_batch, minor 1). A
+ * reader of minor 0 does not know the field and processes the batch as usual. */
+enum kls_first_batch {
+	KLS_BATCH_PROCESS = 0,     /* hand it to the handler, as every other batch */
+	KLS_BATCH_DEAD_LETTER = 1, /* poison record: write it to [reader] dead_letter_dir
+				    * instead, then checkpoint its last record */
 };
 
 /* How the reader's last run ended (lease.exit_kind), as klsd saw it in waitpid. */
@@ -152,7 +161,11 @@ struct kls_lease {
 	 * user record outside it, as KCL does after a reshard, and checks nothing when "". */
 	char hash_start[KLS_SHM_HASH_MAX];
 	char hash_end[KLS_SHM_HASH_MAX];
-	uint8_t reserved[72];
+	uint32_t first_batch;             /* enum kls_first_batch (minor 1); klsd sets it
+					   * before a spawn and clears it once the
+					   * checkpoint has moved */
+	uint32_t reserved_pad;
+	uint8_t reserved[64];
 };
 
 /*
@@ -255,6 +268,7 @@ KLS_SHM_AT(struct kls_lease, error_ns, 344);
 KLS_SHM_AT(struct kls_lease, error, 352);
 KLS_SHM_AT(struct kls_lease, hash_start, 608);
 KLS_SHM_AT(struct kls_lease, hash_end, 648);
+KLS_SHM_AT(struct kls_lease, first_batch, 688);
 _Static_assert(sizeof(struct kls_lease) == 760, "lease payload size");
 
 KLS_SHM_AT(struct kls_progress, handler_state, 0);

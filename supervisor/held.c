@@ -209,6 +209,7 @@ held_lost(struct klsd *k, struct held *h, const char *why)
 		return;
 	log_warnx("lease %s lost: %s%s", h->l.key, why, h->proc.pid ? "; stopping its reader" : "");
 	h->state = HELD_LOST;
+	svc_count(k, SVC_LOSSES);
 	g = ckpt_drop(&h->ck);
 	if (g > h->pub.ckpt_gen)
 		supervise_answer(h, g, KLS_CKPT_LEASE_LOST, "lease lost");
@@ -298,6 +299,7 @@ done_renew(struct klsd *k, struct held *h, struct write_job *j, kls_mono now)
 {
 	if (write_ok(j)) {
 		held_wrote(k, h, j, now);
+		svc_count(k, SVC_RENEWALS);
 		if (h->state == HELD_ADOPTING) {
 			log_info("lease %s re-adopted (counter %" PRIu64 ")", h->l.key,
 			    h->l.counter);
@@ -413,6 +415,7 @@ done_take(struct klsd *k, struct write_job *j, kls_mono now)
 		return;
 	}
 	held_wrote(k, h, j, now);
+	svc_count(k, SVC_TAKES);
 	if (k->phase == PHASE_STOPPING)
 		held_release(k, h, "shutting down");
 }

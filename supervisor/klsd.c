@@ -103,10 +103,11 @@ make_clients(struct klsd *k)
 	return 0;
 }
 
-static int
-make_config_fd(struct klsd *k)
+int
+klsd_make_config_fd(struct klsd *k)
 {
 	struct kls_buf b;
+	int fd;
 
 	buf_init(&b, CONFIG_TEXT_MAX);
 	if (config_write_buf(&k->cfg, &b, 0) < 0) {
@@ -114,12 +115,16 @@ make_config_fd(struct klsd *k)
 		buf_free(&b);
 		return -1;
 	}
-	k->config_fd = reader_config_memfd(b.data, b.len);
+	fd = reader_config_memfd(b.data, b.len);
 	buf_free(&b);
-	if (k->config_fd < 0) {
+	if (fd < 0) {
 		log_error("memfd for the readers' configuration");
 		return -1;
 	}
+	/* Readers started earlier keep their own copy (inherited at exec). */
+	if (k->config_fd >= 0)
+		close(k->config_fd);
+	k->config_fd = fd;
 	return 0;
 }
 
@@ -174,6 +179,7 @@ klsd_new(const struct config *cfg, const char *worker_id)
 	}
 	k->cfg = *cfg;
 	k->config_fd = k->sigfd = -1;
+	k->svc.notify.fd = -1;
 	snprintf(k->me, sizeof(k->me), "%s", worker_id);
 	snprintf(k->shm_name, sizeof(k->shm_name), "%s", cfg->kls.shm_name);
 	lease_view_init(&k->view);
@@ -187,7 +193,8 @@ klsd_new(const struct config *cfg, const char *worker_id)
 	}
 	if (access(k->reader_exe, X_OK) < 0)
 		log_warn("kls-reader %s", k->reader_exe);
-	if (make_sigfd(k) < 0 || make_clients(k) < 0 || make_config_fd(k) < 0 || make_shm(k) < 0)
+	if (make_sigfd(k) < 0 || make_clients(k) < 0 || klsd_make_config_fd(k) < 0 ||
+	    make_shm(k) < 0 || svc_open(k) < 0)
 		goto fail;
 	for (int i = 0; i < KLSD_POOL_THREADS; i++)
 		ctx[i] = &k->tctx[i];
@@ -210,6 +217,7 @@ klsd_free(struct klsd *k)
 	if (!k)
 		return;
 	pool_free(k->pool);
+	svc_close(k);
 	while (k->nheld) {
 		struct held *h = k->held[k->nheld - 1];
 		if (h->proc.wake_fd >= 0)
@@ -236,13 +244,14 @@ klsd_free(struct klsd *k)
 	free(k);
 }
 
-static void
-start_stopping(struct klsd *k, const char *why)
+void
+klsd_stop(struct klsd *k, const char *why)
 {
 	kls_mono now = mono_now();
 
 	if (k->phase == PHASE_STOPPING || k->phase == PHASE_DONE)
 		return;
+	svc_stopping(k, why);
 	log_info("%s: draining %zu reader%s and releasing leases", why, k->nheld,
 	    k->nheld == 1 ? "" : "s");
 	k->phase = PHASE_STOPPING;
@@ -263,12 +272,13 @@ handle_signals(struct klsd *k)
 	while (read(k->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGCHLD: supervise_reap(k); break;
-		case SIGTERM: start_stopping(k, "SIGTERM"); break;
-		case SIGINT: start_stopping(k, "SIGINT"); break;
-		case SIGHUP:
-			log_warnx("SIGHUP: configuration reload is not implemented yet; "
-			          "restart klsd to apply a new configuration");
+		case SIGTERM: klsd_stop(k, "SIGTERM"); break;
+		case SIGINT: klsd_stop(k, "SIGINT"); break;
+		case SIGHUP: {
+			char msg[512];
+			reload_start(k, "SIGHUP", msg, sizeof(msg)); /* it logs the outcome */
 			break;
+		}
 		default: break;
 		}
 	}
@@ -334,7 +344,7 @@ klsd_run(struct klsd *k)
 {
 	struct pollfd *fds = NULL;
 	struct held **who = NULL;
-	size_t cap = 0;
+	size_t cap = 0, nsvc;
 
 	k->phase = PHASE_TABLE;
 	for (;;) {
@@ -345,6 +355,7 @@ klsd_run(struct klsd *k)
 
 		kls_shm_klsd_heartbeat(k->shm, now);
 		next = tick(k, now);
+		next = earliest(next, svc_tick(k, now));
 		if (k->phase == PHASE_STOPPING) {
 			if (k->nheld == 0 && !k->writes) {
 				k->exit_status = 0;
@@ -363,8 +374,8 @@ klsd_run(struct klsd *k)
 			}
 			next = earliest(next, k->stop_hard);
 		}
-		if (cap < k->nheld + 2) {
-			size_t ncap = k->nheld + 16;
+		if (cap < k->nheld + 2 + SVC_POLLFDS) {
+			size_t ncap = k->nheld + 16 + SVC_POLLFDS;
 			struct pollfd *nf = realloc(fds, ncap * sizeof(*nf));
 			struct held **nw = nf ? realloc(who, ncap * sizeof(*nw)) : NULL;
 			if (nf)
@@ -379,6 +390,8 @@ klsd_run(struct klsd *k)
 		}
 		fds[n++] = (struct pollfd){ .fd = k->sigfd, .events = POLLIN };
 		fds[n++] = (struct pollfd){ .fd = pool_fd(k->pool), .events = POLLIN };
+		nsvc = svc_pollfds(k, fds + n);
+		n += nsvc;
 		for (size_t i = 0; i < k->nheld; i++) {
 			struct held *h = k->held[i];
 			if (h->proc.wake_fd < 0 || h->wake_hup)
@@ -398,7 +411,8 @@ klsd_run(struct klsd *k)
 			handle_signals(k);
 		if (fds[1].revents)
 			pool_complete(k->pool);
-		for (size_t i = 2; i < n; i++) {
+		svc_polled(k, fds + 2, nsvc);
+		for (size_t i = 2 + nsvc; i < n; i++) {
 			/* The set was built before the handlers above ran: a reader reaped
 			 * meanwhile has closed its pipe, so check it is still the same. */
 			struct held *h = who[i];

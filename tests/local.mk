@@ -268,7 +268,7 @@ tests_unit_metrics_test_CPPFLAGS = $(TEST_CPPFLAGS) $(MHD_CFLAGS)
 tests_unit_metrics_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS) $(MHD_LIBS)
 # Shell tests: the init script (built from scripts/kls.init) and make install.
 TESTS += tests/init_test.sh tests/install_test.sh
-EXTRA_DIST += tests/init_test.sh tests/install_test.sh tests/init/klsd
+EXTRA_DIST += tests/init_test.sh tests/install_test.sh
 check_SCRIPTS = scripts/init.d/kls
 
 # == klsd tests ==
@@ -338,6 +338,21 @@ tests_unit_import_gokini_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_import_gokini_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
 tests_integration_import_gokini_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_import_gokini_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+
+# == klsd service tests ==
+# klsd with the real kls-reader and the examples: notify order, control commands, /metrics,
+# status --watch, poison records (fault.so).
+check_PROGRAMS += tests/integration/klsd_service_test
+tests_integration_klsd_service_test_SOURCES = tests/integration/klsd_service_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
+tests_integration_klsd_service_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_service_test_LDADD = ctl/libklsctl.a $(KLSD_TEST_LIBS)
+tests_integration_klsd_service_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	reader/kls-reader$(EXEEXT) examples/filelog.la examples/fault.la ctl/libklsctl.a \
+	$(KLSD_TEST_DEPS)
+check_PROGRAMS += tests/unit/watch_test
+tests_unit_watch_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_watch_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
 
 # == end of test blocks ==
 

@@ -682,8 +682,11 @@ test_handler_examples_config_errors(void)
 		{ "fault", { "mode", "explode", "at_record", "1" },
 		    "fault: [handler] mode = explode: expected segv, abort, hang, error, exit or none" },
 		{ "fault", { "mode", "segv", "at_record", "1", "probability", "0.5" },
-		    "fault: [handler] set exactly one of at_record and probability" },
-		{ "fault", { "mode", "segv" }, "fault: [handler] set exactly one of at_record and probability" },
+		    "fault: [handler] set exactly one of at_record, at_data and probability" },
+		{ "fault", { "mode", "segv", "at_record", "1", "at_data", "x" },
+		    "fault: [handler] set exactly one of at_record, at_data and probability" },
+		{ "fault", { "mode", "segv" },
+		    "fault: [handler] set exactly one of at_record, at_data and probability" },
 		{ "fault", { "mode", "exit", "at_record", "0" },
 		    "fault: [handler] at_record = 0: records count from 1" },
 		{ "fault", { "mode", "error", "probability", "1.5" },
@@ -893,6 +896,27 @@ test_handler_fault_max_faults_persist(void)
 	remove_tree(dir);
 }
 
+/* at_data faults at the record with that data, in every batch that holds it (a poison
+ * record), whatever its position in the reader's life. */
+static void
+test_handler_fault_at_data(void)
+{
+	struct run r;
+
+	run_begin(&r, KLS_CHECKPOINT_AUTO);
+	CU_ASSERT_EQUAL_FATAL(run_init(&r, "fault",
+				  (const char *const[]){ "mode", "error", "at_data", "record 12",
+				      "path", r.lines, NULL }),
+	    KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(run_batch(&r, 10, 0), KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(run_batch(&r, 10, 10), KLS_HANDLER_ERROR);
+	CU_ASSERT_EQUAL(count_lines(r.lines), 10 + 2);
+	/* The same batch again: the same record again. */
+	CU_ASSERT_EQUAL(run_batch(&r, 10, 10), KLS_HANDLER_ERROR);
+	CU_ASSERT_EQUAL(count_lines(r.lines), 10 + 2 + 2);
+	run_end(&r);
+}
+
 /* Random faults repeat for the same seed, and probabilities 0 and 1 mean never and
  * at once. In error mode everything runs in this process. */
 static size_t
@@ -958,6 +982,7 @@ static CU_TestInfo example_tests[] = {
 	{ "counting summaries", test_handler_counting_summaries },
 	{ "fault modes", test_handler_fault_modes },
 	{ "fault max_faults persists", test_handler_fault_max_faults_persist },
+	{ "fault at_data: every batch with the poison record", test_handler_fault_at_data },
 	{ "fault probability", test_handler_fault_probability },
 	CU_TEST_INFO_NULL,
 };
