@@ -45,4 +45,7 @@ common_libklscommon_a_SOURCES += \
 KLS_AWS_LIBS += $(ZLIB_LIBS)
 KLS_AWS_CFLAGS += $(ZLIB_CFLAGS)
 
+# == enhanced fan-out: stream consumers, SubscribeToShard ==
+common_libklscommon_a_SOURCES += common/kinesis_consumer.c common/kinesis_consumer.h
+
 # == end of module blocks ==

@@ -242,6 +242,11 @@ tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/li
 		$(CUNIT_LIBS) $(LIBS)
 .PHONY: bench-reader
 
+# == fan-out tests ==
+check_PROGRAMS += tests/unit/kinesis_consumer_test
+tests_unit_kinesis_consumer_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_kinesis_consumer_test_LDADD = $(TEST_COMMON_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
