@@ -45,6 +45,11 @@ common_libklscommon_a_SOURCES += \
 KLS_AWS_LIBS += $(ZLIB_LIBS)
 KLS_AWS_CFLAGS += $(ZLIB_CFLAGS)
 
+# == service: sd_notify, control-socket frames ==
+common_libklscommon_a_SOURCES += \
+	common/sdnotify.c common/sdnotify.h \
+	common/frame.c common/frame.h
+
 # == enhanced fan-out: stream consumers, SubscribeToShard ==
 common_libklscommon_a_SOURCES += common/kinesis_consumer.c common/kinesis_consumer.h
 

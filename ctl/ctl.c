@@ -9,6 +9,15 @@ static const struct ctl_command commands[] = {
 	{ "status", "[-a APP | --shm NAME] [--json]",
 	    "shards of this host's klsd, read from shared memory (works while klsd is stopped)",
 	    ctl_cmd_status },
+	{ "workers", "[-a APP | -S PATH] [-t SEC]",
+	    "workers and their leases, as klsd sees them (asks klsd's control socket)",
+	    ctl_cmd_workers },
+	{ "release", "[-a APP | -S PATH] [-t SEC] SHARD",
+	    "drain one shard's reader, checkpoint, and give its lease up", ctl_cmd_release },
+	{ "drain", "[-a APP | -S PATH] [-t SEC]",
+	    "hand every lease off, then klsd exits", ctl_cmd_drain },
+	{ "reload", "[-a APP | -S PATH] [-t SEC]",
+	    "re-read the configuration (as SIGHUP)", ctl_cmd_reload },
 };
 
 static void

@@ -39,6 +39,13 @@ int ctl_main(int argc, char **argv, FILE *out, FILE *err);
 int ctl_pick_table(const char *dir, const char *app, const char *shm, char *name, size_t size,
     char *msg, size_t msg_size);
 
+/*
+ * Chooses the control socket: sock if given, else "<dir>/<app>.sock" if app is given,
+ * else the only "*.sock" in dir. 0, or -1 with msg (none, several and which, bad name).
+ */
+int ctl_pick_socket(const char *dir, const char *app, const char *sock, char *path,
+    size_t size, char *msg, size_t msg_size);
+
 /* One slot in use, as read from the table. A torn group is marked, its copy unused. */
 struct ctl_row {
 	uint32_t slot;
@@ -71,5 +78,10 @@ int ctl_status_json(const struct ctl_status *st, FILE *out);
 
 /* Commands. */
 int ctl_cmd_status(int argc, char **argv, FILE *out, FILE *err);
+/* Actions over klsd's control socket (actions.c). */
+int ctl_cmd_workers(int argc, char **argv, FILE *out, FILE *err);
+int ctl_cmd_release(int argc, char **argv, FILE *out, FILE *err);
+int ctl_cmd_drain(int argc, char **argv, FILE *out, FILE *err);
+int ctl_cmd_reload(int argc, char **argv, FILE *out, FILE *err);
 
 #endif

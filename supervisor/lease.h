@@ -23,6 +23,7 @@
 #define LEASE_SEQ_MAX 130    /* sequence numbers (<= 128 digits) and the sentinels */
 #define LEASE_HASH_MAX 40    /* 2^128 - 1 has 39 digits */
 #define LEASE_MAX_PARENTS 2  /* a merge has two parents */
+#define LEASE_MAX_CHILDREN 2 /* a split has two children */
 
 /* Checkpoint sentinels, KCL's spelling. */
 #define CHECKPOINT_TRIM_HORIZON "TRIM_HORIZON"
@@ -40,6 +41,8 @@ struct lease {
 	uint64_t owner_switches;                 /* ownerSwitchesSinceCheckpoint */
 	char parents[LEASE_MAX_PARENTS][LEASE_KEY_MAX]; /* parentShardId (string set) */
 	int nparents;
+	char children[LEASE_MAX_CHILDREN][LEASE_KEY_MAX]; /* childShardIds (string set) */
+	int nchildren;
 	char checkpoint_owner[LEASE_OWNER_MAX];  /* checkpointOwner: handoff in progress; "" = none */
 	char starting_hash[LEASE_HASH_MAX];      /* startingHashKey */
 	char ending_hash[LEASE_HASH_MAX];        /* endingHashKey */

@@ -4,3 +4,29 @@ noinst_LIBRARIES += supervisor/libklsd.a
 supervisor_libklsd_a_CFLAGS = $(AM_CFLAGS) $(KLS_AWS_CFLAGS)
 supervisor_libklsd_a_SOURCES = \
 	supervisor/lease.c supervisor/lease.h
+
+# == control socket and metrics ==
+# klsd links these with $(MHD_LIBS) $(MSGPACK_LIBS) (KLS_AWS_LIBS has msgpack).
+supervisor_libklsd_a_CFLAGS += $(MHD_CFLAGS)
+supervisor_libklsd_a_SOURCES += \
+	supervisor/control.c supervisor/control.h \
+	supervisor/metrics.c supervisor/metrics.h supervisor/metrics_http.c
+
+# == klsd ==
+supervisor_libklsd_a_SOURCES += \
+	supervisor/lease_item.c supervisor/lease_item.h \
+	supervisor/lease_store.c supervisor/lease_store.h \
+	supervisor/pool.c supervisor/pool.h \
+	supervisor/readers.c supervisor/readers.h \
+	supervisor/checkpoints.c supervisor/checkpoints.h \
+	supervisor/shard_sync.c supervisor/shard_sync.h \
+	supervisor/worker_id.c supervisor/worker_id.h \
+	supervisor/klsd.c supervisor/klsd.h supervisor/klsd_int.h \
+	supervisor/held.c supervisor/sync.c supervisor/supervise.c
+
+sbin_PROGRAMS += supervisor/klsd
+supervisor_klsd_SOURCES = supervisor/main.c
+supervisor_klsd_CFLAGS = $(AM_CFLAGS) $(KLS_AWS_CFLAGS)
+supervisor_klsd_LDADD = supervisor/libklsd.a shm/libklsshm.a common/libklscommon.a $(KLS_AWS_LIBS)
+
+# == end of module blocks ==

@@ -242,6 +242,77 @@ tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/li
 		$(CUNIT_LIBS) $(LIBS)
 .PHONY: bench-reader
 
+# == service tests: sd_notify, frames, control socket, metrics, install ==
+check_PROGRAMS += tests/unit/sdnotify_test tests/unit/frame_test
+tests_unit_sdnotify_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_sdnotify_test_LDADD = $(TEST_COMMON_LIBS)
+tests_unit_frame_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_frame_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/control_test
+tests_unit_control_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_control_test_LDADD = supervisor/libklsd.a ctl/libklsctl.a shm/libklsshm.a \
+	$(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/metrics_test
+tests_unit_metrics_test_CPPFLAGS = $(TEST_CPPFLAGS) $(MHD_CFLAGS)
+tests_unit_metrics_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS) $(MHD_LIBS)
+# Shell tests: the init script (built from scripts/kls.init) and make install.
+TESTS += tests/init_test.sh tests/install_test.sh
+EXTRA_DIST += tests/init_test.sh tests/install_test.sh tests/init/klsd
+check_SCRIPTS = scripts/init.d/kls
+
+# == klsd tests ==
+KLSD_TEST_LIBS = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+KLSD_TEST_DEPS = supervisor/libklsd.a shm/libklsshm.a tests/libklstest.a common/libklscommon.a
+check_PROGRAMS += tests/unit/lease_item_test tests/unit/pool_test tests/unit/readers_test \
+	tests/unit/checkpoints_test tests/unit/shard_sync_test tests/unit/worker_id_test
+tests_unit_lease_item_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_lease_item_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_pool_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_pool_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_readers_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_readers_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_checkpoints_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_checkpoints_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_shard_sync_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_shard_sync_test_LDADD = $(KLSD_TEST_LIBS)
+tests_unit_worker_id_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_worker_id_test_LDADD = $(KLSD_TEST_LIBS)
+check_PROGRAMS += tests/integration/klsd_lease_test tests/integration/klsd_config_test
+tests_integration_klsd_lease_test_SOURCES = tests/integration/klsd_lease_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h tests/fake_reader.c tests/fake_reader.h
+tests_integration_klsd_lease_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_lease_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_klsd_config_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_config_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/integration/klsd_reader_test
+tests_integration_klsd_reader_test_SOURCES = tests/integration/klsd_reader_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
+tests_integration_klsd_reader_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_reader_test_LDADD = $(KLSD_TEST_LIBS)
+# The integration tests run the klsd binary (and the last one kls-reader and the examples).
+tests_integration_klsd_lease_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) $(KLSD_TEST_DEPS)
+tests_integration_klsd_config_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	tests/libklstest.a common/libklscommon.a
+tests_integration_klsd_reader_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	reader/kls-reader$(EXEEXT) examples/filelog.la examples/fault.la $(KLSD_TEST_DEPS)
+
+# == tools tests ==
+# kls-fixture and kls-produce run as programs (from the build tree), so these tests
+# depend on them being built first.
+check_PROGRAMS += tests/integration/fixture_test tests/integration/produce_test
+tests_integration_fixture_test_SOURCES = tests/integration/fixture_test.c tools/payload.c \
+	tests/spawn.c tests/spawn.h
+tests_integration_fixture_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_fixture_test_LDADD = $(TEST_COMMON_LIBS)
+tests_integration_fixture_test_DEPENDENCIES = tools/kls-fixture$(EXEEXT) tests/libklstest.a \
+	common/libklscommon.a
+tests_integration_produce_test_SOURCES = tests/integration/produce_test.c tools/payload.c \
+	tests/spawn.c tests/spawn.h
+tests_integration_produce_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_produce_test_LDADD = $(TEST_COMMON_LIBS)
+tests_integration_produce_test_DEPENDENCIES = tools/kls-produce$(EXEEXT) tests/libklstest.a \
+	common/libklscommon.a
+
 # == fan-out tests ==
 check_PROGRAMS += tests/unit/kinesis_consumer_test
 tests_unit_kinesis_consumer_test_CPPFLAGS = $(TEST_CPPFLAGS)

@@ -5,12 +5,8 @@
  */
 'use strict'
 
-const { serve, requireEmulator, stateDirArg } = require('./serve.js')
-
-const stateDir = stateDirArg()
-const dynalite = requireEmulator('dynalite')
-serve('dynalite', stateDir, dynalite({
+require('./serve.js').main('dynalite', {
 	createTableMs: 0,
 	deleteTableMs: 0,
 	updateTableMs: 0,
-}))
+})

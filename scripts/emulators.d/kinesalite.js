@@ -6,13 +6,9 @@
  */
 'use strict'
 
-const { serve, requireEmulator, stateDirArg } = require('./serve.js')
-
-const stateDir = stateDirArg()
-const kinesalite = requireEmulator('kinesalite')
-serve('kinesalite', stateDir, kinesalite({
+require('./serve.js').main('kinesalite', {
 	createStreamMs: 0,
 	deleteStreamMs: 0,
 	updateStreamMs: 0,
 	shardLimit: 1000,
-}))
+})

@@ -52,4 +52,11 @@ function stateDirArg() {
 	return dir
 }
 
-module.exports = { serve, requireEmulator, stateDirArg, writeAtomic }
+/* The whole of an emulator launcher: `node <pkg>.js STATE_DIR` serves package pkg,
+ * created with the given options, under the name pkg. */
+function main(pkg, options) {
+	const stateDir = stateDirArg()
+	serve(pkg, stateDir, requireEmulator(pkg)(options))
+}
+
+module.exports = { main, writeAtomic }

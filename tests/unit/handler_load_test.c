@@ -252,7 +252,7 @@ test_handler_load_refuses_writable(void)
 		{ "file", path, 0666, 0644, "world-writable" },
 		{ "file", path, 0664, 0644, "group-writable" },
 		{ "directory", sub, 0777, 0755, "world-writable" },
-		{ "directory", dir, 01777, 0700, "world-writable" },
+		{ "directory", dir, 0733, 0700, "world-writable" },
 		{ "directory", dir, 0770, 0700, "group-writable" },
 	};
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -289,6 +289,29 @@ test_handler_load_checks_symlink_target(void)
 	CU_ASSERT_EQUAL(chmod(wdir, 0777), 0);
 	snprintf(want, sizeof(want), "directory %s is world-writable (mode 0777)", wdir);
 	expect_refused(link, HANDLER_ERR_UNSAFE, want);
+	remove_tree(dir);
+}
+
+static void
+test_handler_load_accepts_root_sticky_directory(void)
+{
+	char dir[512], sub[1024], path[PATH_MAX], want[2 * PATH_MAX + 128];
+	struct handler h;
+	struct handler_error err;
+
+	make_counting_copy(dir, sizeof(dir), sub, sizeof(sub), path, sizeof(path));
+	/* Like /tmp: world-writable with the sticky bit. Only a root-owned one is trusted. */
+	CU_ASSERT_EQUAL_FATAL(chmod(sub, 01777), 0);
+	if (geteuid() == 0) {
+		CU_ASSERT_EQUAL(handler_load(path, &h, &err), 0);
+		handler_unload(&h);
+	} else {
+		CU_ASSERT_EQUAL(handler_load(path, &h, &err), -1);
+	}
+	/* Without the sticky bit anyone could replace the file: refused. */
+	CU_ASSERT_EQUAL(chmod(sub, 0777), 0);
+	snprintf(want, sizeof(want), "directory %s is world-writable (mode 0777)", sub);
+	expect_refused(path, HANDLER_ERR_UNSAFE, want);
 	remove_tree(dir);
 }
 
@@ -922,6 +945,7 @@ static CU_TestInfo loader_tests[] = {
 	{ "refuses bad paths", test_handler_load_refuses_bad_paths },
 	{ "refuses writable components", test_handler_load_refuses_writable },
 	{ "checks the symlink target", test_handler_load_checks_symlink_target },
+	{ "accepts a root-owned sticky directory", test_handler_load_accepts_root_sticky_directory },
 	{ "refuses a foreign owner", test_handler_load_refuses_foreign_owner },
 	{ "optional callback defaults", test_handler_optional_defaults },
 	CU_TEST_INFO_NULL,

@@ -1,0 +1,349 @@
+/*
+ * klsd with the real kls-reader and the example handlers against the emulators: a
+ * 4-shard stream consumed completely (every record once, per-shard order, the final
+ * persisted checkpoint at each shard's last record, leases released on SIGTERM), and
+ * readers crashing at random points (fault.so) restarted while the lease stays with
+ * its owner (leaseOwner and ownerSwitchesSinceCheckpoint never show a take).
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/clock.h"
+#include "shm/table.h"
+#include "tests/harness.h"
+#include "tests/klsd_fixture.h"
+
+#define RECORDS 2000
+#define WORDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+struct line {
+	char seq[KLS_SHM_SEQ_MAX];
+	long pid;
+	int rec; /* the N of "rec-N" */
+};
+
+struct shard_lines {
+	char shard[KINESIS_SHARD_ID_MAX + 1];
+	struct line *v;
+	size_t n;
+};
+
+static struct shard_lines lines[4];
+static int nshards;
+
+static void
+free_lines(void)
+{
+	for (int i = 0; i < nshards; i++) {
+		free(lines[i].v);
+		lines[i].v = NULL;
+		lines[i].n = 0;
+	}
+}
+
+/* Reads every shard's record file (filelog's format, see examples/support.h). */
+static size_t
+read_lines(const struct klsd_fixture *f)
+{
+	size_t total = 0;
+
+	free_lines();
+	for (int i = 0; i < nshards; i++) {
+		char path[512], buf[1024], shard[160], seq[KLS_SHM_SEQ_MAX], worker[160], data[64];
+		unsigned long long sub;
+		long long t0, t1;
+		long pid;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/out-%s.log", f->dir, lines[i].shard);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		lines[i].v = calloc(RECORDS * 2, sizeof(struct line));
+		while (lines[i].v && lines[i].n < RECORDS * 2 && fgets(buf, sizeof(buf), fp)) {
+			struct line *l = &lines[i].v[lines[i].n];
+			if (sscanf(buf, "%159s %135s %llu %159s %ld %lld %lld %63s", shard, seq,
+			        &sub, worker, &pid, &t0, &t1, data) != 8 ||
+			    strncmp(data, "rec-", 4) != 0)
+				continue; /* a line being written right now */
+			snprintf(l->seq, sizeof(l->seq), "%s", seq);
+			l->pid = pid;
+			l->rec = atoi(data + 4);
+			lines[i].n++;
+		}
+		fclose(fp);
+		total += lines[i].n;
+	}
+	return total;
+}
+
+/* Distinct records seen over all shards. */
+static int
+distinct_records(void)
+{
+	static bool seen[RECORDS];
+	int n = 0;
+
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < nshards; i++)
+		for (size_t j = 0; j < lines[i].n; j++) {
+			int r = lines[i].v[j].rec;
+			if (r >= 0 && r < RECORDS && !seen[r]) {
+				seen[r] = true;
+				n++;
+			}
+		}
+	return n;
+}
+
+static int
+list_shards(struct klsd_fixture *f)
+{
+	struct kinesis_shard_list l = { 0 };
+	struct aws_error err;
+
+	if (kinesis_list_shards(f->kin, f->stream, NULL, &l, &err) < 0) {
+		fprintf(stderr, "\n%s\n", err.message);
+		return -1;
+	}
+	nshards = (int)(l.n < 4 ? l.n : 4);
+	for (int i = 0; i < nshards; i++)
+		snprintf(lines[i].shard, sizeof(lines[i].shard), "%s", l.shards[i].shard_id);
+	kinesis_shard_list_free(&l);
+	return 0;
+}
+
+/* Within each reader run (pid), records come in sequence order. */
+static void
+check_order(void)
+{
+	for (int i = 0; i < nshards; i++)
+		for (size_t j = 1; j < lines[i].n; j++) {
+			const struct line *a = &lines[i].v[j - 1], *b = &lines[i].v[j];
+			int cmp = 0;
+			if (a->pid != b->pid)
+				continue;
+			CU_ASSERT_EQUAL(kls_seqnum_cmp(a->seq, 0, b->seq, 0, &cmp), 0);
+			CU_ASSERT_TRUE(cmp < 0);
+		}
+}
+
+static const char *
+config_for(struct klsd_fixture *f, const char *handler_keys, char *out, size_t size)
+{
+	snprintf(out, size,
+	    "max_records = 100\nidle_backoff_ms = 100\n"
+	    "[lease]\nfailover_ms = 6000\nrenew_interval_ms = 1000\n"
+	    "[handler]\npath = %s/out-%%s.log\n%s",
+	    f->dir, handler_keys);
+	return out;
+}
+
+static void
+test_klsd_reader_consumes_stream(void)
+{
+	struct klsd_fixture f;
+	char extra[1024];
+	kls_mono end;
+	size_t total = 0;
+
+	if (fixture_init(&f, "klsd-e2e", 4) < 0 || list_shards(&f) < 0)
+		goto out;
+	fixture_example(&f, "filelog");
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, "", extra, sizeof(extra))),
+	    0);
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, RECORDS / 2), 0);
+	if (!fixture_start_owning(&f, NULL, 4))
+		goto out;
+	/* Records keep flowing while the readers run. */
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, RECORDS / 2, RECORDS / 2), 0);
+	end = mono_add_ms(mono_now(), 90000);
+	while (mono_before(mono_now(), end) && (total = read_lines(&f)) < RECORDS)
+		sleep_ms(250);
+	/* Every record exactly once (no crash, so no redelivery). */
+	CU_ASSERT_EQUAL(total, RECORDS);
+	CU_ASSERT_EQUAL(distinct_records(), RECORDS);
+	check_order();
+	/* The last batch of each shard is checkpointed (auto): the table's checkpoint
+	 * reaches the shard's last record. */
+	for (int i = 0; i < nshards; i++) {
+		const char *last = lines[i].n ? lines[i].v[lines[i].n - 1].seq : NULL;
+		bool ok = false;
+		CU_ASSERT_PTR_NOT_NULL(last);
+		for (kls_mono e = mono_add_ms(mono_now(), 15000);
+		     last && !ok && mono_before(mono_now(), e);) {
+			struct lease *v;
+			int n = fixture_leases(&f, &v);
+			for (int j = 0; j < n; j++)
+				if (strcmp(v[j].key, lines[i].shard) == 0)
+					ok = strcmp(v[j].checkpoint, last) == 0;
+			if (n > 0)
+				free(v);
+			if (!ok)
+				sleep_ms(200);
+		}
+		CU_ASSERT_TRUE(ok);
+	}
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
+out:
+	free_lines();
+	fixture_done(&f);
+}
+
+static void
+test_klsd_reader_crashes_restarted(void)
+{
+	struct klsd_fixture f;
+	char keys[512], extra[1024];
+	kls_mono end;
+	int faults = 0, samples = 0;
+	bool owner_kept = true;
+
+	if (fixture_init(&f, "klsd-faults", 4) < 0 || list_shards(&f) < 0)
+		goto out;
+	fixture_example(&f, "fault");
+	snprintf(keys, sizeof(keys),
+	    "mode = segv\nprobability = 0.01\nseed = 7\nmax_faults = 3\nstate_file = "
+	    "%s/faults-%%s\n",
+	    f.dir);
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, keys, extra, sizeof(extra))),
+	    0);
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, RECORDS), 0);
+	if (!fixture_start_owning(&f, NULL, 4))
+		goto out;
+	end = mono_add_ms(mono_now(), 120000);
+	while (mono_before(mono_now(), end)) {
+		struct lease *v;
+		int n = fixture_leases(&f, &v);
+		/* Throughout: every lease with this worker, never taken again (a take would
+		 * make ownerSwitchesSinceCheckpoint 2, or change the owner). */
+		for (int j = 0; j < n; j++)
+			owner_kept &= strcmp(v[j].owner, f.worker) == 0 && v[j].owner_switches <= 1;
+		if (n > 0)
+			free(v);
+		samples++;
+		read_lines(&f);
+		if (distinct_records() == RECORDS)
+			break;
+		sleep_ms(300);
+	}
+	CU_ASSERT_EQUAL(distinct_records(), RECORDS);
+	CU_ASSERT_TRUE(owner_kept);
+	CU_ASSERT_TRUE(samples > 1);
+	check_order();
+	for (int i = 0; i < nshards; i++) {
+		char path[512], text[32] = "";
+		FILE *fp;
+		snprintf(path, sizeof(path), "%s/faults-%s", f.dir, lines[i].shard);
+		if ((fp = fopen(path, "r"))) {
+			if (fgets(text, sizeof(text), fp))
+				faults += atoi(text);
+			fclose(fp);
+		}
+	}
+	/* Every fault was a crash that klsd logged with shard, pid and signal. */
+	CU_ASSERT_TRUE(faults >= 4);
+	CU_ASSERT_EQUAL(fixture_log_count(&f, false,
+	                    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV",
+	                        "; restart ")),
+	    faults);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
+out:
+	free_lines();
+	fixture_done(&f);
+}
+
+static void
+test_klsd_reader_split(void)
+{
+	struct klsd_fixture f;
+	struct kinesis_shard_list l = { 0 };
+	struct aws_error err;
+	char extra[1024], split[KINESIS_HASH_KEY_MAX + 1], parent[KINESIS_SHARD_ID_MAX + 1];
+	struct lease *v = NULL;
+	kls_mono end;
+	int n, children = 0;
+
+	if (fixture_init(&f, "klsd-split", 1) < 0 || list_shards(&f) < 0)
+		goto out;
+	fixture_example(&f, "filelog");
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, config_for(&f, "", extra, sizeof(extra))),
+	    0);
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, 100), 0);
+	if (!fixture_start_owning(&f, NULL, 1))
+		goto out;
+	end = mono_add_ms(mono_now(), 60000);
+	while (mono_before(mono_now(), end) && read_lines(&f) < 100)
+		sleep_ms(200);
+	CU_ASSERT_EQUAL_FATAL(distinct_records(), 100);
+
+	/* Split the shard while it is read; new records go to the children. */
+	CU_ASSERT_EQUAL_FATAL(kinesis_list_shards(f.kin, f.stream, NULL, &l, &err), 0);
+	snprintf(parent, sizeof(parent), "%s", l.shards[0].shard_id);
+	CU_ASSERT_EQUAL_FATAL(kinesis_hash_key_split_point(l.shards[0].starting_hash_key,
+	                          l.shards[0].ending_hash_key, split, sizeof(split)),
+	    0);
+	kinesis_shard_list_free(&l);
+	CU_ASSERT_EQUAL_FATAL(kinesis_split_shard(f.kin, f.stream, parent, split, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(kinesis_wait_active(f.kin, f.stream, 30000, NULL, &err), 0);
+	CU_ASSERT_EQUAL_FATAL(list_shards(&f), 0);
+	CU_ASSERT_EQUAL(nshards, 3);
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 100, 100), 0);
+	end = mono_add_ms(mono_now(), 90000);
+	while (mono_before(mono_now(), end)) {
+		read_lines(&f);
+		if (distinct_records() == 200)
+			break;
+		sleep_ms(250);
+	}
+	CU_ASSERT_EQUAL(distinct_records(), 200);
+	check_order();
+	/* The parent finished with SHARD_END; the children have leases naming it and are
+	 * held by this worker. */
+	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("lease ", "SHARD_END checkpointed")), 1);
+	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("reached the end of the shard")), 1);
+	n = fixture_leases(&f, &v);
+	CU_ASSERT_EQUAL(n, 3);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v[i].key, parent) == 0) {
+			CU_ASSERT_STRING_EQUAL(v[i].checkpoint, "SHARD_END");
+			CU_ASSERT_STRING_EQUAL(v[i].owner, "");
+			continue;
+		}
+		children++;
+		CU_ASSERT_EQUAL(v[i].nparents, 1);
+		CU_ASSERT_STRING_EQUAL(v[i].parents[0], parent);
+		CU_ASSERT_STRING_EQUAL(v[i].owner, f.worker);
+	}
+	CU_ASSERT_EQUAL(children, 2);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
+	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
+out:
+	free(v);
+	free_lines();
+	fixture_done(&f);
+}
+
+static CU_TestInfo klsd_reader_tests[] = {
+	{ "4 shards consumed end to end", test_klsd_reader_consumes_stream },
+	{ "crashing readers restarted, lease kept", test_klsd_reader_crashes_restarted },
+	{ "split: parent to SHARD_END, then its children", test_klsd_reader_split },
+	CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+	{ "klsd_reader", NULL, NULL, NULL, NULL, klsd_reader_tests },
+	CU_SUITE_INFO_NULL,
+};
+
+int
+main(int argc, char **argv)
+{
+	return test_main(argc, argv, suites);
+}
