@@ -24,6 +24,11 @@
  *                        is replaced by the shard id (one count per shard). The count
  *                        is written and synced before each fault.
  *   exit_status = N      the status for mode = exit (default 1)
+ *   checkpoint_before = yes|no   before faulting, checkpoint at the record before the
+ *                        faulting one (kls_checkpoint_at; with path, its line is
+ *                        written first), so the next reader starts exactly there
+ *                        (default no). Inside a KPL aggregate that is a checkpoint
+ *                        inside the aggregate.
  *   path = FILE, fsync = yes|no   the record lines, as in filelog (optional)
  *
  * Exactly one of at_record and probability is required unless mode = none.
@@ -69,6 +74,11 @@ struct fault {
 	int state_fd;	      /* -1 without state_file */
 	char state_path[PATH_MAX];
 	bool lines;
+	bool checkpoint_before;
+	/* The last record processed in an earlier batch, for checkpoint_before when the
+	 * first record of a batch faults. */
+	char last_seq[KLS_SEQUENCE_MAX + 1];
+	uint64_t last_sub;
 	struct linefile out;
 	const char *shard_id;
 	const char *worker_id;
@@ -174,7 +184,9 @@ fault_configure(struct fault *f, const struct kls_handler_config *config, char *
 		UINT64_MAX, &seed, err, errlen) == -1 ||
 	    ex_config_u64(config, "max_faults", UINT64_MAX, UINT64_MAX, &f->max_faults, err,
 		errlen) == -1 ||
-	    ex_config_u64(config, "exit_status", 1, 255, &status, err, errlen) == -1)
+	    ex_config_u64(config, "exit_status", 1, 255, &status, err, errlen) == -1 ||
+	    ex_config_bool(config, "checkpoint_before", false, &f->checkpoint_before, err,
+		errlen) == -1)
 		return -1;
 	if (f->mode != FAULT_NONE &&
 	    (kls_config_get(config, "at_record") != NULL) ==
@@ -288,8 +300,20 @@ fault_process(void *state, const struct kls_record *records, size_t n, struct kl
 		kls_log(ctx, KLS_LOG_ERROR, "fault: write %s: %s", f->out.path, strerror(errno));
 		return KLS_HANDLER_ERROR;
 	}
-	if (i == n)
+	if (i == n) {
+		snprintf(f->last_seq, sizeof(f->last_seq), "%s", records[n - 1].sequence_number);
+		f->last_sub = records[n - 1].sub_sequence_number;
 		return KLS_HANDLER_OK;
+	}
+	if (f->checkpoint_before && (i > 0 || f->last_seq[0] != '\0')) {
+		const char *seq = i > 0 ? records[i - 1].sequence_number : f->last_seq;
+		uint64_t sub = i > 0 ? records[i - 1].sub_sequence_number : f->last_sub;
+		int rc = kls_checkpoint_at(ctx, seq, sub);
+
+		if (rc != KLS_OK)
+			kls_log(ctx, KLS_LOG_WARN, "fault: checkpoint at %s/%" PRIu64 ": %s", seq, sub,
+			    kls_strerror(rc));
+	}
 
 	if (state_count(f) == -1)
 		kls_log(ctx, KLS_LOG_WARN, "fault: state_file %s: %s", f->state_path, strerror(errno));

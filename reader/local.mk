@@ -22,4 +22,7 @@ reader_kls_reader_CPPFLAGS = $(AM_CPPFLAGS) $(LIBBSD_CFLAGS)
 reader_kls_reader_LDADD = reader/libklsreader.a shm/libklsshm.a common/libklscommon.a \
 	$(KLS_AWS_LIBS)
 
+# == KPL de-aggregation in the reader ==
+reader_libklsreader_a_SOURCES += reader/deagg.c reader/deagg.h
+
 # == end of module blocks ==

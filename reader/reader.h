@@ -19,6 +19,7 @@
 #include "common/reader_proto.h"
 #include "kls/handler.h"
 #include "reader/checkpoint_ctx.h"
+#include "reader/deagg.h"
 #include "reader/fence.h"
 #include "reader/handler_load.h"
 #include "reader/pace.h"
@@ -64,13 +65,15 @@ struct reader {
 	struct pace pace;
 	struct kls_buf resp, arena;
 	struct getrecords_result res;
-	struct kls_record *recs; /* the batch as handed to the handler */
+	struct deagg deagg;
+	struct kls_record *recs; /* the batch as handed to the handler (deagg.c) */
 	size_t recs_cap;
 	char iterator[KINESIS_ITERATOR_MAX + 1];
 	/* Where reading started, for a new iterator before anything was delivered. */
 	struct kinesis_position start;
 	char start_seq[KLS_SHM_SEQ_MAX];
-	/* Resuming inside a KPL aggregate: records up to (seq, sub) were done. */
+	/* Resuming from a checkpoint or the last delivered record, read again
+	 * AT_SEQUENCE_NUMBER: records up to (seq, sub) were done. */
 	bool skip_through;
 	char skip_seq[KLS_SHM_SEQ_MAX];
 	uint64_t skip_sub;
@@ -134,9 +137,9 @@ int fetch_open(struct reader *r);
 int fetch_run(struct reader *r);
 void fetch_close(struct reader *r);
 
-/* Keeps the records the handler has already finished when resuming inside an
- * aggregate: those at or before (skip_seq, skip_sub) among KPL sub-records. Returns
- * the index of the first record to deliver. The hook KPL de-aggregation feeds. */
+/* Keeps the records the handler has already finished when resuming: those at or
+ * before (skip_seq, skip_sub), as KCL filters them (see fetch.c for the one
+ * exception). Returns the index of the first record to deliver. */
 size_t fetch_skip_done(struct reader *r, const struct kls_record *recs, size_t n);
 
 #endif

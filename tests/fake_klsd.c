@@ -159,6 +159,7 @@ fk_answer(struct fake_klsd *fx, const struct kls_progress *pr)
 		fx->l.ckpt_subseq = pr->req_subseq;
 		if (fx->n_ckpts < MAX_CKPTS) {
 			memcpy(fx->ckpts[fx->n_ckpts], pr->req_seq, sizeof(fx->ckpts[0]));
+			fx->ckpt_subs[fx->n_ckpts] = pr->req_subseq;
 			fx->ckpt_state[fx->n_ckpts++] = pr->handler_state;
 		}
 	} else {

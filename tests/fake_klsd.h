@@ -42,6 +42,7 @@ struct fake_klsd {
 	struct kls_progress prog;    /* the last clean read of the progress group */
 	size_t n_ckpts;              /* checkpoints persisted, in order */
 	char ckpts[MAX_CKPTS][KLS_SHM_SEQ_MAX];
+	uint64_t ckpt_subs[MAX_CKPTS];  /* their sub-sequence numbers */
 	uint32_t ckpt_state[MAX_CKPTS]; /* the reader's handler_state at each request */
 };
 

@@ -242,6 +242,17 @@ tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/li
 		$(CUNIT_LIBS) $(LIBS)
 .PHONY: bench-reader
 
+# KPL de-aggregation in the reader: the batch builder and resume filter (unit), and
+# kls-reader end to end with aggregated records (integration).
+check_PROGRAMS += tests/unit/deagg_test
+tests_unit_deagg_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_deagg_test_LDADD = reader/libklsreader.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/integration/reader_kpl_test
+tests_integration_reader_kpl_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_reader_kpl_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_reader_kpl_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
+	examples/fault.la shm/libklsshm.a tests/libklstest.a common/libklscommon.a
+
 # == service tests: sd_notify, frames, control socket, metrics, install ==
 check_PROGRAMS += tests/unit/sdnotify_test tests/unit/frame_test
 tests_unit_sdnotify_test_CPPFLAGS = $(TEST_CPPFLAGS)
