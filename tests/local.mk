@@ -328,6 +328,14 @@ tests_integration_produce_test_DEPENDENCIES = tools/kls-produce$(EXEEXT) tests/l
 check_PROGRAMS += tests/unit/kinesis_consumer_test
 tests_unit_kinesis_consumer_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_kinesis_consumer_test_LDADD = $(TEST_COMMON_LIBS)
+# kls-reader in fan-out mode against a loopback stub (the test plays klsd).
+check_PROGRAMS += tests/unit/subscribe_test
+tests_unit_subscribe_test_SOURCES = tests/unit/subscribe_test.c \
+	tests/eventstream_enc.c tests/eventstream_enc.h
+tests_unit_subscribe_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_subscribe_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_unit_subscribe_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
+	shm/libklsshm.a tests/libklstest.a common/libklscommon.a
 
 # == end of test blocks ==
 
