@@ -336,6 +336,13 @@ tests_unit_subscribe_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_subscribe_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
 tests_unit_subscribe_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
 	shm/libklsshm.a tests/libklstest.a common/libklscommon.a
+# Consumers, kls-reader in fan-out mode and the latency against polling, on kinesis-local
+# (KINESIS_LOCAL_ENDPOINT: scripts/test starts it).
+check_PROGRAMS += tests/integration/fanout_test
+tests_integration_fanout_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_fanout_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_fanout_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
+	shm/libklsshm.a tests/libklstest.a common/libklscommon.a
 
 # == end of test blocks ==
 
