@@ -338,11 +338,15 @@ tests_unit_subscribe_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
 	shm/libklsshm.a tests/libklstest.a common/libklscommon.a
 # Consumers, kls-reader in fan-out mode and the latency against polling, on kinesis-local
 # (KINESIS_LOCAL_ENDPOINT: scripts/test starts it).
+# klsd too: it registers the consumer at start.
 check_PROGRAMS += tests/integration/fanout_test
+tests_integration_fanout_test_SOURCES = tests/integration/fanout_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
 tests_integration_fanout_test_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_integration_fanout_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
-tests_integration_fanout_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
-	shm/libklsshm.a tests/libklstest.a common/libklscommon.a
+tests_integration_fanout_test_LDADD = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_fanout_test_DEPENDENCIES = reader/kls-reader supervisor/klsd$(EXEEXT) \
+	examples/filelog.la supervisor/libklsd.a shm/libklsshm.a tests/libklstest.a \
+	common/libklscommon.a
 
 # == end of test blocks ==
 

@@ -29,8 +29,10 @@
 #include "reader/checkpoint_ctx.h"
 #include "tests/fake_klsd.h"
 #include "tests/harness.h"
+#include "tests/klsd_fixture.h"
 
 #define MAX_RECORDS 400
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static struct aws_creds_provider *creds;
 static struct kinesis_client *kc;
@@ -358,6 +360,130 @@ test_fanout_delivers_and_resumes_after_kill(void)
 	stream_drop(&st);
 }
 
+/* Records rec-<first>.. of one shard file of klsd's readers: appends their numbers to
+ * out (at most max in all); -1 when a shard's records are not in rising order. */
+static int
+klsd_shard_records(const struct klsd_fixture *f, const char *shard, int *out, size_t *n,
+    size_t max)
+{
+	char path[512], buf[1024];
+	int last = -1, rc = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/out-%s.log", f->dir, shard);
+	if (!(fp = fopen(path, "r")))
+		return 0;
+	while (*n < max && fgets(buf, sizeof(buf), fp)) {
+		const char *d = strstr(buf, " rec-");
+		int rec;
+
+		if (!d || !strchr(buf, '\n'))
+			continue; /* a line being written right now */
+		rec = atoi(d + 5);
+		if (rec <= last)
+			rc = -1;
+		last = rec;
+		out[(*n)++] = rec;
+	}
+	fclose(fp);
+	return rc;
+}
+
+/* Every record 0..n-1 delivered exactly once over both shards, each shard in order. */
+static size_t
+klsd_delivered(const struct klsd_fixture *f, bool *ordered)
+{
+	static const char *const shards[] = { "shardId-000000000000", "shardId-000000000001" };
+	static int recs[2 * MAX_RECORDS];
+	static bool seen[MAX_RECORDS];
+	size_t n = 0, distinct = 0;
+
+	*ordered = true;
+	for (size_t i = 0; i < 2; i++)
+		if (klsd_shard_records(f, shards[i], recs, &n, N_OF(recs)) < 0)
+			*ordered = false;
+	memset(seen, 0, sizeof(seen));
+	for (size_t i = 0; i < n; i++)
+		if (recs[i] >= 0 && recs[i] < MAX_RECORDS && !seen[recs[i]]) {
+			seen[recs[i]] = true;
+			distinct++;
+		}
+	return distinct == n ? n : 0;
+}
+
+/*
+ * klsd with read_mode = fan-out: it registers the consumer at start (ACTIVE before any
+ * reader runs), its readers find it by name and deliver every record of a 2-shard
+ * stream once, per-shard order kept, also those put while they stream. The
+ * registration outlives klsd's clean exit: it belongs to the application, not a worker.
+ */
+static void
+test_fanout_klsd_registers_and_readers_deliver(void)
+{
+	const char *kl = test_env("KINESIS_LOCAL_ENDPOINT");
+	char *saved = getenv("KINESIS_ENDPOINT") ? strdup(getenv("KINESIS_ENDPOINT")) : NULL;
+	struct klsd_fixture f;
+	struct kinesis_stream_summary sum;
+	struct kinesis_consumer con;
+	struct aws_error err;
+	char extra[1024];
+	bool ordered = false;
+	size_t total = 0;
+	kls_mono end;
+
+	if (!kl)
+		return;
+	/* The fixture and klsd both take Kinesis from KINESIS_ENDPOINT. */
+	setenv("KINESIS_ENDPOINT", kl, 1);
+	if (fixture_init(&f, "kls-fo-klsd", 2) < 0)
+		goto out;
+	fixture_example(&f, "filelog");
+	snprintf(extra, sizeof(extra),
+	    "read_mode = fan-out\nconsumer_name = kls-fo-d\n"
+	    "[lease]\nfailover_ms = 6000\nrenew_interval_ms = 1000\n"
+	    "[handler]\npath = %s/out-%%s.log\n",
+	    f.dir);
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, extra), 0);
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, 100), 0);
+	if (!fixture_start_owning(&f, NULL, 2))
+		goto out;
+	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 100, 50), 0);
+	end = mono_add_ms(mono_now(), 90000);
+	while (mono_before(mono_now(), end) && (total = klsd_delivered(&f, &ordered)) < 150)
+		sleep_ms(250);
+	CU_ASSERT_EQUAL(total, 150);
+	CU_ASSERT(ordered);
+	CU_ASSERT(fixture_log_count(&f, false,
+	              (const char *const[]){ "enhanced fan-out: consumer kls-fo-d is arn:", NULL }) ==
+	          1);
+	/* Both readers read through the subscription, not GetRecords. */
+	CU_ASSERT(fixture_log_count(&f, false,
+	              (const char *const[]){ "enhanced fan-out as consumer kls-fo-d", NULL }) >= 2);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
+	if (kinesis_describe_stream_summary(f.kin, f.stream, &sum, &err) == 0) {
+		CU_ASSERT_EQUAL(
+		    kinesis_describe_stream_consumer(f.kin, sum.stream_arn, "kls-fo-d", NULL, &con, &err),
+		    0);
+		CU_ASSERT_STRING_EQUAL(con.status, "ACTIVE");
+		/* Gone before the stream can be deleted. */
+		kinesis_deregister_stream_consumer(f.kin, sum.stream_arn, "kls-fo-d", NULL, &err);
+		end = mono_add_ms(mono_now(), 10000);
+		while (kinesis_describe_stream_consumer(f.kin, sum.stream_arn, "kls-fo-d", NULL, &con,
+		           &err) == 0 &&
+		    mono_before(mono_now(), end))
+			sleep_ms(50);
+	}
+out:
+	if (total != 150)
+		fixture_dump_log(&f);
+	fixture_done(&f);
+	if (saved)
+		setenv("KINESIS_ENDPOINT", saved, 1);
+	else
+		unsetenv("KINESIS_ENDPOINT");
+	free(saved);
+}
+
 static int
 cmp_i64(const void *a, const void *b)
 {
@@ -421,6 +547,7 @@ test_fanout_latency_against_polling(void)
 static CU_TestInfo tests[] = {
 	{ "consumer calls and ensure", test_fanout_consumer_calls },
 	{ "delivers in order, resumes after a kill", test_fanout_delivers_and_resumes_after_kill },
+	{ "klsd registers, its readers deliver", test_fanout_klsd_registers_and_readers_deliver },
 	{ "latency: fan-out against polling (printed)", test_fanout_latency_against_polling },
 	CU_TEST_INFO_NULL,
 };
