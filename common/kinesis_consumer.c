@@ -56,7 +56,8 @@ valid_arn(const char *s)
 	if (!s || strncmp(s, "arn:", 4) != 0)
 		return false;
 	for (; s[n]; n++)
-		if (n >= KINESIS_ARN_MAX || (unsigned char)s[n] <= 0x20 || (unsigned char)s[n] >= 0x7f)
+		if (n >= KINESIS_ARN_MAX || (unsigned char)s[n] <= 0x20 ||
+		    (unsigned char)s[n] >= 0x7f)
 			return false;
 	return true;
 }
@@ -66,8 +67,9 @@ check_arn(const char *call, const char *what, const char *arn, struct aws_error 
 {
 	if (valid_arn(arn))
 		return 0;
-	awsj_local_error(err, "InvalidArgument", "%s: %s \"%.*s\" is not an ARN of at most %d characters",
-	    call, what, 140, arn ? arn : "(null)", KINESIS_ARN_MAX);
+	awsj_local_error(err, "InvalidArgument",
+	    "%s: %s \"%.*s\" is not an ARN of at most %d characters", call, what, 140,
+	    arn ? arn : "(null)", KINESIS_ARN_MAX);
 	return -1;
 }
 
@@ -140,7 +142,8 @@ parse_consumer_obj(json_object *o, const char *where, struct kinesis_consumer *o
 	        sizeof(out->stream_arn), err) < 0)
 		return -1;
 	if (!valid_arn(out->arn)) {
-		awsj_bad_response(err, "%s.ConsumerARN: \"%.*s\" is not an ARN", where, 140, out->arn);
+		awsj_bad_response(err, "%s.ConsumerARN: \"%.*s\" is not an ARN", where, 140,
+		    out->arn);
 		return -1;
 	}
 	if (!out->name[0] || !out->status[0]) {
@@ -193,7 +196,8 @@ kinesis_parse_list_consumers(const char *body, size_t len, struct kinesis_consum
 		while (cap < list->n + n)
 			cap *= 2;
 		if (!(p = reallocarray(list->consumers, cap, sizeof(*p)))) {
-			awsj_local_error(err, "NoMemory", "%zu consumers: %s", cap, strerror(errno));
+			awsj_local_error(err, "NoMemory", "%zu consumers: %s", cap,
+			    strerror(errno));
 			goto out;
 		}
 		list->consumers = p;
@@ -221,8 +225,8 @@ out:
 /* ---- calls ---- */
 
 int
-kinesis_register_stream_consumer(struct kinesis_client *c, const char *stream_arn,
-    const char *name, struct kinesis_consumer *out, struct aws_error *err)
+kinesis_register_stream_consumer(struct kinesis_client *c, const char *stream_arn, const char *name,
+    struct kinesis_consumer *out, struct aws_error *err)
 {
 	struct kinesis_consumer tmp;
 	json_object *req;
@@ -242,9 +246,8 @@ kinesis_register_stream_consumer(struct kinesis_client *c, const char *stream_ar
 }
 
 int
-kinesis_describe_stream_consumer(struct kinesis_client *c, const char *stream_arn,
-    const char *name, const char *consumer_arn, struct kinesis_consumer *out,
-    struct aws_error *err)
+kinesis_describe_stream_consumer(struct kinesis_client *c, const char *stream_arn, const char *name,
+    const char *consumer_arn, struct kinesis_consumer *out, struct aws_error *err)
 {
 	json_object *req;
 	int rc;
@@ -252,11 +255,12 @@ kinesis_describe_stream_consumer(struct kinesis_client *c, const char *stream_ar
 	if (check_target("DescribeStreamConsumer", stream_arn, name, consumer_arn, err) < 0)
 		return -1;
 	if (!(req = target_request(stream_arn, name, consumer_arn)))
-		return kin_no_memory(err, "DescribeStreamConsumer", target_name(name, consumer_arn));
+		return kin_no_memory(err, "DescribeStreamConsumer",
+		    target_name(name, consumer_arn));
 	rc = awsj_send(&c->j, "DescribeStreamConsumer", req, err);
 	if (rc == 0)
-		rc = kinesis_parse_consumer(c->j.resp.data, c->j.resp.len, "ConsumerDescription", out,
-		    err);
+		rc = kinesis_parse_consumer(c->j.resp.data, c->j.resp.len, "ConsumerDescription",
+		    out, err);
 	if (rc < 0)
 		awsj_context(err, "DescribeStreamConsumer %s", target_name(name, consumer_arn));
 	return rc;
@@ -295,8 +299,8 @@ kinesis_list_stream_consumers(struct kinesis_client *c, const char *stream_arn,
 		if (!token)
 			return 0;
 	}
-	awsj_bad_response(err, "ListStreamConsumers %s: still a NextToken after %d pages", stream_arn,
-	    KINESIS_CONSUMER_PAGES_MAX);
+	awsj_bad_response(err, "ListStreamConsumers %s: still a NextToken after %d pages",
+	    stream_arn, KINESIS_CONSUMER_PAGES_MAX);
 fail:
 	free(token);
 	out->n = 0;
@@ -312,7 +316,8 @@ kinesis_deregister_stream_consumer(struct kinesis_client *c, const char *stream_
 	if (check_target("DeregisterStreamConsumer", stream_arn, name, consumer_arn, err) < 0)
 		return -1;
 	if (!(req = target_request(stream_arn, name, consumer_arn)))
-		return kin_no_memory(err, "DeregisterStreamConsumer", target_name(name, consumer_arn));
+		return kin_no_memory(err, "DeregisterStreamConsumer",
+		    target_name(name, consumer_arn));
 	if (awsj_send(&c->j, "DeregisterStreamConsumer", req, err) < 0) {
 		awsj_context(err, "DeregisterStreamConsumer %s", target_name(name, consumer_arn));
 		return -1;
@@ -418,14 +423,14 @@ kinesis_subscribe_body(struct kls_buf *out, const char *consumer_arn, const char
 	    kin_check_shard("SubscribeToShard", "consumer", shard_id, err) < 0)
 		return -1;
 	if (!type) {
-		awsj_local_error(err, "InvalidArgument", "SubscribeToShard %s: no starting position",
-		    shard_id);
+		awsj_local_error(err, "InvalidArgument",
+		    "SubscribeToShard %s: no starting position", shard_id);
 		return -1;
 	}
 	if (by_seq && !awsj_is_decimal(pos->sequence_number, KINESIS_SEQUENCE_MAX)) {
 		awsj_local_error(err, "InvalidArgument",
-		    "SubscribeToShard %s: %s needs a decimal sequence number, got \"%.*s\"", shard_id,
-		    type, 140, pos->sequence_number ? pos->sequence_number : "(null)");
+		    "SubscribeToShard %s: %s needs a decimal sequence number, got \"%.*s\"",
+		    shard_id, type, 140, pos->sequence_number ? pos->sequence_number : "(null)");
 		return -1;
 	}
 	if (pos->type == KINESIS_AT_TIMESTAMP && pos->timestamp_ms < 0) {
@@ -467,9 +472,8 @@ nomem:
 }
 
 int
-kinesis_subscribe_to_shard(struct kinesis_client *c, const char *consumer_arn,
-    const char *shard_id, const struct kinesis_position *pos, const struct http_stream *stream,
-    struct aws_error *err)
+kinesis_subscribe_to_shard(struct kinesis_client *c, const char *consumer_arn, const char *shard_id,
+    const struct kinesis_position *pos, const struct http_stream *stream, struct aws_error *err)
 {
 	struct kls_buf body;
 	int rc;

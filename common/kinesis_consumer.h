@@ -33,8 +33,8 @@
 struct kinesis_consumer {
 	char name[KINESIS_CONSUMER_NAME_MAX + 1];
 	char arn[KINESIS_ARN_MAX + 1];
-	char status[16];           /* CREATING, DELETING, ACTIVE */
-	double creation_timestamp; /* epoch seconds; 0 when not reported */
+	char status[16];                      /* CREATING, DELETING, ACTIVE */
+	double creation_timestamp;            /* epoch seconds; 0 when not reported */
 	char stream_arn[KINESIS_ARN_MAX + 1]; /* DescribeStreamConsumer only; else "" */
 };
 
@@ -69,8 +69,8 @@ int kinesis_deregister_stream_consumer(struct kinesis_client *c, const char *str
 
 /* Polls DescribeStreamConsumer until the consumer is ACTIVE, for at most timeout_ms.
  * out may be NULL. err->type "Timeout" when it is still not ACTIVE. */
-int kinesis_wait_consumer_active(struct kinesis_client *c, const char *stream_arn,
-    const char *name, int timeout_ms, struct kinesis_consumer *out, struct aws_error *err);
+int kinesis_wait_consumer_active(struct kinesis_client *c, const char *stream_arn, const char *name,
+    int timeout_ms, struct kinesis_consumer *out, struct aws_error *err);
 
 /*
  * The consumer name of stream_arn, registered if it is not yet, and ACTIVE: its ARN in

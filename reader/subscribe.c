@@ -123,8 +123,9 @@ on_message(struct sub *s, const struct eventstream_message *m)
 		char what[sizeof(s->err.message)];
 
 		memcpy(what, s->err.message, sizeof(what));
-		snprintf(s->err.message, sizeof(s->err.message), "SubscribeToShard %.*s: %.*s: %.*s",
-		    128, r->shard_id, 64, s->err.type, 280, what);
+		snprintf(s->err.message, sizeof(s->err.message),
+		    "SubscribeToShard %.*s: %.*s: %.*s", 128, r->shard_id, 64, s->err.type, 280,
+		    what);
 		return stop(s, SUB_FAILED);
 	}
 	s->last_event = mono_now();

@@ -109,8 +109,8 @@ stream_drop(struct stream *st)
 		return;
 	if (kinesis_deregister_stream_consumer(kc, st->arn, "kls-fo", NULL, &err) == 0)
 		while (kinesis_describe_stream_consumer(kc, st->arn, "kls-fo", NULL, &con, &err) ==
-		        0 &&
-		    mono_before(mono_now(), end))
+		           0 &&
+		       mono_before(mono_now(), end))
 			sleep_ms(50);
 	if (kinesis_delete_stream(kc, st->name, &err) < 0)
 		fprintf(stderr, "\ndelete %s: %s\n", st->name, err.message);
@@ -133,7 +133,8 @@ stream_put(struct stream *st, size_t n, int pause_ms, bool spread)
 		e = (struct kinesis_put_entry){ data, strlen(data), pk, NULL };
 		st->put_ns[st->n] = mono_now().ns;
 		if (kinesis_put_records(kc, st->name, &e, 1, &r, &failed, &err) < 0 || failed) {
-			fprintf(stderr, "\nput %s: %s\n", st->name, failed ? "refused" : err.message);
+			fprintf(stderr, "\nput %s: %s\n", st->name,
+			    failed ? "refused" : err.message);
 			return -1;
 		}
 		memcpy(st->seq[st->n], r.sequence_number, sizeof(st->seq[0]));
@@ -287,7 +288,8 @@ test_fanout_consumer_calls(void)
 	CU_ASSERT_EQUAL(kinesis_deregister_stream_consumer(kc, st.arn, "kls-fo", NULL, &err), 0);
 	/* Gone (or on its way out); ensure waits that out and registers it anew. */
 	CU_ASSERT_EQUAL(ensure(&st, again), 0);
-	CU_ASSERT_EQUAL(kinesis_describe_stream_consumer(kc, st.arn, "kls-fo", NULL, &con, &err), 0);
+	CU_ASSERT_EQUAL(kinesis_describe_stream_consumer(kc, st.arn, "kls-fo", NULL, &con, &err),
+	    0);
 	CU_ASSERT_STRING_EQUAL(con.status, "ACTIVE");
 	CU_ASSERT_STRING_EQUAL(con.arn, again);
 	kinesis_consumer_list_free(&l);
@@ -363,8 +365,7 @@ test_fanout_delivers_and_resumes_after_kill(void)
 /* Records rec-<first>.. of one shard file of klsd's readers: appends their numbers to
  * out (at most max in all); -1 when a shard's records are not in rising order. */
 static int
-klsd_shard_records(const struct klsd_fixture *f, const char *shard, int *out, size_t *n,
-    size_t max)
+klsd_shard_records(const struct klsd_fixture *f, const char *shard, int *out, size_t *n, size_t max)
 {
 	char path[512], buf[1024];
 	int last = -1, rc = 0;
@@ -453,24 +454,24 @@ test_fanout_klsd_registers_and_readers_deliver(void)
 		sleep_ms(250);
 	CU_ASSERT_EQUAL(total, 150);
 	CU_ASSERT(ordered);
-	CU_ASSERT(fixture_log_count(&f, false,
-	              (const char *const[]){ "enhanced fan-out: consumer kls-fo-d is arn:", NULL }) ==
-	          1);
+	CU_ASSERT(
+	    fixture_log_count(&f, false,
+	        (const char *const[]){ "enhanced fan-out: consumer kls-fo-d is arn:", NULL }) == 1);
 	/* Both readers read through the subscription, not GetRecords. */
 	CU_ASSERT(fixture_log_count(&f, false,
 	              (const char *const[]){ "enhanced fan-out as consumer kls-fo-d", NULL }) >= 2);
 	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	if (kinesis_describe_stream_summary(f.kin, f.stream, &sum, &err) == 0) {
-		CU_ASSERT_EQUAL(
-		    kinesis_describe_stream_consumer(f.kin, sum.stream_arn, "kls-fo-d", NULL, &con, &err),
+		CU_ASSERT_EQUAL(kinesis_describe_stream_consumer(f.kin, sum.stream_arn, "kls-fo-d",
+		                    NULL, &con, &err),
 		    0);
 		CU_ASSERT_STRING_EQUAL(con.status, "ACTIVE");
 		/* Gone before the stream can be deleted. */
 		kinesis_deregister_stream_consumer(f.kin, sum.stream_arn, "kls-fo-d", NULL, &err);
 		end = mono_add_ms(mono_now(), 10000);
-		while (kinesis_describe_stream_consumer(f.kin, sum.stream_arn, "kls-fo-d", NULL, &con,
-		           &err) == 0 &&
-		    mono_before(mono_now(), end))
+		while (kinesis_describe_stream_consumer(f.kin, sum.stream_arn, "kls-fo-d", NULL,
+		           &con, &err) == 0 &&
+		       mono_before(mono_now(), end))
 			sleep_ms(50);
 	}
 out:

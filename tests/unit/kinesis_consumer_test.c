@@ -20,9 +20,9 @@
 
 #define STREAM_ARN "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
 #define CONSUMER_ARN STREAM_ARN "/consumer/app:1700000000"
-#define CONSUMER(status)                                                                  \
-	"{\"ConsumerName\":\"app\",\"ConsumerARN\":\"" CONSUMER_ARN "\",\"ConsumerStatus\":\"" \
-	status "\",\"ConsumerCreationTimestamp\":1700000000.5}"
+#define CONSUMER(status)                                            \
+	"{\"ConsumerName\":\"app\",\"ConsumerARN\":\"" CONSUMER_ARN \
+	"\",\"ConsumerStatus\":\"" status "\",\"ConsumerCreationTimestamp\":1700000000.5}"
 
 static void
 assert_contains(const char *hay, const char *needle, const char *label)
@@ -45,11 +45,13 @@ test_kinesis_consumer_parse(void)
 	} cases[] = {
 		{ "Consumer", "{\"Consumer\":" CONSUMER("CREATING") "}", 0, "CREATING" },
 		{ "ConsumerDescription",
-		    "{\"ConsumerDescription\":{\"ConsumerName\":\"app\",\"ConsumerARN\":\"" CONSUMER_ARN
-		    "\",\"ConsumerStatus\":\"ACTIVE\",\"StreamARN\":\"" STREAM_ARN "\"}}",
+		    "{\"ConsumerDescription\":{\"ConsumerName\":\"app\",\"ConsumerARN\":"
+		    "\"" CONSUMER_ARN "\",\"ConsumerStatus\":\"ACTIVE\",\"StreamARN\":\"" STREAM_ARN
+		    "\"}}",
 		    0, "ACTIVE" },
-		{ "Consumer", "{\"Consumer\":{\"ConsumerName\":\"app\",\"ConsumerStatus\":\"ACTIVE\"}}",
-		    -1, "ConsumerARN" },
+		{ "Consumer",
+		    "{\"Consumer\":{\"ConsumerName\":\"app\",\"ConsumerStatus\":\"ACTIVE\"}}", -1,
+		    "ConsumerARN" },
 		{ "Consumer",
 		    "{\"Consumer\":{\"ConsumerName\":\"app\",\"ConsumerARN\":\"nope\","
 		    "\"ConsumerStatus\":\"ACTIVE\"}}",
@@ -67,8 +69,8 @@ test_kinesis_consumer_parse(void)
 	for (size_t i = 0; i < N(cases); i++) {
 		struct kinesis_consumer c;
 		struct aws_error err;
-		int rc = kinesis_parse_consumer(cases[i].body, strlen(cases[i].body), cases[i].key, &c,
-		    &err);
+		int rc = kinesis_parse_consumer(cases[i].body, strlen(cases[i].body), cases[i].key,
+		    &c, &err);
 
 		CU_ASSERT_EQUAL(rc, cases[i].rc);
 		if (rc == 0) {
@@ -83,10 +85,13 @@ test_kinesis_consumer_parse(void)
 	{
 		struct kinesis_consumer c;
 		struct aws_error err;
-		const char *b = "{\"ConsumerDescription\":{\"ConsumerName\":\"app\",\"ConsumerARN\":\"" CONSUMER_ARN
-		                "\",\"ConsumerStatus\":\"ACTIVE\",\"StreamARN\":\"" STREAM_ARN
-		                "\",\"ConsumerCreationTimestamp\":1700000000.5}}";
-		CU_ASSERT_EQUAL(kinesis_parse_consumer(b, strlen(b), "ConsumerDescription", &c, &err), 0);
+		const char *b =
+		    "{\"ConsumerDescription\":{\"ConsumerName\":\"app\",\"ConsumerARN\":"
+		    "\"" CONSUMER_ARN "\",\"ConsumerStatus\":\"ACTIVE\",\"StreamARN\":\"" STREAM_ARN
+		    "\",\"ConsumerCreationTimestamp\":1700000000.5}}";
+		CU_ASSERT_EQUAL(kinesis_parse_consumer(b, strlen(b), "ConsumerDescription", &c,
+		                    &err),
+		    0);
 		CU_ASSERT_STRING_EQUAL(c.stream_arn, STREAM_ARN);
 		CU_ASSERT_DOUBLE_EQUAL(c.creation_timestamp, 1700000000.5, 0.001);
 	}
@@ -99,8 +104,9 @@ test_kinesis_consumer_parse_list(void)
 	struct kinesis_consumer_list l = { 0 };
 	struct aws_error err;
 	char *tok;
-	const char *p1 = "{\"Consumers\":[" CONSUMER("ACTIVE") "," CONSUMER("CREATING") "],"
-	                 "\"NextToken\":\"t1\"}";
+	const char *p1 =
+	    "{\"Consumers\":[" CONSUMER("ACTIVE") "," CONSUMER("CREATING") "],"
+	                                                                   "\"NextToken\":\"t1\"}";
 	const char *p2 = "{\"Consumers\":[],\"NextToken\":null}";
 	const char *p3 = "{\"Consumers\":[" CONSUMER("DELETING") "],\"NextToken\":\"\"}";
 
@@ -171,10 +177,12 @@ test_kinesis_consumer_subscribe_body(void)
 		struct kinesis_position p = { KINESIS_LATEST, NULL, 0 };
 
 		buf_init(&b, 0);
-		CU_ASSERT_EQUAL(kinesis_subscribe_body(&b, "not-an-arn", "shardId-1", &p, &err), -1);
+		CU_ASSERT_EQUAL(kinesis_subscribe_body(&b, "not-an-arn", "shardId-1", &p, &err),
+		    -1);
 		assert_contains(err.message, "consumer ARN", "bad arn");
 		CU_ASSERT_EQUAL(kinesis_subscribe_body(&b, CONSUMER_ARN, "shard id", &p, &err), -1);
-		CU_ASSERT_EQUAL(kinesis_subscribe_body(&b, CONSUMER_ARN, "shardId-1", NULL, &err), -1);
+		CU_ASSERT_EQUAL(kinesis_subscribe_body(&b, CONSUMER_ARN, "shardId-1", NULL, &err),
+		    -1);
 		buf_free(&b);
 	}
 }
@@ -206,37 +214,58 @@ fixture_stop(struct fixture *f, struct stub_script *script)
 	CU_ASSERT_STRING_EQUAL(script->failure, "");
 }
 
-#define IN_USE                                                                  \
-	"{\"__type\":\"ResourceInUseException\",\"message\":\"Consumer app exists\"}"
-#define NOT_FOUND                                                                  \
+#define IN_USE "{\"__type\":\"ResourceInUseException\",\"message\":\"Consumer app exists\"}"
+#define NOT_FOUND \
 	"{\"__type\":\"ResourceNotFoundException\",\"message\":\"Consumer app not found\"}"
-#define REGISTER { "RegisterStreamConsumer", { "\"StreamARN\":\"" STREAM_ARN "\"", "\"ConsumerName\":\"app\"" }
-#define DESCRIBE { "DescribeStreamConsumer", { "\"StreamARN\":\"" STREAM_ARN "\"", "\"ConsumerName\":\"app\"" }
+#define REGISTER                                                                       \
+	{                                                                              \
+		"RegisterStreamConsumer",                                              \
+		{                                                                      \
+			"\"StreamARN\":\"" STREAM_ARN "\"", "\"ConsumerName\":\"app\"" \
+		}
+#define DESCRIBE                                                                       \
+	{                                                                              \
+		"DescribeStreamConsumer",                                              \
+		{                                                                      \
+			"\"StreamARN\":\"" STREAM_ARN "\"", "\"ConsumerName\":\"app\"" \
+		}
 
 /* Registered now, and waited for until ACTIVE. */
-static const struct stub_step ensure_new[] = {
-	REGISTER, { 0 }, 0, "{\"Consumer\":" CONSUMER("CREATING") "}" },
-	DESCRIBE, { 0 }, 0, "{\"ConsumerDescription\":" CONSUMER("CREATING") "}" },
-	DESCRIBE, { 0 }, 0, "{\"ConsumerDescription\":" CONSUMER("ACTIVE") "}" },
-};
+static const struct stub_step ensure_new[] = { REGISTER, { 0 }, 0,
+	"{\"Consumer\":" CONSUMER("CREATING") "}" },
+                              DESCRIBE, { 0 }, 0,
+                              "{\"ConsumerDescription\":" CONSUMER("CREATING") "}"
+}
+, DESCRIBE, { 0 }, 0, "{\"ConsumerDescription\":" CONSUMER("ACTIVE") "}"
+}
+,
+}
+;
 /* Another worker registered it first: described, not registered twice. */
-static const struct stub_step ensure_taken[] = {
-	REGISTER, { 0 }, 400, IN_USE },
-	DESCRIBE, { 0 }, 0, "{\"ConsumerDescription\":" CONSUMER("ACTIVE") "}" },
-};
+static const struct stub_step ensure_taken[] = { REGISTER, { 0 }, 400, IN_USE }, DESCRIBE, { 0 }, 0,
+                              "{\"ConsumerDescription\":" CONSUMER("ACTIVE") "}"
+}
+,
+}
+;
 /* A consumer of that name being deleted: waited out, then registered again. */
-static const struct stub_step ensure_deleting[] = {
-	REGISTER, { 0 }, 400, IN_USE },
-	DESCRIBE, { 0 }, 0, "{\"ConsumerDescription\":" CONSUMER("DELETING") "}" },
-	DESCRIBE, { 0 }, 400, NOT_FOUND },
-	REGISTER, { 0 }, 0, "{\"Consumer\":" CONSUMER("CREATING") "}" },
-	DESCRIBE, { 0 }, 0, "{\"ConsumerDescription\":" CONSUMER("ACTIVE") "}" },
-};
+static const struct stub_step ensure_deleting[] = { REGISTER, { 0 }, 400, IN_USE }, DESCRIBE, { 0 },
+                              0, "{\"ConsumerDescription\":" CONSUMER("DELETING") "}"
+}
+, DESCRIBE, { 0 }, 400, NOT_FOUND
+}
+, REGISTER, { 0 }, 0, "{\"Consumer\":" CONSUMER("CREATING") "}"
+}
+, DESCRIBE, { 0 }, 0, "{\"ConsumerDescription\":" CONSUMER("ACTIVE") "}"
+}
+,
+}
+;
 /* Anything else stops it, named. */
-static const struct stub_step ensure_denied[] = {
-	REGISTER, { 0 }, 400,
-	    "{\"__type\":\"AccessDeniedException\",\"message\":\"not allowed\"}" },
-};
+static const struct stub_step ensure_denied[] = { REGISTER, { 0 }, 400,
+	"{\"__type\":\"AccessDeniedException\",\"message\":\"not allowed\"}" },
+}
+;
 
 static void
 test_kinesis_consumer_ensure(void)
@@ -250,7 +279,8 @@ test_kinesis_consumer_ensure(void)
 		{ "new", ensure_new, N(ensure_new), NULL },
 		{ "taken", ensure_taken, N(ensure_taken), NULL },
 		{ "deleting", ensure_deleting, N(ensure_deleting), NULL },
-		{ "denied", ensure_denied, N(ensure_denied), "RegisterStreamConsumer app: AccessDenied" },
+		{ "denied", ensure_denied, N(ensure_denied),
+		    "RegisterStreamConsumer app: AccessDenied" },
 	};
 
 	for (size_t i = 0; i < N(cases); i++) {
@@ -284,8 +314,8 @@ static const struct stub_step list_pages[] = {
 	    { 0 }, 0, "{\"Consumers\":[],\"NextToken\":null}" },
 	{ "DeregisterStreamConsumer", { "\"ConsumerARN\":\"" CONSUMER_ARN "\"" }, { "StreamARN" },
 	    0, "{}" },
-	{ "DescribeStreamConsumer", { "\"ConsumerARN\":\"" CONSUMER_ARN "\"" }, { "StreamARN" }, 400,
-	    NOT_FOUND },
+	{ "DescribeStreamConsumer", { "\"ConsumerARN\":\"" CONSUMER_ARN "\"" }, { "StreamARN" },
+	    400, NOT_FOUND },
 };
 
 static void
@@ -301,7 +331,8 @@ test_kinesis_consumer_list_and_deregister(void)
 	CU_ASSERT_EQUAL(kinesis_list_stream_consumers(f.kc, STREAM_ARN, &l, &err), 0);
 	CU_ASSERT_EQUAL_FATAL(l.n, 1);
 	CU_ASSERT_STRING_EQUAL(l.consumers[0].arn, CONSUMER_ARN);
-	CU_ASSERT_EQUAL(kinesis_deregister_stream_consumer(f.kc, NULL, NULL, CONSUMER_ARN, &err), 0);
+	CU_ASSERT_EQUAL(kinesis_deregister_stream_consumer(f.kc, NULL, NULL, CONSUMER_ARN, &err),
+	    0);
 	CU_ASSERT_EQUAL(kinesis_describe_stream_consumer(f.kc, NULL, NULL, CONSUMER_ARN, &c, &err),
 	    -1);
 	CU_ASSERT_STRING_EQUAL(err.type, "ResourceNotFoundException");
@@ -340,10 +371,11 @@ binary_handler(void *arg, const struct stub_request *req, struct stub_response *
 static void
 test_kinesis_consumer_subscribe(void)
 {
-	static const unsigned char bytes[] = { 0, 0, 0, 16, 0, 0, 0, 0, 0xde, 0xad, 0, 1, 2, 3, 4, 5 };
+	static const unsigned char bytes[] = { 0, 0, 0, 16, 0, 0, 0, 0, 0xde, 0xad, 0, 1, 2, 3, 4,
+		5 };
 	static const struct stub_step refused[] = {
-		{ "SubscribeToShard", { "\"ConsumerARN\":\"" CONSUMER_ARN "\"", "\"LATEST\"" }, { 0 },
-		    400, IN_USE },
+		{ "SubscribeToShard", { "\"ConsumerARN\":\"" CONSUMER_ARN "\"", "\"LATEST\"" },
+		    { 0 }, 400, IN_USE },
 		{ "SubscribeToShard", { 0 }, { 0 }, 500,
 		    "{\"__type\":\"InternalFailure\",\"message\":\"oops\"}" },
 		{ "SubscribeToShard", { 0 }, { 0 }, 400,
@@ -364,7 +396,8 @@ test_kinesis_consumer_subscribe(void)
 	buf_append(&src, bytes, sizeof(bytes));
 	{
 		struct stub_server *s = stub_start(binary_handler, &src);
-		struct aws_creds_provider *creds = creds_provider_new_static("AKIDEXAMPLE", "secret", NULL);
+		struct aws_creds_provider *creds =
+		    creds_provider_new_static("AKIDEXAMPLE", "secret", NULL);
 		struct aws_service_config cfg;
 		struct kinesis_client *kc;
 
@@ -372,8 +405,8 @@ test_kinesis_consumer_subscribe(void)
 		kinesis_service_config(&cfg, "us-east-1", stub_url(s), creds);
 		kc = kinesis_client_new(&cfg, &stub_no_retry, &err);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(kc);
-		CU_ASSERT_EQUAL(kinesis_subscribe_to_shard(kc, CONSUMER_ARN, "shardId-000000000001", &pos,
-		                    &st, &err),
+		CU_ASSERT_EQUAL(kinesis_subscribe_to_shard(kc, CONSUMER_ARN, "shardId-000000000001",
+		                    &pos, &st, &err),
 		    0);
 		CU_ASSERT_EQUAL(got.len, sizeof(bytes));
 		CU_ASSERT(got.len == sizeof(bytes) && memcmp(got.data, bytes, sizeof(bytes)) == 0);
@@ -386,8 +419,8 @@ test_kinesis_consumer_subscribe(void)
 	fixture_start(&f, &script);
 	for (size_t i = 0; i < N(refused); i++) {
 		buf_reset(&got);
-		CU_ASSERT_EQUAL(kinesis_subscribe_to_shard(f.kc, CONSUMER_ARN, "shardId-000000000001",
-		                    &pos, &st, &err),
+		CU_ASSERT_EQUAL(kinesis_subscribe_to_shard(f.kc, CONSUMER_ARN,
+		                    "shardId-000000000001", &pos, &st, &err),
 		    -1);
 		CU_ASSERT_EQUAL(err.cls, classes[i]);
 		CU_ASSERT_EQUAL(got.len, 0);

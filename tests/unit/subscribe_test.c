@@ -44,7 +44,7 @@ seq(int i, char *buf, size_t size)
 
 /* One SubscribeToShard answer. */
 struct step {
-	char must[256];     /* the request body contains this */
+	char must[256]; /* the request body contains this */
 	struct kls_buf body;
 	int status;         /* 0 = 200 */
 	size_t truncate_to; /* send only this much of body, then close (or hold) */
@@ -79,12 +79,15 @@ fo_handler(void *arg, const struct stub_request *req, struct stub_response *resp
 
 	stub_header(req, "X-Amz-Target", target, sizeof(target));
 	action = strrchr(target, '.') ? strrchr(target, '.') + 1 : target;
-	snprintf(resp->headers, sizeof(resp->headers), "Content-Type: application/x-amz-json-1.1\r\n");
+	snprintf(resp->headers, sizeof(resp->headers),
+	    "Content-Type: application/x-amz-json-1.1\r\n");
 	if (strcmp(action, "DescribeStreamSummary") == 0) {
-		buf_puts(&resp->body, "{\"StreamDescriptionSummary\":{\"StreamName\":\"fo\","
-		                      "\"StreamARN\":\"" STREAM_ARN "\",\"StreamStatus\":\"ACTIVE\"}}");
+		buf_puts(&resp->body,
+		    "{\"StreamDescriptionSummary\":{\"StreamName\":\"fo\","
+		    "\"StreamARN\":\"" STREAM_ARN "\",\"StreamStatus\":\"ACTIVE\"}}");
 	} else if (strcmp(action, "DescribeStreamConsumer") == 0) {
-		if (!strstr(req->body, "\"ConsumerName\":\"app\"") || !strstr(req->body, STREAM_ARN))
+		if (!strstr(req->body, "\"ConsumerName\":\"app\"") ||
+		    !strstr(req->body, STREAM_ARN))
 			fail(st, "DescribeStreamConsumer:", req->body);
 		if (st->consumer_missing) {
 			resp->status = 400;
@@ -92,7 +95,8 @@ fo_handler(void *arg, const struct stub_request *req, struct stub_response *resp
 			                      "\"message\":\"Consumer app not found\"}");
 		} else {
 			buf_puts(&resp->body,
-			    "{\"ConsumerDescription\":{\"ConsumerName\":\"app\",\"ConsumerARN\":\"" CONSUMER_ARN
+			    "{\"ConsumerDescription\":{\"ConsumerName\":\"app\",\"ConsumerARN\":"
+			    "\"" CONSUMER_ARN
 			    "\",\"ConsumerStatus\":\"ACTIVE\",\"StreamARN\":\"" STREAM_ARN "\"}}");
 		}
 	} else if (strcmp(action, "SubscribeToShard") == 0) {
@@ -102,8 +106,8 @@ fo_handler(void *arg, const struct stub_request *req, struct stub_response *resp
 		if ((size_t)i >= st->n) {
 			fail(st, "unexpected SubscribeToShard:", req->body);
 			resp->status = 400;
-			buf_puts(&resp->body,
-			    "{\"__type\":\"ResourceNotFoundException\",\"message\":\"script ended\"}");
+			buf_puts(&resp->body, "{\"__type\":\"ResourceNotFoundException\","
+			                      "\"message\":\"script ended\"}");
 			return;
 		}
 		st->at[i] = mono_now();
@@ -165,7 +169,8 @@ must_after(struct fo_stub *st, size_t i, int cont)
 	char s[96];
 
 	snprintf(st->steps[i].must, sizeof(st->steps[i].must),
-	    "\"Type\":\"AFTER_SEQUENCE_NUMBER\",\"SequenceNumber\":\"%s\"", seq(cont, s, sizeof(s)));
+	    "\"Type\":\"AFTER_SEQUENCE_NUMBER\",\"SequenceNumber\":\"%s\"",
+	    seq(cont, s, sizeof(s)));
 }
 
 static void
@@ -270,7 +275,8 @@ check_records(const struct fake_klsd *fx, int first, int last)
 	CU_ASSERT_EQUAL(n, (size_t)(last - first + 1));
 	for (size_t i = 0; i < n; i++) {
 		if (got[i] != first + (int)i)
-			fprintf(stderr, "\nline %zu: record %d, want %d\n", i, got[i], first + (int)i);
+			fprintf(stderr, "\nline %zu: record %d, want %d\n", i, got[i],
+			    first + (int)i);
 		CU_ASSERT_EQUAL(got[i], first + (int)i);
 	}
 }
