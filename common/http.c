@@ -291,8 +291,7 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 
 /* libcurl's progress callback: only streaming requests turn it on. */
 static int
-on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-    curl_off_t ulnow)
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct http_client *c = arg;
 
@@ -666,9 +665,10 @@ http_request_stream(struct http_client *c, const struct http_request *req,
 	 * reach it); elsewhere the environment decides, as with the AWS tools. */
 	if (curl_easy_setopt(h, CURLOPT_URL, req->url) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_PROXY, http_host_is_loopback(host) ? "" : NULL) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PROXY, http_host_is_loopback(host) ? "" : NULL) !=
+	        CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
-		(curl_off_t)(c->stream ? 0 : c->body_cap)) != CURLE_OK ||
+	        (curl_off_t)(c->stream ? 0 : c->body_cap)) != CURLE_OK ||
 	    set_method(h, req) < 0) {
 		set_err(err, 0, "LocalError", "%s: curl_easy_setopt failed", what);
 		goto out;

@@ -120,8 +120,8 @@ ensure_consumer(struct klsd *k)
 	if (k->cfg.reader.read_mode != CONFIG_READ_FAN_OUT)
 		return 0;
 	if (kinesis_describe_stream_summary(k->tctx[0].kin, k->cfg.kls.stream, &sum, &err) < 0 ||
-	    kinesis_ensure_consumer(k->tctx[0].kin, sum.stream_arn, k->cfg.reader.consumer_name, arn,
-	        &err) < 0) {
+	    kinesis_ensure_consumer(k->tctx[0].kin, sum.stream_arn, k->cfg.reader.consumer_name,
+	        arn, &err) < 0) {
 		log_errorx("enhanced fan-out: %s", err.message);
 		return -1;
 	}

@@ -216,7 +216,7 @@ struct raw_server {
 	pthread_t thread;
 	const char *reply;
 	size_t len;
-	size_t split;   /* bytes of reply sent before the pause; 0 = all at once */
+	size_t split; /* bytes of reply sent before the pause; 0 = all at once */
 	int pause_ms;
 	int hold_ms;
 };
