@@ -268,15 +268,16 @@ ended(struct sub *s, int rc, const struct aws_error *err, kls_mono now, kls_mono
 {
 	struct reader *r = s->r;
 	int64_t age = mono_diff_ms(s->started, now);
+	struct aws_error empty;
 
-	if (rc == 0 && eventstream_finish(&s->dec) == 0) {
+	if (rc == 0 && eventstream_finish(&s->dec) == 0 && s->events > 0) {
 		log_debug("%s: subscription ended by the service after %" PRId64 " ms, %" PRIu64
 		          " events",
 		    r->shard_id, age, s->events);
 		*next = pace_success(&r->pace, now, 1);
 		return READER_CONTINUE;
 	}
-	if (rc == 0 || s->events > 0) {
+	if (s->events > 0) {
 		/* A connection that carried events and dropped (or stopped mid-message): the
 		 * shard is fine, the path was not. Subscribe again from the continuation. */
 		log_warnx("%s: subscription dropped after %" PRId64 " ms and %" PRIu64
@@ -285,6 +286,21 @@ ended(struct sub *s, int rc, const struct aws_error *err, kls_mono now, kls_mono
 		    rc == 0 ? eventstream_error(&s->dec)->message : err->message);
 		*next = pace_success(&r->pace, now, 1);
 		return READER_CONTINUE;
+	}
+	if (rc == 0) {
+		bool bad = eventstream_error(&s->dec)->kind != EVENTSTREAM_ERR_NONE;
+
+		/* A live subscription always sends events: one that ends without any is a
+		 * failure to back off from, not a reason to subscribe again at once. */
+		memset(&empty, 0, sizeof(empty));
+		empty.cls = AWS_ERR_RETRYABLE;
+		snprintf(empty.type, sizeof(empty.type), "NoEvent");
+		snprintf(empty.message, sizeof(empty.message),
+		    "SubscribeToShard %s: the stream ended after %" PRId64
+		    " ms without an event%s%s",
+		    r->shard_id, age, bad ? ": " : "",
+		    bad ? eventstream_error(&s->dec)->message : "");
+		return failed(r, &empty, now, next);
 	}
 	if (strcmp(err->type, "ResourceNotFoundException") == 0 && !s->consumer_fresh) {
 		/* The consumer may have been registered again under a new ARN. */

@@ -486,6 +486,27 @@ test_subscribe_corrupt_message(void)
 	stub_free(&st);
 }
 
+/* A stream that ends before any event (a live subscription always sends some) is a
+ * failure: backed off from, not resubscribed to at once; then reading goes on. */
+static void
+test_subscribe_empty_stream(void)
+{
+	struct fo_stub st;
+	struct run run;
+
+	stub_init(&st, 3);
+	snprintf(st.steps[1].must, sizeof(st.steps[1].must), "\"Type\":\"TRIM_HORIZON\"");
+	snprintf(st.steps[2].must, sizeof(st.steps[2].must), "\"Type\":\"TRIM_HORIZON\"");
+	event(&st.steps[2].body, 1, 1, 0);
+	CU_ASSERT_EQUAL_FATAL(start(&run, &st, NULL, 0), 0);
+	finish(&run);
+	check_shard_end(&run.fx);
+	check_records(&run.fx, 1, 1);
+	CU_ASSERT_EQUAL(st.subs, 3);
+	fk_close(&run.fx);
+	stub_free(&st);
+}
+
 /* No consumer of that name: the reader never registers one, it exits 1 and says so. */
 static void
 test_subscribe_consumer_missing(void)
@@ -512,6 +533,7 @@ static CU_TestInfo tests[] = {
 	{ "subscription ends, then drain", test_subscribe_ends_then_drain },
 	{ "resumes from the checkpoint", test_subscribe_resumes_from_checkpoint },
 	{ "corrupt message", test_subscribe_corrupt_message },
+	{ "empty stream", test_subscribe_empty_stream },
 	{ "consumer missing", test_subscribe_consumer_missing },
 	CU_TEST_INFO_NULL,
 };
