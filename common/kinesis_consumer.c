@@ -169,56 +169,23 @@ kinesis_parse_consumer(const char *body, size_t len, const char *key, struct kin
 	return rc;
 }
 
+static int
+parse_consumer_item(json_object *o, const char *where, void *out, struct aws_error *err)
+{
+	return parse_consumer_obj(o, where, out, err);
+}
+
 int
 kinesis_parse_list_consumers(const char *body, size_t len, struct kinesis_consumer_list *list,
     size_t max, char **next_token, struct aws_error *err)
 {
-	json_object *o, *arr;
-	const char *tok = NULL;
-	size_t n;
-	int rc = -1;
+	static const struct kin_page page = { "Consumers", "consumers",
+		sizeof(struct kinesis_consumer), KINESIS_CONSUMERS_MAX, parse_consumer_item };
+	void *items = list->consumers;
+	int rc =
+	    kin_parse_page(body, len, &page, &items, &list->n, &list->cap, max, next_token, err);
 
-	*next_token = NULL;
-	if (!(o = awsj_parse(body, len, err)))
-		return -1;
-	if (awsj_obj(o, "", "Consumers", true, true, &arr, err) < 0 ||
-	    awsj_str_ref(o, "", "NextToken", false, KINESIS_NEXT_TOKEN_MAX, &tok, err) < 0)
-		goto out;
-	n = json_object_array_length(arr);
-	if (n > max || list->n > max - n) {
-		awsj_bad_response(err, "more than %zu consumers", max);
-		goto out;
-	}
-	if (list->n + n > list->cap) {
-		size_t cap = list->cap ? list->cap : 8;
-		struct kinesis_consumer *p;
-
-		while (cap < list->n + n)
-			cap *= 2;
-		if (!(p = reallocarray(list->consumers, cap, sizeof(*p)))) {
-			awsj_local_error(err, "NoMemory", "%zu consumers: %s", cap,
-			    strerror(errno));
-			goto out;
-		}
-		list->consumers = p;
-		list->cap = cap;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char where[48];
-
-		snprintf(where, sizeof(where), "Consumers[%zu]", i);
-		if (parse_consumer_obj(json_object_array_get_idx(arr, i), where,
-		        &list->consumers[list->n + i], err) < 0)
-			goto out;
-	}
-	if (tok && *tok && !(*next_token = strdup(tok))) {
-		awsj_local_error(err, "NoMemory", "NextToken: %s", strerror(errno));
-		goto out;
-	}
-	list->n += n;
-	rc = 0;
-out:
-	json_object_put(o);
+	list->consumers = items;
 	return rc;
 }
 
