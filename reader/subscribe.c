@@ -184,22 +184,6 @@ on_tick(void *arg)
 
 /* ---- the loop ---- */
 
-/* A failure that time may mend: back off (READER_CONTINUE, *next set), else exit 1. */
-static int
-failed(struct reader *r, const struct aws_error *err, kls_mono now, kls_mono *next)
-{
-	int64_t ms;
-
-	if (err->cls == AWS_ERR_THROTTLED || err->cls == AWS_ERR_RETRYABLE) {
-		*next = pace_failure(&r->pace, now, err->cls, &ms);
-		log_warnx("%s, retry %d in %" PRId64 " ms", err->message, r->pace.attempt, ms);
-		return READER_CONTINUE;
-	}
-	log_errorx("%s (%s): exiting", err->message, retry_class_name(err->cls));
-	progress_error(r, "%s", err->message);
-	return READER_EXIT_TRANSIENT;
-}
-
 /* The consumer's ARN, by name, once it is ACTIVE. */
 static int
 find_consumer(struct sub *s, kls_mono *next)
@@ -233,13 +217,13 @@ find_consumer(struct sub *s, kls_mono *next)
 		return READER_EXIT_TRANSIENT;
 	}
 	if (rc < 0)
-		return failed(r, &err, mono_now(), next);
+		return fetch_failed(r, &err, mono_now(), next);
 	if (strcmp(con.status, "ACTIVE") != 0) {
 		memset(&err, 0, sizeof(err));
 		snprintf(err.message, sizeof(err.message), "%s: consumer %s is %s, not ACTIVE yet",
 		    r->shard_id, con.name, con.status);
 		err.cls = AWS_ERR_RETRYABLE;
-		return failed(r, &err, mono_now(), next);
+		return fetch_failed(r, &err, mono_now(), next);
 	}
 	memcpy(s->consumer_arn, con.arn, strlen(con.arn) + 1);
 	s->consumer_fresh = true;
@@ -300,7 +284,7 @@ ended(struct sub *s, int rc, const struct aws_error *err, kls_mono now, kls_mono
 		    " ms without an event%s%s",
 		    r->shard_id, age, bad ? ": " : "",
 		    bad ? eventstream_error(&s->dec)->message : "");
-		return failed(r, &empty, now, next);
+		return fetch_failed(r, &empty, now, next);
 	}
 	if (strcmp(err->type, "ResourceNotFoundException") == 0 && !s->consumer_fresh) {
 		/* The consumer may have been registered again under a new ARN. */
@@ -309,7 +293,7 @@ ended(struct sub *s, int rc, const struct aws_error *err, kls_mono now, kls_mono
 		*next = now;
 		return READER_CONTINUE;
 	}
-	return failed(r, err, now, next);
+	return fetch_failed(r, err, now, next);
 }
 
 static int
@@ -341,7 +325,7 @@ subscribe_once(struct sub *s, kls_mono *next)
 	case SUB_EXIT: return s->exit_rc;
 	case SUB_LOOK: return deliver_finish(r, s->look);
 	case SUB_SHARD_END: return deliver_shard_end(r);
-	case SUB_FAILED: return failed(r, &s->err, now, next);
+	case SUB_FAILED: return fetch_failed(r, &s->err, now, next);
 	case SUB_SILENT:
 		log_warnx("%s: no event for %" PRId64 " ms on subscription %" PRIu64
 		          ": subscribing again",
