@@ -50,4 +50,7 @@ common_libklscommon_a_SOURCES += \
 	common/sdnotify.c common/sdnotify.h \
 	common/frame.c common/frame.h
 
+# == enhanced fan-out: stream consumers, SubscribeToShard ==
+common_libklscommon_a_SOURCES += common/kinesis_consumer.c common/kinesis_consumer.h
+
 # == end of module blocks ==

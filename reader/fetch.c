@@ -176,9 +176,8 @@ fetch_close(struct reader *r)
 	r->recs_cap = 0;
 }
 
-/* A failed call: back off (READER_CONTINUE with *next set) or give up. */
-static int
-failed(struct reader *r, const struct aws_error *err, kls_mono now, kls_mono *next)
+int
+fetch_failed(struct reader *r, const struct aws_error *err, kls_mono now, kls_mono *next)
 {
 	int64_t ms;
 
@@ -216,7 +215,7 @@ new_iterator(struct reader *r, kls_mono *next)
 	now = mono_now();
 	if (rc < 0) {
 		r->iterator[0] = '\0';
-		return failed(r, &err, now, next);
+		return fetch_failed(r, &err, now, next);
 	}
 	log_debug("%s: iterator %s%s%s", r->shard_id, kinesis_iterator_type_name(pos.type),
 	    pos.sequence_number ? " " : "", pos.sequence_number ? pos.sequence_number : "");
@@ -246,7 +245,7 @@ get_batch(struct reader *r, const struct getrecords_limits *lim, kls_mono *next)
 			*next = pace_earliest(&r->pace);
 			return READER_CONTINUE;
 		}
-		return failed(r, &err, now, next);
+		return fetch_failed(r, &err, now, next);
 	}
 	if (deagg_batch(&r->deagg, r->shard_id, &r->res, &r->recs, &r->recs_cap, &n, &r->prog) < 0)
 		return READER_EXIT_TRANSIENT;

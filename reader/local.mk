@@ -26,4 +26,7 @@ reader_kls_reader_LDADD = reader/libklsreader.a shm/libklsshm.a common/libklscom
 # == KPL de-aggregation in the reader ==
 reader_libklsreader_a_SOURCES += reader/deagg.c reader/deagg.h
 
+# == enhanced fan-out: the SubscribeToShard loop ==
+reader_libklsreader_a_SOURCES += reader/subscribe.c reader/subscribe.h
+
 # == end of module blocks ==

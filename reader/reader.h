@@ -144,6 +144,9 @@ int fetch_position(struct reader *r);
 int fetch_open(struct reader *r);
 /* The loop, until a reason to exit. */
 int fetch_run(struct reader *r);
+/* A failed call (GetRecords, SubscribeToShard, ...) at now: back off (READER_CONTINUE
+ * with *next set) when its class says time may mend it, else log, record and exit 1. */
+int fetch_failed(struct reader *r, const struct aws_error *err, kls_mono now, kls_mono *next);
 void fetch_close(struct reader *r);
 
 /* Keeps the records the handler has already finished when resuming: those at or

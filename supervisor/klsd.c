@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/creds.h"
+#include "common/kinesis_consumer.h"
 #include "common/log.h"
 #include "supervisor/klsd_int.h"
 
@@ -100,6 +101,31 @@ make_clients(struct klsd *k)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * read_mode = fan-out: the stream consumer every worker of the application shares,
+ * registered here once (idempotent: the first worker registers, the others find it)
+ * and ACTIVE before any reader starts; readers only look it up. Before the loop, so the
+ * bounded wait (KINESIS_CONSUMER_ACTIVE_TIMEOUT_MS) blocks nothing that runs yet.
+ */
+static int
+ensure_consumer(struct klsd *k)
+{
+	struct kinesis_stream_summary sum;
+	struct aws_error err;
+	char arn[KINESIS_ARN_MAX + 1];
+
+	if (k->cfg.reader.read_mode != CONFIG_READ_FAN_OUT)
+		return 0;
+	if (kinesis_describe_stream_summary(k->tctx[0].kin, k->cfg.kls.stream, &sum, &err) < 0 ||
+	    kinesis_ensure_consumer(k->tctx[0].kin, sum.stream_arn, k->cfg.reader.consumer_name,
+	        arn, &err) < 0) {
+		log_errorx("enhanced fan-out: %s", err.message);
+		return -1;
+	}
+	log_info("enhanced fan-out: consumer %s is %s", k->cfg.reader.consumer_name, arn);
 	return 0;
 }
 
@@ -193,8 +219,8 @@ klsd_new(const struct config *cfg, const char *worker_id)
 	}
 	if (access(k->reader_exe, X_OK) < 0)
 		log_warn("kls-reader %s", k->reader_exe);
-	if (make_sigfd(k) < 0 || make_clients(k) < 0 || klsd_make_config_fd(k) < 0 ||
-	    make_shm(k) < 0 || svc_open(k) < 0)
+	if (make_sigfd(k) < 0 || make_clients(k) < 0 || ensure_consumer(k) < 0 ||
+	    klsd_make_config_fd(k) < 0 || make_shm(k) < 0 || svc_open(k) < 0)
 		goto fail;
 	for (int i = 0; i < KLSD_POOL_THREADS; i++)
 		ctx[i] = &k->tctx[i];

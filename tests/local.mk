@@ -354,6 +354,30 @@ check_PROGRAMS += tests/unit/watch_test
 tests_unit_watch_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_watch_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
 
+# == fan-out tests ==
+check_PROGRAMS += tests/unit/kinesis_consumer_test
+tests_unit_kinesis_consumer_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_kinesis_consumer_test_LDADD = $(TEST_COMMON_LIBS)
+# kls-reader in fan-out mode against a loopback stub (the test plays klsd).
+check_PROGRAMS += tests/unit/subscribe_test
+tests_unit_subscribe_test_SOURCES = tests/unit/subscribe_test.c \
+	tests/eventstream_enc.c tests/eventstream_enc.h
+tests_unit_subscribe_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_subscribe_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_unit_subscribe_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
+	shm/libklsshm.a tests/libklstest.a common/libklscommon.a
+# Consumers, kls-reader in fan-out mode and the latency against polling, on kinesis-local
+# (KINESIS_LOCAL_ENDPOINT: scripts/test starts it).
+# klsd too: it registers the consumer at start.
+check_PROGRAMS += tests/integration/fanout_test
+tests_integration_fanout_test_SOURCES = tests/integration/fanout_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
+tests_integration_fanout_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_fanout_test_LDADD = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_fanout_test_DEPENDENCIES = reader/kls-reader supervisor/klsd$(EXEEXT) \
+	examples/filelog.la supervisor/libklsd.a shm/libklsshm.a tests/libklstest.a \
+	common/libklscommon.a
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
