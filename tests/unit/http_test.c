@@ -733,7 +733,7 @@ test_http_stream_past_cap_and_timeout(void)
 	struct http_config cfg = { .max_response_bytes = 2048, .timeout_ms = 300 };
 	struct sink k = { 0 };
 	struct aws_error err;
-	size_t split;
+	size_t split = 0;
 
 	buf_init(&reply, 0);
 	buf_init(&body, 0);
@@ -767,7 +767,7 @@ test_http_stream_callbacks_end_it(void)
 	struct raw_server r;
 	struct http_config cfg = { .timeout_ms = 300 };
 	struct aws_error err;
-	size_t split;
+	size_t split = 0;
 
 	buf_init(&reply, 0);
 	buf_init(&body, 0);
