@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shm/table.h"
 #include "supervisor/lease.h"
 #include "tests/klsd_fixture.h"
 #include "tests/overlap.h"
@@ -89,12 +90,18 @@ int fleet_held(struct fleet *fl, int held[FLEET_MAX], int *unheld);
 /* Polls until every unfinished lease is held, only by workers with live[i], each of
  * them holding lo..hi. Returns the ms it took, or -1 at the timeout. */
 int64_t fleet_wait_spread(struct fleet *fl, const bool *live, int lo, int hi, int timeout_ms);
-/* The keys of the leases worker i holds; count, or -1. */
+/* Polls until no lease changed owner and none was in handoff for stable_ms. */
+bool fleet_wait_stable(struct fleet *fl, int stable_ms, int timeout_ms);
+/* The keys of the leases worker i holds (no handoff in progress); count, or -1. */
 int fleet_keys(struct fleet *fl, int i, char (*keys)[LEASE_KEY_MAX], int max);
 /* Polls until none of keys is owned by worker i or free (all moved to others). The ms
  * it took, or -1 at the timeout. */
 int64_t fleet_wait_moved(struct fleet *fl, int i, char (*keys)[LEASE_KEY_MAX], int n,
     int timeout_ms);
+
+/* The lease groups of worker i's shm slots in use (ASSIGNED or ACTIVE): shard,
+ * deadline, reader pid as its klsd last published them. Count, or -1. */
+int fleet_shm_leases(struct fleet *fl, int i, struct kls_lease *out, int max);
 
 /* kls-produce at rate records/s until fleet_produce_stop, which returns how many it
  * put (records 0..n-1), or -1. */
@@ -103,6 +110,12 @@ long long fleet_produce_stop(struct fleet *fl);
 
 /* Loads the output until records 0..n-1 are all there (or the timeout); fills d. */
 bool fleet_wait_delivered(struct fleet *fl, long long n, int timeout_ms, struct ov_delivery *d);
+/* Duplicates in the loaded output that a graceful move caused: a record delivered by
+ * one worker and again by another that got the shard from it by handoff or after a
+ * release (both end with the old reader drained and its final checkpoint persisted, so
+ * none may happen). Moves by expiry (a killed, frozen or cut-off worker) may repeat
+ * records and are not counted. Needs the monitor's events (after fleet_monitor_stop). */
+size_t fleet_graceful_dups(struct fleet *fl);
 /* CUnit checks on the loaded output: no two readers of a shard overlap in time. */
 void fleet_check_fencing(struct fleet *fl);
 
@@ -117,5 +130,13 @@ int64_t fleet_event_owner(struct fleet *fl, const char *key, const char *owner, 
 
 /* SIGTERM to every running worker; CUnit checks each exits 0. */
 void fleet_stop_all(struct fleet *fl);
+
+/* The usual start of a test, after fleet_config: the monitor, records at rate, every
+ * worker at once, then waits until each holds lo..hi leases and nothing moves. */
+bool fleet_run_all(struct fleet *fl, int rate, int lo, int hi);
+/* The usual end: stops the records, waits until all are delivered (none twice across a
+ * graceful move), checks fencing and the monitor, stops the workers (exit 0, every
+ * lease released). Returns the records put. */
+long long fleet_finish(struct fleet *fl);
 
 #endif

@@ -275,23 +275,23 @@ ov_runs(const struct ov_shard *s, struct ov_run **out, size_t *n)
 }
 
 int64_t
-ov_last_t1(const struct ov_shard *s, const char *worker)
+ov_last_t1(const struct ov_shard *s, long pid)
 {
 	int64_t t = 0;
 
 	for (size_t i = 0; s && i < s->n; i++)
-		if (strcmp(s->v[i].worker, worker) == 0 && s->v[i].t1 > t)
+		if (s->v[i].pid == pid && s->v[i].t1 > t)
 			t = s->v[i].t1;
 	return t;
 }
 
 int64_t
-ov_first_t0_after(const struct ov_shard *s, const char *not_worker, int64_t after)
+ov_first_t0_after(const struct ov_shard *s, long not_pid, int64_t after)
 {
 	int64_t t = INT64_MAX;
 
 	for (size_t i = 0; s && i < s->n; i++)
-		if (strcmp(s->v[i].worker, not_worker) != 0 && s->v[i].t0 > after && s->v[i].t0 < t)
+		if (s->v[i].pid != not_pid && s->v[i].t0 > after && s->v[i].t0 < t)
 			t = s->v[i].t0;
 	return t;
 }

@@ -70,9 +70,9 @@ struct ov_run {
  * 0). 0 or -1 (ENOMEM). */
 int ov_runs(const struct ov_shard *s, struct ov_run **out, size_t *n);
 
-/* The last t1 of worker's lines on shard (0 = none), and the first t0 of any other
- * worker's lines that start after `after` (INT64_MAX = none). */
-int64_t ov_last_t1(const struct ov_shard *s, const char *worker);
-int64_t ov_first_t0_after(const struct ov_shard *s, const char *not_worker, int64_t after);
+/* The last t1 of reader pid's lines on shard (0 = none), and the first t0 of any other
+ * reader's lines that start after `after` (INT64_MAX = none). */
+int64_t ov_last_t1(const struct ov_shard *s, long pid);
+int64_t ov_first_t0_after(const struct ov_shard *s, long not_pid, int64_t after);
 
 #endif

@@ -45,28 +45,6 @@ report_handoffs(struct fleet *fl, int i, int64_t since)
 	}
 }
 
-/* Stops the records, waits for all of them and checks fencing, then stops the workers. */
-static void
-finish(struct fleet *fl, bool no_dups)
-{
-	struct ov_delivery d;
-	long long put = fleet_produce_stop(fl);
-
-	CU_ASSERT_TRUE(put > 0);
-	if (put > 0) {
-		CU_ASSERT_TRUE(fleet_wait_delivered(fl, put, 60000, &d));
-		fprintf(stderr, "measure: %lld records, %zu delivered lines, %zu duplicates\n", put,
-		    d.lines, d.dups);
-		if (no_dups)
-			CU_ASSERT_EQUAL(d.dups, 0);
-	}
-	fleet_check_fencing(fl);
-	fleet_monitor_stop(fl);
-	fleet_stop_all(fl);
-	/* Every lease released on the way out. */
-	CU_ASSERT_EQUAL(fixture_owned(&fl->w[0], NULL), 0);
-}
-
 static void
 test_multi_join(void)
 {
@@ -107,7 +85,7 @@ test_multi_join(void)
 
 	/* Records keep flowing a little, so the last handoffs' new readers get some. */
 	sleep_ms(2000);
-	finish(&fl, true);
+	fleet_finish(&fl);
 	report_handoffs(&fl, 1, 0);
 	report_handoffs(&fl, 2, joined);
 out:
@@ -128,17 +106,9 @@ test_multi_sigterm(void)
 	for (int i = 0; i < 3; i++)
 		if (fleet_config(&fl, i, NULL) < 0)
 			goto out;
-	fleet_monitor_start(&fl);
-	if (fleet_produce_start(&fl, RATE) < 0)
-		goto out;
 	/* All three at once: they race for the free leases, then even out. */
-	for (int i = 0; i < 3; i++)
-		if (!fleet_start(&fl, i))
-			goto out;
-	ms = fleet_wait_spread(&fl, live, 2, 3, 60000);
-	fprintf(stderr, "\nmeasure: three workers started together spread 8 leases in %lld ms\n",
-	    (long long)ms);
-	CU_ASSERT_TRUE(ms >= 0);
+	if (!fleet_run_all(&fl, RATE, 2, 3))
+		goto out;
 	n = fleet_keys(&fl, 1, keys, SHARDS);
 	CU_ASSERT_TRUE(n >= 2);
 
@@ -151,7 +121,7 @@ test_multi_sigterm(void)
 	CU_ASSERT_TRUE(ms >= 0 && ms <= FLEET_TAKE_MS + SLACK_MS);
 	CU_ASSERT_EQUAL(fixture_clean_exit(&fl.w[1]), 0);
 	CU_ASSERT_TRUE(fleet_wait_spread(&fl, live, 4, 4, 30000) >= 0);
-	finish(&fl, true);
+	fleet_finish(&fl);
 out:
 	fleet_done(&fl);
 }

@@ -132,9 +132,10 @@ test_overlap_delivery(void)
 	CU_ASSERT_EQUAL(runs[1].last_t1, 12);
 	CU_ASSERT_STRING_EQUAL(runs[1].worker, "w-b");
 	free(runs);
-	CU_ASSERT_EQUAL(ov_last_t1(ov_find(&o, "s2"), "w-a"), 7);
-	CU_ASSERT_EQUAL(ov_first_t0_after(ov_find(&o, "s1"), "w-a", 0), 9);
-	CU_ASSERT_EQUAL(ov_first_t0_after(ov_find(&o, "s1"), "w-a", 9), INT64_MAX);
+	CU_ASSERT_EQUAL(ov_last_t1(ov_find(&o, "s2"), 12), 7);
+	CU_ASSERT_EQUAL(ov_last_t1(ov_find(&o, "s2"), 10), 0);
+	CU_ASSERT_EQUAL(ov_first_t0_after(ov_find(&o, "s1"), 10, 0), 9);
+	CU_ASSERT_EQUAL(ov_first_t0_after(ov_find(&o, "s1"), 10, 9), INT64_MAX);
 	ov_free(&o);
 }
 
