@@ -344,6 +344,12 @@ tests_integration_multi_reshard_test_SOURCES = tests/integration/multi_reshard_t
 tests_integration_multi_reshard_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_multi_reshard_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_multi_reshard_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+check_PROGRAMS += tests/integration/multi_clock_test
+tests_integration_multi_clock_test_SOURCES = tests/integration/multi_clock_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_multi_clock_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_clock_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_clock_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 
 # == end of test blocks ==
 
