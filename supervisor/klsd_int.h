@@ -52,6 +52,7 @@ struct held {
 	bool have_progress;
 	bool wake_hup;      /* the reader closed its wake pipe: stop polling it */
 	bool watchdog_kill; /* the current run was killed for a stale heartbeat */
+	bool fence_kill;    /* the current run was killed at the lease deadline */
 	bool busy;          /* one write of this lease is in flight */
 	bool final_done;    /* RELEASING/HANDOFF: the last write completed or gave up */
 	int final_tries;
@@ -116,10 +117,10 @@ struct klsd {
 	int creates_busy;
 	bool created_some; /* a create of the current sync landed: take soon */
 	int table_tries;
-	kls_mono stop_hard; /* STOPPING: give up waiting at this time */
+	kls_mono stop_hard;  /* STOPPING: give up waiting at this time */
 	bool handed_pending; /* STOPPING: a lease handed to us is still being drained by its
 	                      * old owner; release it once that is done (sync.c) */
-	kls_mono last_drop; /* when a held lease was last given up (released, lost) */
+	kls_mono last_drop;  /* when a held lease was last given up (released, lost) */
 	bool clean_exit;
 };
 

@@ -325,11 +325,33 @@ fleet_produce_stop(struct fleet *fl)
 	waitpid(fl->producer, &st, 0);
 	fl->producer = 0;
 	fl->producer_fd = -1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || sscanf(buf, "kls-produce: put %lld", &put) != 1) {
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 ||
+	    sscanf(buf, "kls-produce: put %lld", &put) != 1) {
 		fprintf(stderr, "\nkls-produce: status 0x%x: %s\n", (unsigned)st, buf);
 		return -1;
 	}
 	return put;
+}
+
+/* The last n lines of a worker's log that are not debug chatter, for a failure. */
+static void
+dump_tail(const struct klsd_fixture *w, int n)
+{
+	char line[1024], (*ring)[160] = calloc((size_t)n, sizeof(*ring));
+	FILE *fp = fopen(w->log, "r");
+	int k = 0;
+
+	if (fp && ring) {
+		while (fgets(line, sizeof(line), fp))
+			if (!strstr(line, " debug: "))
+				snprintf(ring[k++ % n], sizeof(ring[0]), "%s", line);
+		fprintf(stderr, "---- last lines of %s (%s) ----\n", w->log, w->worker);
+		for (int i = k > n ? k - n : 0; i < k; i++)
+			fputs(ring[i % n], stderr);
+	}
+	if (fp)
+		fclose(fp);
+	free(ring);
 }
 
 bool
@@ -350,6 +372,14 @@ fleet_wait_delivered(struct fleet *fl, long long n, int timeout_ms, struct ov_de
 	}
 	fprintf(stderr, "\n%zu of %lld records delivered; first missing %lld\n", d->distinct, n,
 	    d->first_missing);
+	for (size_t s = 0; s < fl->ov.n; s++)
+		fprintf(stderr, "%s: %zu lines, the last ending %.1f s ago\n", fl->ov.s[s].id,
+		    fl->ov.s[s].n,
+		    fl->ov.s[s].n
+		        ? (double)(mono_now().ns - fl->ov.s[s].v[fl->ov.s[s].n - 1].t1) / 1e9
+		        : 0.0);
+	for (int i = 0; i < fl->n; i++)
+		dump_tail(&fl->w[i], 30);
 	return false;
 }
 
@@ -368,8 +398,8 @@ cmp_line_rec(const void *a, const void *b)
  * move before `before`: the events show to's ownership start right after a handoff
  * from `from`, or after a release that followed from's ownership. */
 static bool
-moved_gracefully(const struct fleet_monitor *m, const char *shard, const char *from,
-    const char *to, int64_t before)
+moved_gracefully(const struct fleet_monitor *m, const char *shard, const char *from, const char *to,
+    int64_t before)
 {
 	const struct fleet_event *start = NULL, *prev = NULL, *prev2 = NULL;
 	const struct fleet_event *p = NULL, *p2 = NULL;
@@ -390,7 +420,7 @@ moved_gracefully(const struct fleet_monitor *m, const char *shard, const char *f
 	if (!start || !prev)
 		return false;
 	if (strcmp(prev->owner, to) == 0 && strcmp(prev->checkpoint_owner, from) == 0)
-		return true; /* handoff */
+		return true;                                                /* handoff */
 	return !prev->owner[0] && prev2 && strcmp(prev2->owner, from) == 0; /* release */
 }
 
@@ -413,8 +443,9 @@ fleet_graceful_dups(struct fleet *fl)
 			if (a->rec != b->rec || strcmp(a->worker, b->worker) == 0)
 				continue;
 			if (moved_gracefully(&fl->mon, sh->id, a->worker, b->worker, b->t0)) {
-				fprintf(stderr, "\nrecord %lld of %s: delivered by %s, and after a graceful "
-				                "move again by %s\n",
+				fprintf(stderr,
+				    "\nrecord %lld of %s: delivered by %s, and after a graceful "
+				    "move again by %s\n",
 				    a->rec, sh->id, a->worker, b->worker);
 				dups++;
 			}
@@ -480,8 +511,8 @@ monitor_fail(struct fleet_monitor *m, int *counter, const char *what)
 
 /* One scan's worth of checks and events; m->mu held. */
 static void
-monitor_sample(struct fleet_monitor *m, struct ddb_client *ddb, const char *table,
-    struct lease *v, size_t n, int64_t t)
+monitor_sample(struct fleet_monitor *m, struct ddb_client *ddb, const char *table, struct lease *v,
+    size_t n, int64_t t)
 {
 	char what[LEASE_KEY_MAX * 2 + LEASE_OWNER_MAX + 64];
 
@@ -508,7 +539,8 @@ monitor_sample(struct fleet_monitor *m, struct ddb_client *ddb, const char *tabl
 			monitor_fail(m, &m->backwards, what);
 		} else if (max) {
 			*max = *l;
-		} else if (m->nmax < 4096 && (max = realloc(m->max, (m->nmax + 1) * sizeof(*max)))) {
+		} else if (m->nmax < 4096 &&
+		           (max = realloc(m->max, (m->nmax + 1) * sizeof(*max)))) {
 			m->max = max;
 			m->max[m->nmax++] = *l;
 		}
@@ -523,8 +555,8 @@ monitor_sample(struct fleet_monitor *m, struct ddb_client *ddb, const char *tabl
 			if (lease_store_get(ddb, table, par->key, &again, &err) == DDB_OK &&
 			    !lease_is_finished(&again)) {
 				snprintf(what, sizeof(what),
-				    "child %s owned by %s while its parent %s is not finished", l->key,
-				    l->owner, par->key);
+				    "child %s owned by %s while its parent %s is not finished",
+				    l->key, l->owner, par->key);
 				monitor_fail(m, &m->early_child, what);
 			}
 		}

@@ -61,7 +61,7 @@ struct fleet_monitor {
 };
 
 struct fleet {
-	struct klsd_fixture w[FLEET_MAX]; /* w[0] made the stream and the table */
+	struct klsd_fixture w[FLEET_MAX];   /* w[0] made the stream and the table */
 	struct tcp_proxy *proxy[FLEET_MAX]; /* in front of DynamoDB for w[i], or NULL */
 	int n;
 	char out[128]; /* the handler output directory (w[0].dir) */

@@ -24,13 +24,13 @@ struct klsd_fixture {
 	char app[64];
 	char stream[64];
 	char shm[80];
-	char worker[64];   /* [kls] worker_id */
-	char handler[512]; /* [reader] handler; "" = a path nothing loads (fake readers) */
+	char worker[64];       /* [kls] worker_id */
+	char handler[512];     /* [reader] handler; "" = a path nothing loads (fake readers) */
 	char kinesis_url[256]; /* the Kinesis endpoint of the stream */
-	bool shared;       /* another fixture's stream and table: fixture_done leaves them */
+	bool shared;           /* another fixture's stream and table: fixture_done leaves them */
 	const char *env[FIXTURE_ENV_MAX]; /* NAME=value added to klsd's environment (the
 	                                   * caller keeps the strings); NULL ends */
-	pid_t pid;         /* running klsd, 0 = none */
+	pid_t pid;                        /* running klsd, 0 = none */
 	struct aws_creds_provider *creds;
 	struct kinesis_client *kin;
 	struct ddb_client *ddb;

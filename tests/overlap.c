@@ -178,7 +178,8 @@ ov_check_overlap(const struct ov_out *o, char *why, size_t whylen)
 			const struct batch *other = max1.pid != c->pid ? &max1 : &max2;
 			if (other->t1 != INT64_MIN && other->t1 >= c->t0) {
 				snprintf(why, whylen,
-				    "%s: batch of pid %ld [%" PRId64 ", %" PRId64 "] overlaps pid %ld "
+				    "%s: batch of pid %ld [%" PRId64 ", %" PRId64
+				    "] overlaps pid %ld "
 				    "ending at %" PRId64 " (%.3f ms)",
 				    s->id, c->pid, c->t0, c->t1, other->pid, other->t1,
 				    (double)(other->t1 - c->t0) / 1e6);
@@ -258,7 +259,8 @@ ov_runs(const struct ov_shard *s, struct ov_run **out, size_t *n)
 				return -1;
 			}
 			r = nv;
-			r[j] = (struct ov_run){ .pid = l->pid, .first_t0 = l->t0, .last_t1 = l->t1 };
+			r[j] =
+			    (struct ov_run){ .pid = l->pid, .first_t0 = l->t0, .last_t1 = l->t1 };
 			snprintf(r[j].worker, sizeof(r[j].worker), "%s", l->worker);
 			(*n)++;
 		}

@@ -49,9 +49,9 @@ struct ov_shard *ov_find(const struct ov_out *o, const char *shard);
 int ov_check_overlap(const struct ov_out *o, char *why, size_t whylen);
 
 struct ov_delivery {
-	size_t lines;         /* lines with a kls-produce payload */
-	size_t distinct;      /* distinct records of 0..n-1 seen */
-	size_t dups;          /* lines beyond the first of a record */
+	size_t lines;            /* lines with a kls-produce payload */
+	size_t distinct;         /* distinct records of 0..n-1 seen */
+	size_t dups;             /* lines beyond the first of a record */
 	long long first_missing; /* lowest record of 0..n-1 not seen; -1 = none */
 };
 

@@ -39,8 +39,9 @@ report_handoffs(struct fleet *fl, int i, int64_t since)
 			    sh->v[j].t0 < first)
 				first = sh->v[j].t0;
 		if (first != INT64_MAX)
-			fprintf(stderr, "measure: handoff %s to worker %d: %.0f ms from request to "
-			                "the new reader's first record\n",
+			fprintf(stderr,
+			    "measure: handoff %s to worker %d: %.0f ms from request to "
+			    "the new reader's first record\n",
 			    sh->id, i, (double)(first - asked) / 1e6);
 	}
 }
@@ -78,8 +79,9 @@ test_multi_join(void)
 	if (!fleet_start(&fl, 2))
 		goto out;
 	ms = fleet_wait_spread(&fl, live, 2, 3, 3 * FLEET_TAKE_MS + 30000);
-	fprintf(stderr, "measure: third worker joined; every worker at 2 or 3 leases in %lld ms "
-	                "(take interval %d ms)\n",
+	fprintf(stderr,
+	    "measure: third worker joined; every worker at 2 or 3 leases in %lld ms "
+	    "(take interval %d ms)\n",
 	    (long long)ms, FLEET_TAKE_MS);
 	CU_ASSERT_TRUE(ms >= 0 && ms <= 3 * FLEET_TAKE_MS + SLACK_MS);
 
@@ -115,8 +117,9 @@ test_multi_sigterm(void)
 	kill(fl.w[1].pid, SIGTERM);
 	live[1] = false;
 	ms = fleet_wait_moved(&fl, 1, keys, n, FLEET_TAKE_MS + 30000);
-	fprintf(stderr, "measure: SIGTERM: %d leases taken by the others in %lld ms (take "
-	                "interval %d ms)\n",
+	fprintf(stderr,
+	    "measure: SIGTERM: %d leases taken by the others in %lld ms (take "
+	    "interval %d ms)\n",
 	    n, (long long)ms, FLEET_TAKE_MS);
 	CU_ASSERT_TRUE(ms >= 0 && ms <= FLEET_TAKE_MS + SLACK_MS);
 	CU_ASSERT_EQUAL(fixture_clean_exit(&fl.w[1]), 0);

@@ -134,7 +134,8 @@ test_multi_clock_jumps(void)
 	int64_t stable;
 
 	if (access(FAKETIME_LIB, R_OK) < 0) {
-		fprintf(stderr, "\n%s: %s (install Debian's faketime package; scripts/setup does)\n",
+		fprintf(stderr,
+		    "\n%s: %s (install Debian's faketime package; scripts/setup does)\n",
 		    FAKETIME_LIB, strerror(errno));
 		CU_FAIL("libfaketime is not installed");
 		return;
@@ -188,8 +189,9 @@ test_multi_clock_jumps(void)
 		for (int w = 0; w < 3; w++) {
 			int now = fixture_log_count(&fl.w[i], false, WORDS(trouble[w]));
 			if (now != before[i][w])
-				fprintf(stderr, "\nworker %d logged \"%s\" %d times during the jumps\n",
-				    i, trouble[w], now - before[i][w]);
+				fprintf(stderr,
+				    "\nworker %d logged \"%s\" %d times during the jumps\n", i,
+				    trouble[w], now - before[i][w]);
 			CU_ASSERT_EQUAL(now, before[i][w]);
 		}
 	fleet_finish(&fl);

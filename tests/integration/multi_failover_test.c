@@ -63,8 +63,9 @@ check_stopped_first(struct fleet *fl, const struct kls_lease *sl, int n, int64_t
 		int64_t next = ov_first_t0_after(s, sl[k].reader_pid, since);
 		if (!s || !last || next == INT64_MAX)
 			continue; /* no record reached that shard around the failure */
-		fprintf(stderr, "measure: %s: the old reader's last batch ended %.0f ms before the "
-		                "new reader's first\n",
+		fprintf(stderr,
+		    "measure: %s: the old reader's last batch ended %.0f ms before the "
+		    "new reader's first\n",
 		    sl[k].shard_id, (double)(next - last) / 1e6);
 		CU_ASSERT_TRUE(last < next);
 	}
@@ -89,13 +90,14 @@ test_multi_sigkill(void)
 	sleep_ms(1000);
 	for (int k = 0; k < nsl; k++)
 		if (sl[k].reader_pid > 0 && fixture_alive(sl[k].reader_pid)) {
-			fprintf(stderr, "\nreader %d of %s outlived its klsd\n", (int)sl[k].reader_pid,
-			    sl[k].shard_id);
+			fprintf(stderr, "\nreader %d of %s outlived its klsd\n",
+			    (int)sl[k].reader_pid, sl[k].shard_id);
 			CU_FAIL("a reader outlived its klsd");
 		}
 	ms = fleet_wait_moved(&fl, 1, keys, n, FLEET_FAILOVER_MS + FLEET_TAKE_MS + 30000);
-	fprintf(stderr, "measure: SIGKILL: %d leases taken by the others %lld ms after the kill "
-	                "(failover %d ms + take interval %d ms)\n",
+	fprintf(stderr,
+	    "measure: SIGKILL: %d leases taken by the others %lld ms after the kill "
+	    "(failover %d ms + take interval %d ms)\n",
 	    n, (long long)ms + 1000, FLEET_FAILOVER_MS, FLEET_TAKE_MS);
 	CU_ASSERT_TRUE(ms >= 0 && ms + 1000 <= FLEET_FAILOVER_MS + FLEET_TAKE_MS + SLACK_MS);
 	fleet_finish(&fl);
@@ -123,8 +125,9 @@ test_multi_sigstop(void)
 	nsl = fleet_shm_leases(&fl, 1, sl, SHARDS);
 	CU_ASSERT_EQUAL(nsl, n);
 	ms = fleet_wait_moved(&fl, 1, keys, n, FLEET_FAILOVER_MS + FLEET_TAKE_MS + 30000);
-	fprintf(stderr, "measure: SIGSTOP: %d leases taken by the others %lld ms after the "
-	                "freeze\n",
+	fprintf(stderr,
+	    "measure: SIGSTOP: %d leases taken by the others %lld ms after the "
+	    "freeze\n",
 	    n, (long long)ms);
 	CU_ASSERT_TRUE(ms >= 0);
 	while (mono_diff_ms(stopped, mono_now()) < 3 * FLEET_FAILOVER_MS)
@@ -149,7 +152,8 @@ test_multi_sigstop(void)
 			    s->v[j].t1 - sl[k].deadline_ns > late)
 				late = s->v[j].t1 - sl[k].deadline_ns;
 		if (late)
-			fprintf(stderr, "\n%s: reader %d ended a batch %.3f ms after its deadline\n",
+			fprintf(stderr,
+			    "\n%s: reader %d ended a batch %.3f ms after its deadline\n",
 			    sl[k].shard_id, (int)sl[k].reader_pid, (double)late / 1e6);
 		CU_ASSERT_EQUAL(late, 0);
 	}
@@ -180,8 +184,9 @@ test_multi_blackhole(void)
 	sleep_ms(10000);
 	for (int o = 0; o < 3; o++)
 		after[o] = tcp_proxy_requests(fl.proxy[1], ops[o]);
-	fprintf(stderr, "measure: steady state, %d leases, records flowing, renew every %d ms: "
-	                "per lease per minute %.1f UpdateItem, %.1f Scan, %.1f GetItem\n",
+	fprintf(stderr,
+	    "measure: steady state, %d leases, records flowing, renew every %d ms: "
+	    "per lease per minute %.1f UpdateItem, %.1f Scan, %.1f GetItem\n",
 	    n, FLEET_FAILOVER_MS / 3, (double)(after[0] - before[0]) * 6 / n,
 	    (double)(after[1] - before[1]) * 6 / n, (double)(after[2] - before[2]) * 6 / n);
 	n = fleet_keys(&fl, 1, keys, SHARDS);
@@ -191,8 +196,9 @@ test_multi_blackhole(void)
 	cut = mono_now();
 	tcp_proxy_set_mode(fl.proxy[1], TCP_PROXY_BLACKHOLE);
 	ms = fleet_wait_moved(&fl, 1, keys, n, FLEET_FAILOVER_MS + FLEET_TAKE_MS + 30000);
-	fprintf(stderr, "measure: DynamoDB black-holed: %d leases taken by the others %lld ms "
-	                "after the cut\n",
+	fprintf(stderr,
+	    "measure: DynamoDB black-holed: %d leases taken by the others %lld ms "
+	    "after the cut\n",
 	    n, (long long)ms);
 	CU_ASSERT_TRUE(ms >= 0);
 	/* klsd saw its renewals miss and stopped the readers itself. */

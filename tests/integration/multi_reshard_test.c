@@ -137,8 +137,9 @@ run(const char *prefix, const char *kinesis_var, int rate)
 	}
 	CU_ASSERT_TRUE(wait_children(&fl, 60000));
 	ms = mono_diff_ms(t, mono_now());
-	fprintf(stderr, "measure: split and merge: parents finished and children held %lld ms "
-	                "after the reshard began\n",
+	fprintf(stderr,
+	    "measure: split and merge: parents finished and children held %lld ms "
+	    "after the reshard began\n",
 	    (long long)ms);
 	/* Records keep going to the children for a while. */
 	sleep_ms(3000);

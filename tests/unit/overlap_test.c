@@ -69,8 +69,10 @@ write_batches(const char *spec)
 		size_t len = strlen(text);
 		CU_ASSERT_EQUAL_FATAL(sscanf(b, "%15s %ld %ld %ld", shard, &pid, &t0, &t1), 4);
 		for (int r = 0; r < 2; r++, n++)
-			snprintf(text + len, sizeof(text) - len, "%s %d 0 w-%ld %ld %ld %ld seq=%d abc\n",
-			    shard, 100 + n, pid, pid, t0, t1, n), len = strlen(text);
+			snprintf(text + len, sizeof(text) - len,
+			    "%s %d 0 w-%ld %ld %ld %ld seq=%d abc\n", shard, 100 + n, pid, pid, t0,
+			    t1, n),
+			    len = strlen(text);
 	}
 	free(copy);
 	/* One file holds every shard: the checker groups lines by their shard field. */
