@@ -344,7 +344,7 @@ dump_tail(const struct klsd_fixture *w, int n)
 	if (fp && ring) {
 		while (fgets(line, sizeof(line), fp))
 			if (!strstr(line, " debug: "))
-				snprintf(ring[k++ % n], sizeof(ring[0]), "%s", line);
+				snprintf(ring[k++ % n], sizeof(ring[0]), "%.159s", line);
 		fprintf(stderr, "---- last lines of %s (%s) ----\n", w->log, w->worker);
 		for (int i = k > n ? k - n : 0; i < k; i++)
 			fputs(ring[i % n], stderr);
