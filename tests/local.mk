@@ -350,6 +350,12 @@ tests_integration_multi_clock_test_SOURCES = tests/integration/multi_clock_test.
 tests_integration_multi_clock_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_multi_clock_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_multi_clock_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+check_PROGRAMS += tests/integration/multi_handoff_test
+tests_integration_multi_handoff_test_SOURCES = tests/integration/multi_handoff_test.c \
+	tests/fake_reader.c tests/fake_reader.h $(MULTI_TEST_SOURCES)
+tests_integration_multi_handoff_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_handoff_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_handoff_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 
 # == end of test blocks ==
 
