@@ -351,7 +351,22 @@ static void
 done_final(struct klsd *k, struct held *h, struct write_job *j, kls_mono now)
 {
 	const char *what = j->kind == LW_RELEASE ? "released" : "handed over";
+	const struct lease *cur = &j->res.current;
 
+	if (h && j->kind == LW_RELEASE && !write_ok(j) && j->res.status == DDB_CONDITION_FAILED &&
+	    j->res.reread && j->res.exists && strcmp(cur->checkpoint_owner, k->me) == 0 &&
+	    strcmp(cur->owner, k->me) != 0) {
+		/* Asked for while we let it go (its reader already drained): finish the
+		 * handoff, or the new owner would wait for the handoff timeout. */
+		log_info("lease %s: %s asked for it while we released it; handing it over", j->key,
+		    cur->owner);
+		h->l = *cur;
+		h->state = HELD_HANDOFF;
+		h->final_done = false;
+		h->final_tries = 0;
+		h->next_final = KLS_MONO_ZERO;
+		return;
+	}
 	if (write_ok(j) || j->res.status == DDB_CONDITION_FAILED) {
 		if (write_ok(j)) {
 			log_info("lease %s %s (counter %" PRIu64 ")", j->key, what,

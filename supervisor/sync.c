@@ -340,10 +340,12 @@ take_cycle(struct klsd *k, kls_mono scan_started, kls_mono now)
 /* Leases the table gives us that we do not hold: handed over to us, or ours from a
  * scan taken before we started them. Release those ready (so the others take them in
  * their next cycle instead of after they expire); true while a handoff to us is still
- * drained by its old owner. Submits writes only with `release`. */
+ * drained by its old owner (one whose counter stood still for failover_ms has stalled:
+ * it is left to expire). Submits writes only with `release`. */
 static bool
 handed_to_us(struct klsd *k, bool release)
 {
+	kls_mono now = mono_now();
 	bool pending = false;
 
 	for (size_t i = 0; i < k->view.n; i++) {
@@ -352,7 +354,8 @@ handed_to_us(struct klsd *k, bool release)
 		if (strcmp(l->owner, k->me) != 0 || lease_is_finished(l) || take_pending(k, l->key))
 			continue;
 		if (l->checkpoint_owner[0]) {
-			pending |= strcmp(l->checkpoint_owner, k->me) != 0;
+			pending |= strcmp(l->checkpoint_owner, k->me) != 0 &&
+			           !lease_is_expired(&k->view.v[i], now, k->cfg.lease.failover_ms);
 			continue;
 		}
 		pending |= !release;
