@@ -72,6 +72,9 @@ held_add(struct klsd *k, const struct lease *l, enum held_state state)
 	snprintf(h->pub.shard_id, sizeof(h->pub.shard_id), "%s", l->key);
 	snprintf(h->pub.ckpt_seq, sizeof(h->pub.ckpt_seq), "%s", l->checkpoint);
 	h->pub.ckpt_subseq = l->checkpoint_sub;
+	/* The reader drops KPL aggregates outside the shard's range (shm minor 1). */
+	snprintf(h->pub.hash_start, sizeof(h->pub.hash_start), "%s", l->starting_hash);
+	snprintf(h->pub.hash_end, sizeof(h->pub.hash_end), "%s", l->ending_hash);
 	h->pub.lease_counter = l->counter;
 	h->pub.command = KLS_CMD_NONE;
 	slot = kls_shm_slot_assign(k->shm, &h->pub);
@@ -208,6 +211,7 @@ held_lost(struct klsd *k, struct held *h, const char *why)
 		return;
 	log_warnx("lease %s lost: %s%s", h->l.key, why, h->proc.pid ? "; stopping its reader" : "");
 	h->state = HELD_LOST;
+	svc_count(k, SVC_LOSSES);
 	g = ckpt_drop(&h->ck);
 	if (g > h->pub.ckpt_gen)
 		supervise_answer(h, g, KLS_CKPT_LEASE_LOST, "lease lost");
@@ -297,6 +301,7 @@ done_renew(struct klsd *k, struct held *h, struct write_job *j, kls_mono now)
 {
 	if (write_ok(j)) {
 		held_wrote(k, h, j, now);
+		svc_count(k, SVC_RENEWALS);
 		if (h->state == HELD_ADOPTING) {
 			log_info("lease %s re-adopted (counter %" PRIu64 ")", h->l.key,
 			    h->l.counter);
@@ -429,6 +434,7 @@ done_take(struct klsd *k, struct write_job *j, kls_mono now)
 		return;
 	}
 	held_wrote(k, h, j, now);
+	svc_count(k, SVC_TAKES);
 	if (k->phase == PHASE_STOPPING)
 		held_release(k, h, "shutting down");
 }

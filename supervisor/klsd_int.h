@@ -6,6 +6,8 @@
  *   sync.c       table creation, shard sync and the take cycle (scan + plan)
  *   supervise.c  the readers of held leases: spawn, reap, restart, watchdog, and the
  *                checkpoint requests they send through their wake pipes
+ *   service.h    what makes klsd a host service (notify, control socket, metrics,
+ *                reload, poison records), reached through a few svc_* hooks
  * Everything here is touched by the main thread only; pool threads see nothing but
  * their job and their own clients.
  */
@@ -28,6 +30,7 @@
 #include "supervisor/lease_store.h"
 #include "supervisor/pool.h"
 #include "supervisor/readers.h"
+#include "supervisor/service.h"
 
 /* What klsd is doing with a lease it holds (or is letting go of). */
 enum held_state {
@@ -60,6 +63,7 @@ struct held {
 	                    * the first write lands */
 	kls_mono next_renew;
 	kls_mono next_final; /* earliest retry of a failed final write */
+	struct held_svc svc; /* service.h: poison, metrics, reload */
 };
 
 /* One write of the lease protocol on its way through the pool. */
@@ -122,10 +126,15 @@ struct klsd {
 	                      * old owner; release it once that is done (sync.c) */
 	kls_mono last_drop;  /* when a held lease was last given up (released, lost) */
 	bool clean_exit;
+	struct klsd_svc svc; /* service.h: notify, control socket, metrics, reload */
 };
 
 /* Derived timings (ms). */
 int64_t klsd_drain_window_ms(const struct config *cfg);
+/* Replaces k->config_fd with a sealed memfd of k->cfg (k->config_fd unchanged on failure). */
+int klsd_make_config_fd(struct klsd *k);
+/* Starts a clean shutdown: drain every reader, release every lease, exit 0. */
+void klsd_stop(struct klsd *k, const char *why);
 
 /* ---- held.c ---- */
 struct held *held_find(struct klsd *k, const char *key);

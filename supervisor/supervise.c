@@ -380,6 +380,8 @@ supervise_reap(struct klsd *k)
 		}
 		h->pub.command = KLS_CMD_NONE;
 		held_publish(h);
+		if (svc_reader_exited(k, h, st, now))
+			continue;
 		after_exit(k, h, st, flags, now);
 	}
 }

@@ -295,6 +295,7 @@ take_cycle(struct klsd *k, kls_mono scan_started, kls_mono now)
 
 	/* A lease we gave up while the scan ran may still show us as owner in it: adopt
 	 * only from a scan that began after our last release. */
+	svc_take_cycle(k, now);
 	if (!mono_before(scan_started, k->last_drop))
 		adopt_own(k, now);
 	if (lease_plan_takes(&k->view, &p, now, &plan) < 0) {
@@ -308,7 +309,7 @@ take_cycle(struct klsd *k, kls_mono scan_started, kls_mono now)
 		struct lease_obs *o = lease_view_find(&k->view, a->key);
 		enum lease_write_kind kind = a->kind == LEASE_TAKE ? LW_TAKE : LW_HANDOFF_REQUEST;
 
-		if (!o || take_pending(k, a->key))
+		if (!o || take_pending(k, a->key) || svc_avoiding(k, a->key))
 			continue;
 		/* The quicker cycles below must not ask for more than one lease per take
 		 * interval. */

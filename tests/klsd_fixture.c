@@ -141,13 +141,16 @@ fixture_write_config(struct klsd_fixture *f, const char *extra)
 {
 	FILE *fp = fopen(f->conf, "w");
 
+	/* One socket per worker id, so several klsd of one fixture do not collide. */
+	snprintf(f->sock, sizeof(f->sock), "%s/%s.sock", f->dir, f->worker);
 	if (!fp)
 		return -1;
 	fprintf(fp,
 	    "[kls]\napplication = %s\nstream = %s\nregion = us-east-1\nstate_dir = %s/state\n"
-	    "shm_name = %s\nworker_id = %s\nlog_level = debug\n"
+	    "shm_name = %s\nworker_id = %s\nlog_level = debug\ncontrol_socket = %s\n"
 	    "[reader]\nhandler = %s\n%s",
-	    f->app, f->stream, f->dir, f->shm, f->worker, f->handler, extra ? extra : "");
+	    f->app, f->stream, f->dir, f->shm, f->worker, f->sock, f->handler,
+	    extra ? extra : "");
 	return fclose(fp) == 0 ? 0 : -1;
 }
 
@@ -185,7 +188,7 @@ fixture_start(struct klsd_fixture *f, const char *fake_mode)
 		/* The emulators check only that a signature is there. */
 		setenv("AWS_ACCESS_KEY_ID", "AKIDKLSTEST", 0);
 		setenv("AWS_SECRET_ACCESS_KEY", "kls-test-secret", 0);
-		execl(klsd, "klsd", "-c", f->conf, (char *)NULL);
+		execl(klsd, "klsd", "-d", "-c", f->conf, (char *)NULL);
 		_exit(127);
 	}
 	f->pid = pid;

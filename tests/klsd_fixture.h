@@ -21,6 +21,7 @@ struct klsd_fixture {
 	char dir[128]; /* temporary directory: config, state, log, fake reader files */
 	char conf[192];
 	char log[192]; /* klsd's stderr */
+	char sock[200]; /* [kls] control_socket (set by fixture_write_config) */
 	char app[64];
 	char stream[64];
 	char shm[80];
@@ -51,8 +52,9 @@ void fixture_done(struct klsd_fixture *f);
 /* Writes the configuration: the required keys plus `extra` (INI text, may be NULL). */
 int fixture_write_config(struct klsd_fixture *f, const char *extra);
 
-/* Starts klsd -c conf with KLS_READER = this test program and FAKE_READER = mode, or
- * with the real kls-reader of the build tree when fake_mode is NULL. */
+/* Starts klsd -d -c conf (in the foreground) with KLS_READER = this test program and
+ * FAKE_READER = mode, or with the real kls-reader of the build tree when fake_mode is
+ * NULL. */
 int fixture_start(struct klsd_fixture *f, const char *fake_mode);
 /* Sends sig to klsd and waits up to timeout_ms for it to exit. Returns its wait status,
  * or -1 on timeout (it is then killed). */
