@@ -24,6 +24,8 @@
 #include "supervisor/klsd_int.h"
 
 #define FINAL_TRIES 3 /* attempts at a release or handoff-done write before giving up */
+/* Attempts at one handoff request whose only obstacle is the owner's own counter. */
+#define HANDOFF_REQUEST_TRIES 3
 
 struct held *
 held_find(struct klsd *k, const char *key)
@@ -354,7 +356,22 @@ static void
 done_final(struct klsd *k, struct held *h, struct write_job *j, kls_mono now)
 {
 	const char *what = j->kind == LW_RELEASE ? "released" : "handed over";
+	const struct lease *cur = &j->res.current;
 
+	if (h && j->kind == LW_RELEASE && !write_ok(j) && j->res.status == DDB_CONDITION_FAILED &&
+	    j->res.reread && j->res.exists && strcmp(cur->checkpoint_owner, k->me) == 0 &&
+	    strcmp(cur->owner, k->me) != 0) {
+		/* Asked for while we let it go (its reader already drained): finish the
+		 * handoff, or the new owner would wait for the handoff timeout. */
+		log_info("lease %s: %s asked for it while we released it; handing it over", j->key,
+		    cur->owner);
+		h->l = *cur;
+		h->state = HELD_HANDOFF;
+		h->final_done = false;
+		h->final_tries = 0;
+		h->next_final = KLS_MONO_ZERO;
+		return;
+	}
 	if (write_ok(j) || j->res.status == DDB_CONDITION_FAILED) {
 		if (write_ok(j)) {
 			log_info("lease %s %s (counter %" PRIu64 ")", j->key, what,
@@ -365,6 +382,8 @@ done_final(struct klsd *k, struct held *h, struct write_job *j, kls_mono now)
 			         "counter %" PRIu64 ")",
 			    j->key, what, j->res.exists ? j->res.current.owner : "",
 			    j->res.exists ? j->res.current.counter : 0);
+			if (j->res.reread && j->res.exists)
+				lease_view_update(&k->view, &j->res.current, now);
 		}
 		if (h)
 			h->final_done = true;
@@ -420,6 +439,30 @@ done_take(struct klsd *k, struct write_job *j, kls_mono now)
 		held_release(k, h, "shutting down");
 }
 
+/*
+ * A handoff request failed its condition. When the re-read shows the same owner and
+ * still no handoff, only the counter moved: the owner renewed or checkpointed between
+ * our scan and the request, which a reader checkpointing every batch does several
+ * times a second. Ask again at once with the counter just read; the reasons for the
+ * request (the scan's counts) still hold. True when asked again.
+ */
+static bool
+handoff_request_again(struct klsd *k, const struct write_job *j)
+{
+	const struct lease *cur = &j->res.current;
+
+	if (j->attempt + 1 >= HANDOFF_REQUEST_TRIES || k->phase != PHASE_RUNNING ||
+	    !j->res.reread || !j->res.exists || strcmp(cur->owner, j->before.owner) != 0 ||
+	    cur->checkpoint_owner[0] || lease_is_finished(cur))
+		return false;
+	if (klsd_submit_write(k, LW_HANDOFF_REQUEST, cur, NULL) < 0)
+		return false;
+	k->writes->attempt = j->attempt + 1; /* the job just queued heads the list */
+	log_debug("handoff request %s: %s moved the counter to %" PRIu64 " first; asking again",
+	    j->key, cur->owner, cur->counter);
+	return true;
+}
+
 static void
 write_done(struct pool_job *job)
 {
@@ -470,8 +513,11 @@ write_done(struct pool_job *job)
 		if (write_ok(j)) {
 			log_info("lease %s: asked %s to hand it over", j->key, j->before.owner);
 			lease_view_update(&k->view, &j->after, now);
+			if (k->phase == PHASE_STOPPING)
+				klsd_stopping_handed(k); /* asked just before SIGTERM */
 		} else if (j->res.status == DDB_CONDITION_FAILED) {
-			log_info("handoff request %s: the lease changed first", j->key);
+			if (!handoff_request_again(k, j))
+				log_info("handoff request %s: the lease changed first", j->key);
 		} else {
 			log_warnx("handoff request %s: %s", j->key, j->res.err.message);
 		}

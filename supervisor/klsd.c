@@ -288,6 +288,7 @@ klsd_stop(struct klsd *k, const char *why)
 		if (h->state == HELD_ACTIVE || h->state == HELD_ADOPTING)
 			held_release(k, h, "shutting down");
 	}
+	klsd_stopping_handed(k);
 }
 
 static void
@@ -339,6 +340,11 @@ tick(struct klsd *k, kls_mono now)
 	}
 	if (k->phase == PHASE_TABLE && !k->table_busy)
 		next = earliest(next, k->next_table);
+	if (k->phase == PHASE_STOPPING && k->handed_pending && !k->scan_busy) {
+		if (!mono_before(now, k->next_take))
+			klsd_start_scan(k);
+		next = earliest(next, k->next_take);
+	}
 	for (size_t i = 0; i < k->nheld;) {
 		struct held *h = k->held[i];
 		next = earliest(next, held_tick(k, h, now));
@@ -383,7 +389,7 @@ klsd_run(struct klsd *k)
 		next = tick(k, now);
 		next = earliest(next, svc_tick(k, now));
 		if (k->phase == PHASE_STOPPING) {
-			if (k->nheld == 0 && !k->writes) {
+			if (k->nheld == 0 && !k->writes && !k->handed_pending) {
 				k->exit_status = 0;
 				k->clean_exit = true;
 				break;

@@ -378,6 +378,50 @@ tests_integration_fanout_test_DEPENDENCIES = reader/kls-reader supervisor/klsd$(
 	examples/filelog.la supervisor/libklsd.a shm/libklsshm.a tests/libklstest.a \
 	common/libklscommon.a
 
+# == multi-worker tests ==
+# Several klsd on one machine sharing a stream and a lease table (issue 4). They run
+# klsd, kls-reader, the filelog example and kls-produce from the build tree.
+MULTI_TEST_SOURCES = tests/fleet.c tests/fleet.h tests/overlap.c tests/overlap.h \
+	tests/tcp_proxy.c tests/tcp_proxy.h tests/klsd_fixture.c tests/klsd_fixture.h \
+	tests/spawn.c tests/spawn.h tools/payload.c tools/payload.h
+MULTI_TEST_DEPS = supervisor/klsd$(EXEEXT) reader/kls-reader$(EXEEXT) examples/filelog.la \
+	tools/kls-produce$(EXEEXT) $(KLSD_TEST_DEPS)
+check_PROGRAMS += tests/unit/overlap_test
+tests_unit_overlap_test_SOURCES = tests/unit/overlap_test.c tests/overlap.c tests/overlap.h \
+	tools/payload.c tools/payload.h
+tests_unit_overlap_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_overlap_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/integration/multi_balance_test
+tests_integration_multi_balance_test_SOURCES = tests/integration/multi_balance_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_multi_balance_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_balance_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_balance_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+check_PROGRAMS += tests/integration/multi_failover_test
+tests_integration_multi_failover_test_SOURCES = tests/integration/multi_failover_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_multi_failover_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_failover_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_failover_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+check_PROGRAMS += tests/integration/multi_reshard_test
+tests_integration_multi_reshard_test_SOURCES = tests/integration/multi_reshard_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_multi_reshard_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_reshard_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_reshard_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+check_PROGRAMS += tests/integration/multi_clock_test
+tests_integration_multi_clock_test_SOURCES = tests/integration/multi_clock_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_multi_clock_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_clock_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_clock_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+check_PROGRAMS += tests/integration/multi_handoff_test
+tests_integration_multi_handoff_test_SOURCES = tests/integration/multi_handoff_test.c \
+	tests/fake_reader.c tests/fake_reader.h $(MULTI_TEST_SOURCES)
+tests_integration_multi_handoff_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_handoff_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_handoff_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
