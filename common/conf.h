@@ -104,6 +104,9 @@ struct config_kls {
 struct config_reader {
 	char handler[CONFIG_VALUE_MAX + 1];
 	enum config_checkpoint checkpoint;
+	/* checkpoint = auto: klsd writes a batch's checkpoint at most once per interval (or
+	 * with the next renewal); 0 = every batch, the reader waiting for each write. */
+	uint32_t checkpoint_interval_ms;
 	enum config_position initial_position;
 	int64_t initial_timestamp_ms; /* ms since the epoch; -1 = not set */
 	uint32_t max_records;

@@ -123,6 +123,8 @@ const struct config_key config_keys[K_COUNT] = {
         CK_REQUIRED | CK_READER),
     [K_CHECKPOINT] =
         ENUM("reader", "checkpoint", reader, checkpoint, checkpoint_names, "auto", CK_READER),
+    [K_CHECKPOINT_INTERVAL_MS] = U32("reader", "checkpoint_interval_ms", reader,
+        checkpoint_interval_ms, 1, 600000, "5000", CK_ZERO_OK | CK_READER | CK_SUPER),
     [K_INITIAL_POSITION] = ENUM("reader", "initial_position", reader, initial_position,
         position_names, "TRIM_HORIZON", CK_READER | CK_SUPER),
     [K_INITIAL_TIMESTAMP] = {"reader", "initial_timestamp", CT_TIMESTAMP, SYN_ANY,

@@ -107,6 +107,10 @@ checkpoint_at(struct reader_ctx *rc, const char *seq, uint64_t sub)
 	/* SHARD_END is past every record: nothing may move the checkpoint back. */
 	if (rc->shard_end_done)
 		return KLS_ERR_INVALID;
+	/* Before an automatic checkpoint already handed to klsd would move the lease
+	 * table back once klsd writes that one. */
+	if (rc->have_posted && ckpt_compare(seq, sub, rc->posted_seq, rc->posted_sub) < 0)
+		return KLS_ERR_INVALID;
 	if (rc->have_checkpoint) {
 		int c = ckpt_compare(seq, sub, rc->checkpoint_seq, rc->checkpoint_sub);
 		if (c < 0)
@@ -227,6 +231,37 @@ reader_ctx_checkpoint_delivered(struct reader_ctx *rc)
 	if (!rc->have_delivered)
 		return KLS_OK; /* nothing delivered, nothing to record */
 	return checkpoint_at(rc, rc->delivered_seq, rc->delivered_sub);
+}
+
+int
+reader_ctx_checkpoint_batch(struct reader_ctx *rc)
+{
+	int r;
+
+	if (!rc->sink.post)
+		return reader_ctx_checkpoint_delivered(rc);
+	if (!rc->have_delivered)
+		return KLS_OK;
+	if (rc->lease_lost)
+		return KLS_ERR_LEASE_LOST;
+	if (rc->shard_end_done)
+		return KLS_ERR_INVALID;
+	/* Nothing new since the last post or persisted checkpoint: nothing to hand over. */
+	if (rc->have_posted &&
+	    ckpt_compare(rc->delivered_seq, rc->delivered_sub, rc->posted_seq, rc->posted_sub) <= 0)
+		return KLS_OK;
+	if (rc->have_checkpoint && ckpt_compare(rc->delivered_seq, rc->delivered_sub,
+	                               rc->checkpoint_seq, rc->checkpoint_sub) <= 0)
+		return KLS_OK;
+	r = rc->sink.post(rc->sink.arg, rc->delivered_seq, rc->delivered_sub);
+	if (r == KLS_ERR_LEASE_LOST)
+		rc->lease_lost = true;
+	if (r != KLS_OK)
+		return r;
+	rc->have_posted = true;
+	memcpy(rc->posted_seq, rc->delivered_seq, strlen(rc->delivered_seq) + 1);
+	rc->posted_sub = rc->delivered_sub;
+	return KLS_OK;
 }
 
 int

@@ -19,7 +19,7 @@
  *   per batch:
  *     reader_ctx_delivered(rc, &recs[n-1])
  *     enter(PROCESS); handler_process(); leave
- *     if rc == 0 and checkpoint = auto: reader_ctx_checkpoint_delivered(rc)
+ *     if rc == 0 and checkpoint = auto: reader_ctx_checkpoint_batch(rc)
  *   at shard end:
  *     enter(SHARD_ENDED); handler_shard_ended(); leave
  *     if rc == 0 and !reader_ctx_shard_end_done(rc) and (auto or no callback):
@@ -61,6 +61,12 @@ struct checkpoint_sink {
 	 */
 	int (*persist)(void *arg, const char *sequence, uint64_t sub_sequence);
 	void *arg;
+	/*
+	 * Optional (NULL: persist is used). Hands an automatic checkpoint to klsd without
+	 * waiting: klsd coalesces these and writes the newest within its checkpoint interval
+	 * (shm KLS_REQ_COALESCE). Returns KLS_OK once published, or KLS_ERR_LEASE_LOST.
+	 */
+	int (*post)(void *arg, const char *sequence, uint64_t sub_sequence);
 };
 
 struct reader_ctx {
@@ -80,6 +86,12 @@ struct reader_ctx {
 	bool shard_end_done;
 	char checkpoint_seq[KLS_SEQUENCE_MAX + 1];
 	uint64_t checkpoint_sub;
+
+	/* The last automatic checkpoint posted (sink.post), persisted or not yet: no
+	 * checkpoint may go back before it, and the next post must move past it. */
+	bool have_posted;
+	char posted_seq[KLS_SEQUENCE_MAX + 1];
+	uint64_t posted_sub;
 
 	struct checkpoint_sink sink;
 };
@@ -112,6 +124,10 @@ void reader_ctx_lease_lost(struct reader_ctx *rc);
 /* checkpoint = auto after a successful batch: at the last record delivered, unless
  * that is already the checkpoint. Returns a kls_result. */
 int reader_ctx_checkpoint_delivered(struct reader_ctx *rc);
+/* checkpoint = auto after a successful batch: like reader_ctx_checkpoint_delivered,
+ * but through sink.post when the sink has one (klsd writes it within its checkpoint
+ * interval; the reader does not wait). Returns a kls_result. */
+int reader_ctx_checkpoint_batch(struct reader_ctx *rc);
 /* SHARD_END after shard_ended, when the handler did not. Returns a kls_result. */
 int reader_ctx_checkpoint_shard_end(struct reader_ctx *rc);
 

@@ -162,7 +162,8 @@ deliver_batch(struct reader *r, const struct kls_record *recs, size_t n)
 	}
 	if (r->cfg->reader.checkpoint != CONFIG_CHECKPOINT_AUTO)
 		return READER_CONTINUE;
-	c = reader_ctx_checkpoint_delivered(&r->ctx);
+	/* Coalesced by klsd when checkpoint_interval_ms > 0 (no wait here). */
+	c = reader_ctx_checkpoint_batch(&r->ctx);
 	return c == KLS_OK ? READER_CONTINUE : auto_checkpoint_failed(r, c, "batch");
 }
 

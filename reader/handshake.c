@@ -10,6 +10,11 @@
  *      group (futex on slot.wake), the lease is gone (STOP, deadline), or the
  *      checkpoint timeout passes. A DRAIN does not end the wait: klsd persists the
  *      final checkpoints of a drain.
+ *
+ * An automatic checkpoint with [reader] checkpoint_interval_ms > 0 stops after step 2
+ * (handshake_post): the request carries KLS_REQ_COALESCE, klsd writes the newest one
+ * within its interval (or when this reader exits or drains), and the reader goes on
+ * with the next batch instead of waiting a DynamoDB round trip per batch.
  */
 #include "config.h"
 
@@ -174,6 +179,7 @@ handshake_persist(void *arg, const char *seq, uint64_t sub)
 	snprintf(r->prog.req_seq, sizeof(r->prog.req_seq), "%s", seq);
 	r->prog.req_subseq = sub;
 	r->prog.req_gen = gen;
+	r->prog.req_flags = 0; /* write it now, and answer */
 	progress_state(r, KLS_HANDLER_CHECKPOINT);
 	handshake_wake(r);
 	for (;;) {
@@ -204,4 +210,21 @@ handshake_persist(void *arg, const char *seq, uint64_t sub)
 	}
 	progress_state(r, before);
 	return result;
+}
+
+int
+handshake_post(void *arg, const char *seq, uint64_t sub)
+{
+	struct reader *r = arg;
+	enum look lk = reader_look(r, mono_now());
+
+	if (lk == LOOK_EXPIRED || lk == LOOK_STOP)
+		return KLS_ERR_LEASE_LOST;
+	snprintf(r->prog.req_seq, sizeof(r->prog.req_seq), "%s", seq);
+	r->prog.req_subseq = sub;
+	r->prog.req_gen = ++r->req_gen;
+	r->prog.req_flags = KLS_REQ_COALESCE;
+	progress_publish(r);
+	handshake_wake(r);
+	return KLS_OK;
 }

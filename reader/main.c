@@ -285,7 +285,12 @@ run(struct reader *r)
 {
 	const struct config *cfg = r->cfg;
 	const struct kls_shm_header *hdr = kls_shm_header(r->shm);
-	const struct checkpoint_sink sink = { handshake_persist, r };
+	/* With an interval, klsd coalesces the automatic checkpoints: post them. */
+	const struct checkpoint_sink sink = {
+		.persist = handshake_persist,
+		.arg = r,
+		.post = cfg->reader.checkpoint_interval_ms > 0 ? handshake_post : NULL,
+	};
 	int64_t hb = cfg->reader.heartbeat_timeout_ms;
 	int rc;
 

@@ -91,6 +91,8 @@ void progress_state(struct reader *r, enum kls_handler_state st);
 void progress_error(struct reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The checkpoint_sink persist() for reader_ctx: see checkpoint_ctx.h. */
 int handshake_persist(void *arg, const char *sequence, uint64_t sub_sequence);
+/* The checkpoint_sink post() (checkpoint_interval_ms > 0): publish, wake, no wait. */
+int handshake_post(void *arg, const char *sequence, uint64_t sub_sequence);
 /* Wakes klsd's loop through the wake pipe (a full pipe already wakes it). */
 void handshake_wake(struct reader *r);
 

@@ -27,8 +27,9 @@ struct stat;
 #define KLS_SHM_MAGIC UINT64_C(0x4b4c532d53484d31)
 #define KLS_SHM_MAJOR 1
 /* Minor 1: lease.hash_start/hash_end, progress.kpl_* (KPL de-aggregation), and
- * lease.first_batch (poison records sent to the dead-letter directory). */
-#define KLS_SHM_MINOR 1
+ * lease.first_batch (poison records sent to the dead-letter directory).
+ * Minor 2: progress.req_flags (coalesced automatic checkpoints). */
+#define KLS_SHM_MINOR 2
 
 #define KLS_SHM_MAX_SLOTS 65536u
 /* Kinesis allows 128-character shard ids and stream names and 129-digit sequence
@@ -83,6 +84,15 @@ enum kls_ckpt_result {
 	KLS_CKPT_BEYOND = 2,     /* refused: later than the last delivered record */
 	KLS_CKPT_LEASE_LOST = 3, /* refused: the lease is gone */
 };
+
+/*
+ * progress.req_flags (minor 2). KLS_REQ_COALESCE: an automatic checkpoint after a
+ * batch. klsd may hold it back for up to [reader] checkpoint_interval_ms (a newer
+ * request replaces it) and writes it at the latest with the next renewal, or at once
+ * when the reader stops, drains or the lease is let go; the reader does not wait for
+ * its answer. Without the flag klsd writes the request at once and answers it.
+ */
+#define KLS_REQ_COALESCE 1u
 
 /* Where the handler is (progress.handler_state). */
 enum kls_handler_state {
@@ -196,7 +206,11 @@ struct kls_progress {
 	 * raw, indexed by enum kpl_reason; entries 0 (KPL_OK) and 1 (KPL_NO_MAGIC: a
 	 * plain record) stay 0. 32 bits: a rate for the metrics, which wraps rarely. */
 	uint32_t kpl_invalid[KLS_SHM_KPL_REASONS];
-	uint8_t reserved[88];
+	/* Minor 2: KLS_REQ_* flags of request req_gen. 0 (an older reader, or a handler's
+	 * own checkpoint) asks for the write now and for an answer. */
+	uint32_t req_flags;
+	uint32_t reserved_pad;
+	uint8_t reserved[80];
 };
 
 struct kls_shm_lease_group {
@@ -288,6 +302,7 @@ KLS_SHM_AT(struct kls_progress, kpl_user_records, 600);
 KLS_SHM_AT(struct kls_progress, kpl_dropped_aggregates, 608);
 KLS_SHM_AT(struct kls_progress, kpl_dropped_records, 616);
 KLS_SHM_AT(struct kls_progress, kpl_invalid, 624);
+KLS_SHM_AT(struct kls_progress, req_flags, 664);
 _Static_assert(sizeof(struct kls_progress) == 752, "progress payload size");
 
 KLS_SHM_AT(struct kls_shm_lease_group, v, 8);

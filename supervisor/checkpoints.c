@@ -51,6 +51,9 @@ ckpt_consider(struct ckpt_state *s, const struct kls_progress *pr, bool shard_cl
 		    (unsigned long long)pr->delivered_subseq);
 		return CKPT_REFUSED;
 	}
+	/* Once something pending is to be written at once, so is what replaces it: the
+	 * request being replaced has a waiting reader, and this write answers it. */
+	s->next.coalesce = (pr->req_flags & KLS_REQ_COALESCE) != 0 && (!s->pending || s->next.coalesce);
 	memcpy(s->next.seq, pr->req_seq, sizeof(s->next.seq));
 	s->next.seq[sizeof(s->next.seq) - 1] = '\0';
 	s->next.sub = pr->req_subseq;
@@ -66,6 +69,7 @@ ckpt_start(struct ckpt_state *s, struct ckpt_req *out)
 		return false;
 	s->writing = s->next;
 	s->pending = false;
+	s->retry_at = KLS_MONO_ZERO;
 	s->inflight = true;
 	*out = s->writing;
 	return true;
@@ -96,4 +100,30 @@ ckpt_drop(struct ckpt_state *s)
 	s->inflight = false;
 	s->answered_gen = g;
 	return g;
+}
+
+kls_mono
+ckpt_due(const struct ckpt_state *s, const struct ckpt_timing *t)
+{
+	kls_mono due;
+
+	if (!s->pending || s->inflight)
+		return KLS_MONO_NEVER;
+	if (!s->next.coalesce || t->flush || t->interval_ms <= 0 || t->last_write.ns == 0)
+		due = KLS_MONO_ZERO;
+	else if (mono_before(t->next_renew, (due = mono_add_ms(t->last_write, t->interval_ms))))
+		due = t->next_renew;
+	if (s->next.coalesce && mono_before(due, s->retry_at))
+		due = s->retry_at;
+	return due;
+}
+
+void
+ckpt_retry(struct ckpt_state *s, const struct ckpt_req *failed, kls_mono retry_at)
+{
+	if (!s->pending) {
+		s->next = *failed;
+		s->pending = true;
+	}
+	s->retry_at = retry_at;
 }

@@ -9,7 +9,13 @@
  *     says it delivered (kls_seqnum_cmp); SHARD_END only for a shard the stream lists
  *     as closed;
  *   - one write in flight per lease: requests arriving meanwhile coalesce into the
- *     latest, and one write answers every generation up to its own.
+ *     latest, and one write answers every generation up to its own;
+ *   - automatic checkpoints (KLS_REQ_COALESCE) wait: at most one write per
+ *     checkpoint_interval_ms while records flow, and never later than the lease's next
+ *     renewal, which the checkpoint write then replaces (it bumps leaseCounter under the
+ *     same fence). A request without the flag is due at once, and so is everything
+ *     pending when klsd flushes (the reader exited or drains, the lease is let go, klsd
+ *     stops). The newest request is always the one written (ckpt_due).
  */
 #ifndef KLS_SUPERVISOR_CHECKPOINTS_H
 #define KLS_SUPERVISOR_CHECKPOINTS_H
@@ -18,12 +24,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/clock.h"
 #include "shm/table.h"
 
 struct ckpt_req {
 	char seq[KLS_SHM_SEQ_MAX]; /* sequence number or "SHARD_END" */
 	uint64_t sub;
 	uint64_t gen;
+	bool coalesce; /* every request merged into it was KLS_REQ_COALESCE: it may wait */
 };
 
 struct ckpt_state {
@@ -32,6 +40,7 @@ struct ckpt_state {
 	struct ckpt_req next;
 	bool inflight; /* `writing` is being written */
 	struct ckpt_req writing;
+	kls_mono retry_at; /* a failed coalesced write is tried again from here */
 };
 
 enum ckpt_verdict {
@@ -48,6 +57,27 @@ enum ckpt_verdict {
  */
 enum ckpt_verdict ckpt_consider(struct ckpt_state *s, const struct kls_progress *pr,
     bool shard_closed, char *why, size_t whylen);
+
+/* When klsd may start the pending request's write. */
+struct ckpt_timing {
+	kls_mono last_write; /* sent time of the lease's last successful write; ZERO = none */
+	kls_mono next_renew; /* when the lease's next renewal is due */
+	int64_t interval_ms; /* [reader] checkpoint_interval_ms; 0 = no coalescing */
+	bool flush;          /* write whatever is pending now (see above) */
+};
+
+/*
+ * The earliest time the pending request may be written: KLS_MONO_NEVER when nothing is
+ * pending or a write is in flight; otherwise at once (KLS_MONO_ZERO) for a request
+ * without KLS_REQ_COALESCE, a flush or a 0 interval; else last_write + interval, but no
+ * later than next_renew. A coalesced request waits for retry_at after a failed write
+ * (a flush included: the write just failed); a request without the flag never does.
+ */
+kls_mono ckpt_due(const struct ckpt_state *s, const struct ckpt_timing *t);
+
+/* A coalesced write failed without an answer anyone waits for: keep its position
+ * pending (unless a newer request replaced it) and try again from retry_at. */
+void ckpt_retry(struct ckpt_state *s, const struct ckpt_req *failed, kls_mono retry_at);
 
 /* Starts the pending request's write: moves `next` to `writing`. False when nothing is
  * pending or a write is already in flight. */

@@ -4,7 +4,11 @@
  *
  * One write per lease is in flight at a time: a renew and a checkpoint both require
  * leaseCounter = c and both bump it, so two at once would fence each other out. A
- * pending checkpoint goes first and counts as the renewal.
+ * pending checkpoint goes first and counts as the renewal: the next renew is due a renew
+ * interval after it. Automatic checkpoints wait up to checkpoint_interval_ms and at most
+ * until the renewal they then replace (checkpoints.h, ckpt_due), so a lease whose
+ * records flow costs one write per min(interval, renew interval) instead of one per
+ * batch; they are flushed at once when the reader exits or drains or the lease goes.
  *
  * Self-fencing: a lease's deadline is the time its last successful write was *sent*
  * (before the first attempt, so it is never late) plus failover_ms minus the safety
@@ -195,6 +199,7 @@ held_wrote(struct klsd *k, struct held *h, const struct write_job *j, kls_mono n
 	h->l = j->after;
 	h->deadline = lease_deadline(j->res.sent, c->failover_ms, c->safety_margin_ms);
 	h->next_renew = mono_add_ms(j->res.sent, c->renew_interval_ms);
+	h->last_write = j->res.sent;
 	h->pub.lease_counter = h->l.counter;
 	h->pub.deadline_ns = h->deadline.ns;
 	held_publish(h);
@@ -219,6 +224,17 @@ held_lost(struct klsd *k, struct held *h, const char *why)
 		supervise_command(h, KLS_CMD_STOP);
 	else if (h->proc.state == READER_BACKOFF)
 		h->proc.state = READER_IDLE;
+}
+
+void
+held_ckpt_target(const struct held *h, const char **seq, uint64_t *sub)
+{
+	const struct ckpt_req *r = h->ck.pending ? &h->ck.next
+	                           : h->ck.inflight ? &h->ck.writing
+	                                            : NULL;
+
+	*seq = r ? r->seq : h->pub.ckpt_seq;
+	*sub = r ? r->sub : h->pub.ckpt_subseq;
 }
 
 /* Starts letting go of h (RELEASING or HANDOFF): drain its reader for a final
@@ -347,8 +363,13 @@ done_checkpoint(struct klsd *k, struct held *h, struct write_job *j, kls_mono no
 		return;
 	}
 	log_warnx("checkpoint %s at %s: %s", h->l.key, j->ck.seq, j->res.err.message);
-	supervise_answer(h, j->ck.gen, KLS_CKPT_FAILED, j->res.err.message);
 	h->next_renew = mono_add_ms(now, renew_retry_ms(k));
+	if (j->ck.coalesce) {
+		/* Nobody waits for it, and it is the latest processed position: keep it. */
+		ckpt_retry(&h->ck, &j->ck, h->next_renew);
+		return;
+	}
+	supervise_answer(h, j->ck.gen, KLS_CKPT_FAILED, j->res.err.message);
 }
 
 /* Release and handoff-done: the last write of a lease we let go of. */
@@ -533,6 +554,24 @@ write_done(struct pool_job *job)
 	free(j);
 }
 
+/* When h's pending checkpoint may be written (ckpt_due). A coalesced one is flushed
+ * as soon as its reader is gone or going, or the lease or klsd is winding down: then
+ * nothing newer can come, and a release, handoff or respawn must start from it. */
+static kls_mono
+held_ckpt_due(const struct klsd *k, const struct held *h)
+{
+	const struct reader_proc *p = &h->proc;
+	struct ckpt_timing t = {
+		.last_write = h->last_write,
+		.next_renew = h->next_renew,
+		.interval_ms = k->cfg.reader.checkpoint_interval_ms,
+		.flush = h->state != HELD_ACTIVE || k->phase != PHASE_RUNNING || !p->pid ||
+		         p->drain_sent || p->stop_sent || p->kill_sent,
+	};
+
+	return ckpt_due(&h->ck, &t);
+}
+
 /* Starts h's next write if one is due. */
 static void
 held_next_write(struct klsd *k, struct held *h, kls_mono now)
@@ -546,7 +585,7 @@ held_next_write(struct klsd *k, struct held *h, kls_mono now)
 	case HELD_ACTIVE:
 	case HELD_RELEASING:
 	case HELD_HANDOFF:
-		if (ckpt_start(&h->ck, &ck)) {
+		if (!mono_before(now, held_ckpt_due(k, h)) && ckpt_start(&h->ck, &ck)) {
 			kind = h->state == HELD_HANDOFF ? LW_HANDOFF_CHECKPOINT : LW_CHECKPOINT;
 			if (klsd_submit_write(k, kind, &h->l, &ck) == 0) {
 				h->busy = true;
@@ -606,6 +645,11 @@ held_tick(struct klsd *k, struct held *h, kls_mono now)
 	if (h->state == HELD_ADOPTING || h->state == HELD_ACTIVE ||
 	    (h->state == HELD_RELEASING && h->proc.pid))
 		next = h->next_renew;
+	if (h->state == HELD_ACTIVE || h->state == HELD_RELEASING || h->state == HELD_HANDOFF) {
+		kls_mono due = held_ckpt_due(k, h);
+		if (mono_before(due, next))
+			next = due;
+	}
 	if ((h->state == HELD_RELEASING || h->state == HELD_HANDOFF) && !h->final_done &&
 	    !h->proc.pid && mono_before(now, h->next_final) && mono_before(h->next_final, next))
 		next = h->next_final;

@@ -62,6 +62,7 @@ struct held {
 	kls_mono deadline; /* self-fencing: no reader past this; NEVER-less = ZERO until
 	                    * the first write lands */
 	kls_mono next_renew;
+	kls_mono last_write; /* sent time of the last write of ours that landed (ckpt_due) */
 	kls_mono next_final; /* earliest retry of a failed final write */
 	struct held_svc svc; /* service.h: poison, metrics, reload */
 };
@@ -153,6 +154,9 @@ kls_mono held_tick(struct klsd *k, struct held *h, kls_mono now);
 bool held_finished(const struct held *h);
 /* Stop using the lease: STOP the reader, answer pending checkpoints LEASE_LOST. */
 void held_lost(struct klsd *k, struct held *h, const char *why);
+/* The checkpoint h is heading for: the newest accepted request (pending or being
+ * written), else the persisted one. */
+void held_ckpt_target(const struct held *h, const char **seq, uint64_t *sub);
 /* Start giving it up (shutdown or shard end). */
 void held_release(struct klsd *k, struct held *h, const char *why);
 

@@ -27,11 +27,16 @@
 /* Take cycles a shard given up for a poison record is left alone. */
 #define POISON_AVOID_CYCLES 10
 
+/* Checkpoints here are where the lease is heading (held_ckpt_target): a coalesced
+ * checkpoint of the last run is still being written when its death is counted. */
 static bool
 at_crash_checkpoint(const struct held *h)
 {
-	return strcmp(h->svc.crash_seq, h->pub.ckpt_seq) == 0 &&
-	       h->svc.crash_sub == h->pub.ckpt_subseq;
+	const char *seq;
+	uint64_t sub;
+
+	held_ckpt_target(h, &seq, &sub);
+	return strcmp(h->svc.crash_seq, seq) == 0 && h->svc.crash_sub == sub;
 }
 
 /* The run that just ended had a batch past the persisted checkpoint in its hands. */
@@ -39,12 +44,15 @@ static bool
 died_in_batch(const struct held *h)
 {
 	const struct kls_progress *p = &h->progress;
+	const char *seq;
+	uint64_t sub;
 
 	/* h->progress is this run's only if the run published anything (see observe.c). */
 	if (!h->have_progress || !mono_before(h->proc.started_at, kls_shm_heartbeat_get(h->s)))
 		return false;
-	return p->delivered_seq[0] && (strcmp(p->delivered_seq, h->pub.ckpt_seq) != 0 ||
-	                                  p->delivered_subseq != h->pub.ckpt_subseq);
+	held_ckpt_target(h, &seq, &sub);
+	return p->delivered_seq[0] &&
+	       (strcmp(p->delivered_seq, seq) != 0 || p->delivered_subseq != sub);
 }
 
 static void
@@ -67,8 +75,9 @@ poison_reader_exited(struct klsd *k, struct held *h, int wstatus, kls_mono now)
 	    k->phase != PHASE_RUNNING || !died_in_batch(h))
 		return false;
 	if (ps->crashes == 0 || !at_crash_checkpoint(h)) {
-		snprintf(ps->crash_seq, sizeof(ps->crash_seq), "%s", h->pub.ckpt_seq);
-		ps->crash_sub = h->pub.ckpt_subseq;
+		const char *seq;
+		held_ckpt_target(h, &seq, &ps->crash_sub);
+		snprintf(ps->crash_seq, sizeof(ps->crash_seq), "%s", seq);
 		ps->crashes = 0;
 		ps->poison_applied = false;
 	}

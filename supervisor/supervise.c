@@ -129,11 +129,15 @@ supervise_wake(struct klsd *k, struct held *h)
 	supervise_checkpoint_request(k, h);
 }
 
-/* Room to start a reader: the lease is renewed and its deadline is not about to drain. */
+/* Room to start a reader: the lease is renewed and its deadline is not about to drain,
+ * and no checkpoint of the last run waits (a coalesced one is flushed when its reader
+ * exits): the new reader starts from the persisted checkpoint, which must be the last
+ * run's, or the new run would ask for checkpoints before it. */
 static bool
 can_run(const struct klsd *k, const struct held *h, kls_mono now)
 {
 	return h->state == HELD_ACTIVE && k->phase == PHASE_RUNNING && h->deadline.ns != 0 &&
+	       !h->ck.pending && !h->ck.inflight &&
 	       mono_before(mono_add_ms(now, klsd_drain_window_ms(&k->cfg)), h->deadline) &&
 	       kls_shm_slot_state(h->s) != KLS_SLOT_FAILED;
 }

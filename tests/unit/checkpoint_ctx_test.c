@@ -37,7 +37,33 @@ sink_persist(void *arg, const char *seq, uint64_t sub)
 static void
 setup(struct reader_ctx *rc, struct sink_log *s)
 {
-	struct checkpoint_sink sink = { sink_persist, s };
+	struct checkpoint_sink sink = { .persist = sink_persist, .arg = s };
+
+	memset(s, 0, sizeof(*s));
+	reader_ctx_init(rc, "host:uuid", "shardId-000000000001", "test", &sink);
+}
+
+/* Posts (automatic checkpoints to coalesce) go to a second log. */
+struct post_logs {
+	struct sink_log persisted, posted;
+};
+
+static int
+sink_post_persist(void *arg, const char *seq, uint64_t sub)
+{
+	return sink_persist(&((struct post_logs *)arg)->persisted, seq, sub);
+}
+
+static int
+sink_post(void *arg, const char *seq, uint64_t sub)
+{
+	return sink_persist(&((struct post_logs *)arg)->posted, seq, sub);
+}
+
+static void
+setup_post(struct reader_ctx *rc, struct post_logs *s)
+{
+	struct checkpoint_sink sink = { .persist = sink_post_persist, .arg = s, .post = sink_post };
 
 	memset(s, 0, sizeof(*s));
 	reader_ctx_init(rc, "host:uuid", "shardId-000000000001", "test", &sink);
@@ -275,6 +301,65 @@ test_checkpoint_ctx_log(void)
 	CU_ASSERT_PTR_NULL(strstr(buf, "not shown"));
 }
 
+/*
+ * Automatic checkpoints through post (klsd coalesces them): each new batch end is
+ * posted once; a handler's own checkpoint still persists (and waits), even at a
+ * posted position; none may go back before a posted one; without post, the batch
+ * checkpoint persists as before.
+ */
+static void
+test_checkpoint_ctx_posted(void)
+{
+	struct reader_ctx rc;
+	struct post_logs s;
+	struct sink_log plain;
+
+	setup_post(&rc, &s);
+	CU_ASSERT_EQUAL(reader_ctx_checkpoint_batch(&rc), KLS_OK); /* nothing delivered */
+	CU_ASSERT_EQUAL(s.posted.calls, 0);
+	deliver(&rc, "100", 0);
+	CU_ASSERT_EQUAL(reader_ctx_checkpoint_batch(&rc), KLS_OK);
+	CU_ASSERT_EQUAL(s.posted.calls, 1);
+	CU_ASSERT_STRING_EQUAL(s.posted.seq, "100");
+	CU_ASSERT_EQUAL(s.persisted.calls, 0);
+	/* Nothing new delivered: not posted again. */
+	CU_ASSERT_EQUAL(reader_ctx_checkpoint_batch(&rc), KLS_OK);
+	CU_ASSERT_EQUAL(s.posted.calls, 1);
+	deliver(&rc, "200", 3);
+	CU_ASSERT_EQUAL(reader_ctx_checkpoint_batch(&rc), KLS_OK);
+	CU_ASSERT_EQUAL(s.posted.calls, 2);
+	CU_ASSERT_STRING_EQUAL(s.posted.seq, "200");
+	CU_ASSERT_EQUAL(s.posted.sub, 3);
+
+	/* The handler's checkpoint at the posted position is persisted, not skipped. */
+	reader_ctx_enter(&rc, CKPT_PHASE_SHUTDOWN);
+	CU_ASSERT_EQUAL(kls_checkpoint(&rc.pub), KLS_OK);
+	CU_ASSERT_EQUAL(s.persisted.calls, 1);
+	CU_ASSERT_STRING_EQUAL(s.persisted.seq, "200");
+	/* Before a posted one: refused, it would move the table back. */
+	CU_ASSERT_EQUAL(kls_checkpoint_at(&rc.pub, "150", 0), KLS_ERR_INVALID);
+	CU_ASSERT_EQUAL(s.persisted.calls, 1);
+	reader_ctx_leave(&rc);
+	/* Already persisted: nothing posted. */
+	CU_ASSERT_EQUAL(reader_ctx_checkpoint_batch(&rc), KLS_OK);
+	CU_ASSERT_EQUAL(s.posted.calls, 2);
+
+	/* A post that finds the lease gone makes every later call say so. */
+	deliver(&rc, "300", 0);
+	s.posted.result = KLS_ERR_LEASE_LOST;
+	CU_ASSERT_EQUAL(reader_ctx_checkpoint_batch(&rc), KLS_ERR_LEASE_LOST);
+	reader_ctx_enter(&rc, CKPT_PHASE_PROCESS);
+	CU_ASSERT_EQUAL(kls_checkpoint(&rc.pub), KLS_ERR_LEASE_LOST);
+	reader_ctx_leave(&rc);
+
+	/* No post in the sink (checkpoint_interval_ms = 0): persisted per batch. */
+	setup(&rc, &plain);
+	deliver(&rc, "100", 0);
+	CU_ASSERT_EQUAL(reader_ctx_checkpoint_batch(&rc), KLS_OK);
+	CU_ASSERT_EQUAL(plain.calls, 1);
+	CU_ASSERT_STRING_EQUAL(plain.seq, "100");
+}
+
 static CU_TestInfo ctx_tests[] = {
 	{ "sequence order", test_checkpoint_ctx_sequence_order },
 	{ "sequence syntax", test_checkpoint_ctx_sequence_syntax },
@@ -284,6 +369,7 @@ static CU_TestInfo ctx_tests[] = {
 	{ "shard end", test_checkpoint_ctx_shard_end },
 	{ "other thread", test_checkpoint_ctx_other_thread },
 	{ "log", test_checkpoint_ctx_log },
+	{ "automatic checkpoints posted", test_checkpoint_ctx_posted },
 	CU_TEST_INFO_NULL,
 };
 

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "supervisor/checkpoints.h"
@@ -107,9 +108,149 @@ test_checkpoints_coalesce(void)
 	CU_ASSERT_FALSE(ckpt_start(&s, &w));
 }
 
+/* ms on an arbitrary monotonic clock (0 would read as "no write yet"). */
+static kls_mono
+at(int64_t ms)
+{
+	return mono_add_ms((kls_mono){ 1000000000 }, ms);
+}
+
+/* When a pending request may be written (ckpt_due), case by case. Times in ms from
+ * at(0); -1 = at once (KLS_MONO_ZERO), -2 = never. */
+static void
+test_checkpoints_due(void)
+{
+	static const struct {
+		const char *what;
+		bool pending, inflight, coalesce, flush;
+		int64_t interval, last_write, next_renew, retry_at; /* retry_at -1 = none */
+		int64_t want;
+	} cases[] = {
+		{ "nothing pending", false, false, true, false, 5000, 0, 3333, -1, -2 },
+		{ "a write in flight", true, true, true, false, 5000, 0, 3333, -1, -2 },
+		{ "handler request: now", true, false, false, false, 5000, 0, 3333, -1, -1 },
+		{ "interval 0: every batch now", true, false, true, false, 0, 0, 3333, -1, -1 },
+		{ "flush: now", true, false, true, true, 5000, 0, 3333, -1, -1 },
+		{ "interval after the last write", true, false, true, false, 1000, 0, 3333, -1,
+		    1000 },
+		{ "renewal comes first: ride on it", true, false, true, false, 5000, 0, 3333, -1,
+		    3333 },
+		{ "interval already over: now", true, false, true, false, 1000, -2000, 1333, -1,
+		    -1000 },
+		{ "failed write: not before retry", true, false, true, false, 1000, -2000, 1333,
+		    400, 400 },
+		{ "failed write, flushed: still waits", true, false, true, true, 1000, -2000, 1333,
+		    400, 400 },
+		{ "handler request ignores retry", true, false, false, false, 1000, -2000, 1333,
+		    400, -1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ckpt_state s = { 0 };
+		struct ckpt_timing t = {
+			.last_write = at(cases[i].last_write),
+			.next_renew = at(cases[i].next_renew),
+			.interval_ms = cases[i].interval,
+			.flush = cases[i].flush,
+		};
+		kls_mono want = cases[i].want == -2 ? KLS_MONO_NEVER
+		                : cases[i].want == -1 ? KLS_MONO_ZERO
+		                                      : at(cases[i].want);
+		kls_mono got;
+
+		s.pending = cases[i].pending;
+		s.inflight = cases[i].inflight;
+		s.next.coalesce = cases[i].coalesce;
+		if (cases[i].retry_at != -1)
+			s.retry_at = at(cases[i].retry_at);
+		got = ckpt_due(&s, &t);
+		if (got.ns != want.ns)
+			fprintf(stderr, "\ncase \"%s\": due %lld, want %lld\n", cases[i].what,
+			    (long long)got.ns, (long long)want.ns);
+		CU_ASSERT_EQUAL(got.ns, want.ns);
+	}
+}
+
+/* Whether the merged pending request may wait, as requests arrive in order: once one
+ * that must be written now is pending, so is whatever replaces it before its write. */
+static void
+test_checkpoints_coalesce_flags(void)
+{
+	static const struct {
+		const char *what;
+		uint32_t flags[3];
+		size_t n;
+		bool want_coalesce;
+	} cases[] = {
+		{ "automatic only", { KLS_REQ_COALESCE, KLS_REQ_COALESCE, KLS_REQ_COALESCE }, 3,
+		    true },
+		{ "handler's last", { KLS_REQ_COALESCE, KLS_REQ_COALESCE, 0 }, 3, false },
+		{ "handler's first", { 0, KLS_REQ_COALESCE, KLS_REQ_COALESCE }, 3, false },
+		{ "older reader (no flags)", { 0 }, 1, false },
+	};
+	char why[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ckpt_state s = { 0 };
+		struct ckpt_req w;
+
+		for (size_t j = 0; j < cases[i].n; j++) {
+			char seq[8];
+			struct kls_progress p;
+			snprintf(seq, sizeof(seq), "%zu", 10 * (j + 1));
+			p = req(seq, 0, j + 1, "100", 0);
+			p.req_flags = cases[i].flags[j];
+			CU_ASSERT_EQUAL(ckpt_consider(&s, &p, false, why, sizeof(why)), CKPT_QUEUED);
+		}
+		if (s.next.coalesce != cases[i].want_coalesce)
+			fprintf(stderr, "\ncase \"%s\"\n", cases[i].what);
+		CU_ASSERT_EQUAL(s.next.coalesce, cases[i].want_coalesce);
+		/* The newest position and generation are what gets written. */
+		CU_ASSERT_TRUE(ckpt_start(&s, &w));
+		CU_ASSERT_EQUAL(w.gen, cases[i].n);
+		CU_ASSERT_EQUAL(strtoull(w.seq, NULL, 10), 10 * cases[i].n);
+	}
+}
+
+/* A failed coalesced write keeps its position pending unless a newer one came. */
+static void
+test_checkpoints_retry(void)
+{
+	struct ckpt_state s = { 0 };
+	struct kls_progress p;
+	struct ckpt_req w, again;
+	char why[256];
+
+	p = req("10", 0, 1, "10", 0);
+	p.req_flags = KLS_REQ_COALESCE;
+	CU_ASSERT_EQUAL(ckpt_consider(&s, &p, false, why, sizeof(why)), CKPT_QUEUED);
+	CU_ASSERT_TRUE(ckpt_start(&s, &w));
+	ckpt_finished(&s);
+	ckpt_retry(&s, &w, at(500));
+	CU_ASSERT_TRUE(s.pending);
+	CU_ASSERT_STRING_EQUAL(s.next.seq, "10");
+	CU_ASSERT_EQUAL(s.retry_at.ns, at(500).ns);
+	/* The same generation is not taken for a new request. */
+	CU_ASSERT_EQUAL(ckpt_consider(&s, &p, false, why, sizeof(why)), CKPT_NOTHING);
+	CU_ASSERT_TRUE(ckpt_start(&s, &again));
+	CU_ASSERT_EQUAL(again.gen, 1);
+	CU_ASSERT_EQUAL(s.retry_at.ns, 0);
+	/* A newer request while the failed one was in flight wins over the retry. */
+	p = req("20", 0, 2, "20", 0);
+	p.req_flags = KLS_REQ_COALESCE;
+	CU_ASSERT_EQUAL(ckpt_consider(&s, &p, false, why, sizeof(why)), CKPT_QUEUED);
+	ckpt_finished(&s);
+	ckpt_retry(&s, &again, at(900));
+	CU_ASSERT_STRING_EQUAL(s.next.seq, "20");
+	CU_ASSERT_EQUAL(s.next.gen, 2);
+}
+
 static CU_TestInfo checkpoints_tests[] = {
 	{ "requests accepted and refused", test_checkpoints_rules },
 	{ "one write per lease, bursts coalesce", test_checkpoints_coalesce },
+	{ "when a pending checkpoint is written", test_checkpoints_due },
+	{ "automatic and handler requests merged", test_checkpoints_coalesce_flags },
+	{ "a failed coalesced write is kept", test_checkpoints_retry },
 	CU_TEST_INFO_NULL,
 };
 
