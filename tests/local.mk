@@ -422,6 +422,15 @@ tests_integration_multi_handoff_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_multi_handoff_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_multi_handoff_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 
+# == checkpoint coalescing tests ==
+# klsd with real readers, a DynamoDB counting proxy and the default lease timings.
+check_PROGRAMS += tests/integration/klsd_ckpt_test
+tests_integration_klsd_ckpt_test_SOURCES = tests/integration/klsd_ckpt_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_klsd_ckpt_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_ckpt_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_klsd_ckpt_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
