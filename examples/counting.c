@@ -7,7 +7,8 @@
  *                   shard end and shutdown)
  *
  * With checkpoint = manual it checkpoints at each summary, at shard end and at
- * shutdown; with checkpoint = auto kls checkpoints every batch.
+ * shutdown; with checkpoint = auto kls checkpoints every batch (coalesced by klsd:
+ * see [reader] checkpoint_interval_ms).
  */
 #include "config.h"
 

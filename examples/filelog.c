@@ -9,7 +9,8 @@
  *   checkpoint_every = N with checkpoint = manual: checkpoint after a batch once N
  *                        records have been written since the last checkpoint, and at
  *                        shard end and shutdown (default 1000). Ignored with
- *                        checkpoint = auto, where kls checkpoints every batch.
+ *                        checkpoint = auto, where kls checkpoints every batch
+ *                        (written at most once per checkpoint_interval_ms).
  *
  * The line format is in examples/support.h.
  */

@@ -121,6 +121,11 @@
  *		kls checkpoints at the last record of every batch for which process
  *		returned KLS_HANDLER_OK, and SHARD_END after shard_ended. The handler
  *		need not call anything; its own checkpoint calls are still allowed.
+ *		With checkpoint_interval_ms (default 5000) the batch checkpoints are
+ *		written to the lease table at most once per interval, the newest one
+ *		always, and at once when the reader stops (drain, shutdown, shard end);
+ *		a crash of the host replays at most that interval's records. The
+ *		handler's own calls are written at once and wait for the write.
  *	checkpoint = manual
  *		Only the handler's calls checkpoint (as in the Java KCL), except that
  *		kls checkpoints SHARD_END when the handler has no shard_ended callback.
