@@ -9,6 +9,8 @@
  * until the renewal they then replace (checkpoints.h, ckpt_due), so a lease whose
  * records flow costs one write per min(interval, renew interval) instead of one per
  * batch; they are flushed at once when the reader exits or drains or the lease goes.
+ * When DynamoDB is slow the next renew comes sooner (lease_next_renew), so one slow
+ * write does not drain a reader.
  *
  * Self-fencing: a lease's deadline is the time its last successful write was *sent*
  * (before the first attempt, so it is never late) plus failover_ms minus the safety
@@ -198,7 +200,8 @@ held_wrote(struct klsd *k, struct held *h, const struct write_job *j, kls_mono n
 
 	h->l = j->after;
 	h->deadline = lease_deadline(j->res.sent, c->failover_ms, c->safety_margin_ms);
-	h->next_renew = mono_add_ms(j->res.sent, c->renew_interval_ms);
+	h->next_renew = lease_next_renew(j->res.sent, now, c->renew_interval_ms,
+	    mono_add_ms(h->deadline, -klsd_drain_window_ms(&k->cfg)));
 	h->last_write = j->res.sent;
 	h->pub.lease_counter = h->l.counter;
 	h->pub.deadline_ns = h->deadline.ns;

@@ -91,6 +91,23 @@ lease_view_update(struct lease_view *lv, const struct lease *l, kls_mono now)
 	return 0;
 }
 
+kls_mono
+lease_next_renew(kls_mono sent, kls_mono landed, int64_t renew_interval_ms, kls_mono drain_at)
+{
+	kls_mono next = mono_add_ms(sent, renew_interval_ms);
+	int64_t latency = mono_diff_ms(sent, landed);
+	kls_mono soon;
+
+	if (latency < 0)
+		latency = 0;
+	soon = mono_add_ms(drain_at, -2 * latency);
+	if (mono_before(soon, next))
+		next = soon;
+	if (mono_before(next, landed))
+		next = landed;
+	return next;
+}
+
 bool
 lease_is_finished(const struct lease *l)
 {

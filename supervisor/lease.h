@@ -128,4 +128,17 @@ lease_deadline(kls_mono sent, int64_t failover_ms, int64_t safety_margin_ms)
 	return mono_add_ms(sent, failover_ms - safety_margin_ms);
 }
 
+/*
+ * When to send the next renewal of a lease whose last write was sent at `sent` and
+ * landed at `landed`; drain_at is when klsd drains the reader if no newer write has
+ * landed by then. Normally renew_interval_ms after `sent`. When DynamoDB is slow, sooner:
+ * the next write is given twice the last one's latency to land before drain_at (never
+ * before `landed`). A lease checkpointed after every batch used to renew back to back
+ * and so rode out slow writes; with coalesced checkpoints a flowing lease renews like an
+ * idle one, and this keeps it from being drained by one slow write. Fencing is
+ * untouched: the deadline still counts from the send of the last write that landed.
+ */
+kls_mono lease_next_renew(kls_mono sent, kls_mono landed, int64_t renew_interval_ms,
+    kls_mono drain_at);
+
 #endif

@@ -294,6 +294,33 @@ test_lease_update_records_our_write(void)
 	lease_view_free(&lv);
 }
 
+/* The next renewal: the renew interval after the send, sooner when the last write was
+ * slow (twice its latency before the drain point), never before it landed. Times in ms
+ * from an origin; the fleet tests' timings (renew 1000, drain at 1800) and the
+ * defaults' (renew 3333, drain at 6000). */
+static void
+test_lease_next_renew(void)
+{
+	static const struct {
+		int64_t landed, renew, drain_at, want;
+	} cases[] = {
+		{ 50, 1000, 1800, 1000 },   /* fast write: the interval */
+		{ 400, 1000, 1800, 1000 },  /* 1800 - 800 = 1000: still the interval */
+		{ 600, 1000, 1800, 600 },   /* slow: sooner, right away */
+		{ 500, 1000, 1800, 800 },   /* 1800 - 1000 */
+		{ 2500, 1000, 1800, 2500 }, /* landed past the drain point: at once */
+		{ 300, 3333, 6000, 3333 },
+		{ 2000, 3333, 6000, 2000 }, /* 6000 - 4000 */
+	};
+	kls_mono o = { 5000000000 };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		kls_mono got = lease_next_renew(o, mono_add_ms(o, cases[i].landed), cases[i].renew,
+		    mono_add_ms(o, cases[i].drain_at));
+		CU_ASSERT_EQUAL(mono_diff_ms(o, got), cases[i].want);
+	}
+}
+
 static CU_TestInfo lease_tests[] = {
 	{ "merge keeps time while counter still", test_lease_merge_keeps_time_while_counter_still },
 	{ "owner change resets time", test_lease_owner_change_resets_time },
@@ -306,6 +333,7 @@ static CU_TestInfo lease_tests[] = {
 	{ "balanced: no ping-pong", test_lease_balanced_no_ping_pong },
 	{ "max_leases caps target", test_lease_max_leases_caps_target },
 	{ "update records our write", test_lease_update_records_our_write },
+	{ "next renewal sooner when writes are slow", test_lease_next_renew },
 	CU_TEST_INFO_NULL,
 };
 
