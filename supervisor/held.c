@@ -367,8 +367,10 @@ done_checkpoint(struct klsd *k, struct held *h, struct write_job *j, kls_mono no
 	}
 	log_warnx("checkpoint %s at %s: %s", h->l.key, j->ck.seq, j->res.err.message);
 	h->next_renew = mono_add_ms(now, renew_retry_ms(k));
-	if (j->ck.coalesce) {
-		/* Nobody waits for it, and it is the latest processed position: keep it. */
+	/* Nobody waits for a coalesced one, and it is the latest processed position: keep
+	 * it. A lease being let go tries a few times, like its last write, then lets go
+	 * (the next owner replays from the checkpoint before). */
+	if (j->ck.coalesce && (h->state == HELD_ACTIVE || ++h->final_tries < FINAL_TRIES)) {
 		ckpt_retry(&h->ck, &j->ck, h->next_renew);
 		return;
 	}
