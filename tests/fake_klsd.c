@@ -74,18 +74,21 @@ fk_open(struct fake_klsd *fx, const char *shard_id, int64_t deadline_ms, const c
 	return fx->s ? 0 : -1;
 }
 
-/* The configuration: [kls] and [reader] keys around the given extra lines. */
+/* The configuration: [kls] and [reader] keys around the given extra lines. This fake
+ * writes every checkpoint request at once (no coalescing), so unless the lines say
+ * otherwise the reader asks for each batch's and waits: checkpoint_interval_ms = 0. */
 int
 fk_config(struct fake_klsd *fx, const char *stream, const char *endpoint, const char *handler,
     const char *reader_lines, const char *handler_lines)
 {
 	char text[4096];
+	bool interval = reader_lines && strstr(reader_lines, "checkpoint_interval_ms") != NULL;
 	int n = snprintf(text, sizeof(text),
 	    "[kls]\napplication = readertest\nstream = %s\nregion = us-east-1\n"
-	    "[reader]\nhandler = %s\nidle_backoff_ms = 50\n%s\n"
+	    "[reader]\nhandler = %s\nidle_backoff_ms = 50\n%s%s\n"
 	    "[aws]\nkinesis_endpoint = %s\nrequest_timeout_ms = %u\n"
 	    "[handler]\n%s\n",
-	    stream, handler, reader_lines, endpoint,
+	    stream, handler, interval ? "" : "checkpoint_interval_ms = 0\n", reader_lines, endpoint,
 	    fx->request_timeout_ms ? fx->request_timeout_ms : 5000, handler_lines);
 
 	fx->cfg_fd = memfd_create("kls-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);

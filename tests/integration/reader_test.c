@@ -286,10 +286,52 @@ start(struct fake_klsd *fx, const struct run *r)
 
 /* ---------------------------------------------------------------- tests */
 
+/* The reader has posted a coalesced request at the last of 250 records. */
+static bool
+posted_all_250(const struct fake_klsd *fx)
+{
+	return fx->prog.records == 250 && fx->prog.req_gen > fx->l.ckpt_gen &&
+	       strcmp(fx->prog.req_seq, fx->prog.delivered_seq) == 0;
+}
+
 /*
- * checkpoint = auto: every record in order, one checkpoint request per batch at its
- * last record; the reader waits for the persisted answer (and fetches nothing
- * meanwhile); DRAIN ends it with status 0.
+ * checkpoint = auto with an interval (the default): the reader hands each batch's
+ * checkpoint to klsd marked KLS_REQ_COALESCE and goes on without an answer, so a klsd
+ * that holds the requests does not stop it; the newest request is the last record.
+ */
+static void
+test_reader_posts_coalesced_checkpoints(void)
+{
+	struct stream st;
+	struct fake_klsd fx;
+
+	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-post", 1), 0);
+	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 250), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .handler = "filelog",
+	                                     .reader_lines = "max_records = 40\n"
+	                                                     "checkpoint_interval_ms = 5000",
+	                                     .hold = true }),
+	    0);
+	CU_ASSERT(fk_until(&fx, posted_all_250, RUN_TIMEOUT_MS));
+	CU_ASSERT_EQUAL(fx.prog.req_flags, KLS_REQ_COALESCE);
+	CU_ASSERT_STRING_EQUAL(fx.prog.req_seq, st.seq[249]);
+	/* One request per batch of at most 40, none answered. */
+	CU_ASSERT(fx.prog.req_gen >= fx.l.ckpt_gen + 7);
+	CU_ASSERT_EQUAL(fx.n_ckpts, 0);
+	CU_ASSERT_NOT_EQUAL(fx.prog.handler_state, KLS_HANDLER_CHECKPOINT);
+	fk_command(&fx, KLS_CMD_DRAIN);
+	fk_wait(&fx);
+	CU_ASSERT(exited_with(&fx, 0));
+	check_lines(&fx, &st, 0, fx.pid);
+	fk_close(&fx);
+	stream_drop(&st);
+}
+
+/*
+ * checkpoint = auto with checkpoint_interval_ms = 0: every record in order, one
+ * checkpoint request per batch at its last record; the reader waits for the persisted
+ * answer (and fetches nothing meanwhile); DRAIN ends it with status 0.
  */
 static void
 test_reader_delivers_in_order_auto_checkpoints(void)
@@ -302,7 +344,8 @@ test_reader_delivers_in_order_auto_checkpoints(void)
 	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 250), 0);
 	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
 	                                     .handler = "filelog",
-	                                     .reader_lines = "max_records = 40",
+	                                     .reader_lines = "max_records = 40\n"
+	                                                     "checkpoint_interval_ms = 0",
 	                                     .hold = true }),
 	    0);
 
@@ -804,6 +847,7 @@ test_reader_refuses_foreign_table(void)
 static CU_TestInfo reader_tests[] = {
 	{ "auto: in order, checkpoint per batch, waits, drain",
 	    test_reader_delivers_in_order_auto_checkpoints },
+	{ "auto with an interval: posted, no wait", test_reader_posts_coalesced_checkpoints },
 	{ "manual: drain checkpoints, resume", test_reader_manual_drain_and_resume },
 	{ "checkpoint refused beyond delivered", test_reader_checkpoint_refused_beyond },
 	{ "lease deadline", test_reader_deadline },
