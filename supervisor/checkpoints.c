@@ -53,7 +53,8 @@ ckpt_consider(struct ckpt_state *s, const struct kls_progress *pr, bool shard_cl
 	}
 	/* Once something pending is to be written at once, so is what replaces it: the
 	 * request being replaced has a waiting reader, and this write answers it. */
-	s->next.coalesce = (pr->req_flags & KLS_REQ_COALESCE) != 0 && (!s->pending || s->next.coalesce);
+	s->next.coalesce =
+	    (pr->req_flags & KLS_REQ_COALESCE) != 0 && (!s->pending || s->next.coalesce);
 	memcpy(s->next.seq, pr->req_seq, sizeof(s->next.seq));
 	s->next.seq[sizeof(s->next.seq) - 1] = '\0';
 	s->next.sub = pr->req_subseq;

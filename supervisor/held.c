@@ -232,7 +232,7 @@ held_lost(struct klsd *k, struct held *h, const char *why)
 void
 held_ckpt_target(const struct held *h, const char **seq, uint64_t *sub)
 {
-	const struct ckpt_req *r = h->ck.pending ? &h->ck.next
+	const struct ckpt_req *r = h->ck.pending    ? &h->ck.next
 	                           : h->ck.inflight ? &h->ck.writing
 	                                            : NULL;
 

@@ -26,9 +26,9 @@
 #include "tests/harness.h"
 
 #define SHARDS 2
-#define RATE 100        /* records per second, over both shards */
-#define FLOW_MS 20000   /* measuring window while records flow */
-#define IDLE_MS 12000   /* measuring window once they stopped */
+#define RATE 100      /* records per second, over both shards */
+#define FLOW_MS 20000 /* measuring window while records flow */
+#define IDLE_MS 12000 /* measuring window once they stopped */
 #define DEFAULT_INTERVAL NULL
 
 /* One worker, its DynamoDB calls through a counting proxy, the default lease timings;
@@ -236,8 +236,9 @@ test_ckpt_sigterm(void)
 	CU_ASSERT_TRUE(put > 0);
 	if (put > 0) {
 		CU_ASSERT_TRUE(fleet_wait_delivered(&fl, put, 60000, &d));
-		fprintf(stderr, "\nmeasure: SIGTERM mid-flow and restart: %lld records, %zu lines, "
-		                "%zu duplicates\n",
+		fprintf(stderr,
+		    "\nmeasure: SIGTERM mid-flow and restart: %lld records, %zu lines, "
+		    "%zu duplicates\n",
 		    put, d.lines, d.dups);
 		CU_ASSERT_EQUAL(d.dups, 0);
 	}

@@ -153,7 +153,7 @@ test_checkpoints_due(void)
 			.interval_ms = cases[i].interval,
 			.flush = cases[i].flush,
 		};
-		kls_mono want = cases[i].want == -2 ? KLS_MONO_NEVER
+		kls_mono want = cases[i].want == -2   ? KLS_MONO_NEVER
 		                : cases[i].want == -1 ? KLS_MONO_ZERO
 		                                      : at(cases[i].want);
 		kls_mono got;
@@ -200,7 +200,8 @@ test_checkpoints_coalesce_flags(void)
 			snprintf(seq, sizeof(seq), "%zu", 10 * (j + 1));
 			p = req(seq, 0, j + 1, "100", 0);
 			p.req_flags = cases[i].flags[j];
-			CU_ASSERT_EQUAL(ckpt_consider(&s, &p, false, why, sizeof(why)), CKPT_QUEUED);
+			CU_ASSERT_EQUAL(ckpt_consider(&s, &p, false, why, sizeof(why)),
+			    CKPT_QUEUED);
 		}
 		if (s.next.coalesce != cases[i].want_coalesce)
 			fprintf(stderr, "\ncase \"%s\"\n", cases[i].what);

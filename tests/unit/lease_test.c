@@ -309,7 +309,7 @@ test_lease_next_renew(void)
 		{ 600, 1000, 1800, 600 },   /* slow: sooner, right away */
 		{ 500, 1000, 1800, 800 },   /* 1800 - 1000 */
 		{ 2500, 1000, 1800, 2500 }, /* landed past the drain point: at once */
-		{ 300, 3333, 6000, 3333 },
+		{ 300, 3333, 6000, 3333 },  /* the defaults: the interval */
 		{ 2000, 3333, 6000, 2000 }, /* 6000 - 4000 */
 	};
 	kls_mono o = { 5000000000 };
