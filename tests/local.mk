@@ -422,6 +422,11 @@ tests_integration_multi_handoff_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_multi_handoff_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_multi_handoff_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 
+# == CloudWatch tests ==
+check_PROGRAMS += tests/unit/cloudwatch_test
+tests_unit_cloudwatch_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_cloudwatch_test_LDADD = $(TEST_COMMON_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
