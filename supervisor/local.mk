@@ -34,4 +34,7 @@ supervisor_klsd_LDADD = supervisor/libklsd.a shm/libklsshm.a common/libklscommon
 supervisor_libklsd_a_SOURCES += supervisor/service.c supervisor/service.h \
 	supervisor/commands.c supervisor/observe.c supervisor/reload.c supervisor/poison.c
 
+# == CloudWatch metrics: KCL names, statistic sets, publisher thread ==
+supervisor_libklsd_a_SOURCES += supervisor/cloudwatch.c supervisor/cloudwatch.h
+
 # == end of module blocks ==

@@ -426,6 +426,9 @@ tests_integration_multi_handoff_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 check_PROGRAMS += tests/unit/cloudwatch_test
 tests_unit_cloudwatch_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_cloudwatch_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/cwpub_test
+tests_unit_cwpub_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_cwpub_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
 
 # == end of test blocks ==
 
