@@ -28,14 +28,10 @@ const char *
 cw_unit_name(enum cw_unit u)
 {
 	switch (u) {
-	case CW_UNIT_COUNT:
-		return "Count";
-	case CW_UNIT_BYTES:
-		return "Bytes";
-	case CW_UNIT_MILLISECONDS:
-		return "Milliseconds";
-	case CW_UNIT_NONE:
-		break;
+	case CW_UNIT_COUNT: return "Count";
+	case CW_UNIT_BYTES: return "Bytes";
+	case CW_UNIT_MILLISECONDS: return "Milliseconds";
+	case CW_UNIT_NONE: break;
 	}
 	return "None";
 }

@@ -37,10 +37,10 @@ static const struct cw_metric_def defs[KLS_M_COUNT] = {
 	    CONFIG_CW_DETAILED, 0 },
 	[KLS_M_LEASE_TAKES] = { "TakenLeases", "TakeLeases", 0, CW_UNIT_COUNT, CONFIG_CW_SUMMARY,
 	    0 },
-	[KLS_M_LEASES_LOST] = { "LostLeases", "RenewAllLeases", 0, CW_UNIT_COUNT,
-	    CONFIG_CW_SUMMARY, 0 },
-	[KLS_M_READER_RESTARTS] = { "ReaderRestarts", "Reader", 1, CW_UNIT_COUNT,
-	    CONFIG_CW_SUMMARY, 1 },
+	[KLS_M_LEASES_LOST] = { "LostLeases", "RenewAllLeases", 0, CW_UNIT_COUNT, CONFIG_CW_SUMMARY,
+	    0 },
+	[KLS_M_READER_RESTARTS] = { "ReaderRestarts", "Reader", 1, CW_UNIT_COUNT, CONFIG_CW_SUMMARY,
+	    1 },
 	[KLS_M_POISON_RECORDS] = { "PoisonRecords", "Reader", 1, CW_UNIT_COUNT, CONFIG_CW_SUMMARY,
 	    1 },
 };
@@ -342,9 +342,9 @@ send_request(struct cwpub *p, size_t n)
 			return;
 		}
 		/* Throttling backs off harder, as aws_call_retry does. */
-		backoff(p, retry_backoff_ms(&p->rng,
-		    err.cls == AWS_ERR_THROTTLED ? attempt + 2 : attempt, p->retry.base_ms,
-		    p->retry.cap_ms));
+		backoff(p,
+		    retry_backoff_ms(&p->rng, err.cls == AWS_ERR_THROTTLED ? attempt + 2 : attempt,
+		        p->retry.base_ms, p->retry.cap_ms));
 	}
 }
 
@@ -542,8 +542,9 @@ cwpub_flush(struct cwpub *p, struct cw_acc *a, const char *ns, const char *worke
 	pthread_mutex_unlock(&p->mu);
 	free(old);
 	if (first)
-		log_warnx("CloudWatch: %d intervals wait to be sent; dropping the oldest (%zu "
-		          "metrics; further drops are counted, not logged, until a request succeeds)",
+		log_warnx(
+		    "CloudWatch: %d intervals wait to be sent; dropping the oldest (%zu "
+		    "metrics; further drops are counted, not logged, until a request succeeds)",
 		    CWPUB_QUEUE_MAX, lost);
 	return n;
 }

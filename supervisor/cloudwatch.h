@@ -38,7 +38,7 @@ struct aws_creds_provider;
 struct cw_metric_def {
 	const char *name;
 	const char *operation;
-	int per_shard;           /* ShardId dimension; else WorkerIdentifier */
+	int per_shard; /* ShardId dimension; else WorkerIdentifier */
 	enum cw_unit unit;
 	enum config_cw_level level;
 	int events_only; /* zero samples are not kept: published only when it happened */
@@ -70,7 +70,7 @@ struct cwpub_config {
 };
 
 struct cwpub_stats {
-	uint64_t requests_sent;   /* accepted by CloudWatch */
+	uint64_t requests_sent; /* accepted by CloudWatch */
 	uint64_t datums_sent;
 	uint64_t requests_failed; /* given up after retries */
 	uint64_t datums_dropped;  /* failed requests, queue overflow, refused datums */

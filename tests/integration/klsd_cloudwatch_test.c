@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@
 #define WORDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 /* Renew every second; CloudWatch intervals of a second. */
 #define FAST                                                                               \
-	"[lease]\nfailover_ms = 6000\nrenew_interval_ms = 1000\ntake_interval_ms = 2000\n"     \
+	"[lease]\nfailover_ms = 6000\nrenew_interval_ms = 1000\ntake_interval_ms = 2000\n" \
 	"[aws]\nrequest_timeout_ms = 2000\n"
 
 /* The stub's view of PutMetricData, summed over every request it accepted. */
@@ -88,7 +89,8 @@ tally(struct cw_stub *s, const char *body)
 			if (json_object_get_double(max) > s->current_leases_max)
 				s->current_leases_max = json_object_get_double(max);
 			snprintf(s->worker, sizeof(s->worker), "%s",
-			    dim_value(d, "WorkerIdentifier") ? dim_value(d, "WorkerIdentifier") : "");
+			    dim_value(d, "WorkerIdentifier") ? dim_value(d, "WorkerIdentifier")
+			                                     : "");
 		}
 	}
 	json_object_put(o);
@@ -141,25 +143,38 @@ handler_lines(const struct klsd_fixture *f)
 	return atoi(buf);
 }
 
-/* A 2-shard stream, the file handler, CloudWatch at the stub every second. */
-static bool
-setup(struct klsd_fixture *f, const char *prefix, const struct stub_server *srv)
+/* The configuration: CloudWatch at the stub every second, on or off. */
+static int
+write_config(struct klsd_fixture *f, const struct stub_server *srv, bool on)
 {
 	char extra[2048];
 
+	snprintf(extra, sizeof(extra),
+	    "max_records = 50\nidle_backoff_ms = 100\n" FAST "cloudwatch_endpoint = %s\n"
+	    "[metrics]\ncloudwatch = %s\ncloudwatch_interval_ms = 1000\n"
+	    "[handler]\npath = %s/out-%%s.log\n",
+	    stub_url(srv), on ? "on" : "off", f->dir);
+	return fixture_write_config(f, extra);
+}
+
+/* A 2-shard stream, the file handler, CloudWatch at the stub. */
+static bool
+setup_with(struct klsd_fixture *f, const char *prefix, const struct stub_server *srv, bool on)
+{
 	if (fixture_init(f, prefix, 2) < 0)
 		return false;
 	fixture_example(f, "filelog");
-	snprintf(extra, sizeof(extra),
-	    "max_records = 50\nidle_backoff_ms = 100\n" FAST "cloudwatch_endpoint = %s\n"
-	    "[metrics]\ncloudwatch = on\ncloudwatch_interval_ms = 1000\n"
-	    "[handler]\npath = %s/out-%%s.log\n",
-	    stub_url(srv), f->dir);
-	if (fixture_write_config(f, extra) < 0) {
+	if (write_config(f, srv, on) < 0) {
 		CU_FAIL("setup");
 		return false;
 	}
 	return true;
+}
+
+static bool
+setup(struct klsd_fixture *f, const char *prefix, const struct stub_server *srv)
+{
+	return setup_with(f, prefix, srv, true);
 }
 
 static void
@@ -174,7 +189,8 @@ test_klsd_cloudwatch_counts_records(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
 	if (!setup(&f, "cw-count", srv) || !fixture_start_owning(&f, NULL, 2))
 		goto out;
-	CU_ASSERT_TRUE(fixture_wait_log(&f, false, WORDS("CloudWatch metrics: namespace"), 1, 5000));
+	CU_ASSERT_TRUE(
+	    fixture_wait_log(&f, false, WORDS("CloudWatch metrics: namespace"), 1, 5000));
 	CU_ASSERT_EQUAL(fixture_put(&f, 0, 600), 0);
 	end = mono_add_ms(mono_now(), 90000);
 	while ((lines = handler_lines(&f)) < 600 && mono_before(mono_now(), end))
@@ -264,7 +280,9 @@ test_klsd_cloudwatch_failing_endpoint(void)
 	/* Each interval was tried three times and dropped; logged once for the outage. */
 	CU_ASSERT_TRUE(requests >= 6);
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false,
-	    WORDS("CloudWatch PutMetricData", "InternalServiceFault", "metrics dropped")), 1);
+	                    WORDS("CloudWatch PutMetricData", "InternalServiceFault",
+	                        "metrics dropped")),
+	    1);
 	check_renewing(&f, 8000);
 	/* Meanwhile intervals queued up and the oldest were dropped: still the one line. */
 	CU_ASSERT_EQUAL(fixture_log_count(&f, false, WORDS("CloudWatch", "dropp")), 1);
@@ -276,11 +294,58 @@ out:
 	stub_stop(srv);
 }
 
+static int
+requests(struct cw_stub *s)
+{
+	int n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->requests;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+/* [metrics] cloudwatch is live: a reload turns publishing on, and off again. */
+static void
+test_klsd_cloudwatch_reload(void)
+{
+	struct cw_stub s = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct stub_server *srv = stub_start(handle, &s);
+	struct klsd_fixture f;
+	kls_mono end;
+	int n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+	if (!setup_with(&f, "cw-reload", srv, false) || !fixture_start_owning(&f, NULL, 2))
+		goto out;
+	sleep_ms(3000);
+	CU_ASSERT_EQUAL(requests(&s), 0);
+	CU_ASSERT_EQUAL(write_config(&f, srv, true), 0);
+	CU_ASSERT_EQUAL(kill(f.pid, SIGHUP), 0);
+	end = mono_add_ms(mono_now(), 15000);
+	while (requests(&s) < 2 && mono_before(mono_now(), end))
+		sleep_ms(100);
+	CU_ASSERT_TRUE(requests(&s) >= 2);
+	CU_ASSERT_EQUAL(get(&s, &s.current_leases_max), 2);
+	CU_ASSERT_EQUAL(write_config(&f, srv, false), 0);
+	CU_ASSERT_EQUAL(kill(f.pid, SIGHUP), 0);
+	CU_ASSERT_TRUE(fixture_wait_log(&f, false, WORDS("configuration applied"), 2, 10000));
+	/* An interval in flight may still land; then nothing more. */
+	sleep_ms(2000);
+	n = requests(&s);
+	sleep_ms(3000);
+	CU_ASSERT_EQUAL(requests(&s), n);
+	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
+out:
+	fixture_done(&f);
+	stub_stop(srv);
+}
+
 static CU_TestInfo klsd_cloudwatch_tests[] = {
-	{ "RecordsProcessed sums equal what the handler saw",
-	    test_klsd_cloudwatch_counts_records },
+	{ "RecordsProcessed sums equal what the handler saw", test_klsd_cloudwatch_counts_records },
 	{ "a failing or hanging CloudWatch leaves renewals alone",
 	    test_klsd_cloudwatch_failing_endpoint },
+	{ "reload turns it on and off", test_klsd_cloudwatch_reload },
 	CU_TEST_INFO_NULL,
 };
 

@@ -124,8 +124,8 @@ test_cloudwatch_escaping(void)
 	CU_ASSERT_EQUAL_FATAL(cw_encode("ns \"q\"", &d, 1, &lim, &b, &used, why, sizeof(why)), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "\"Namespace\":\"ns \\\"q\\\"\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "\"MetricName\":\"Name \\\"with\\\" \\\\\""));
-	CU_ASSERT_PTR_NOT_NULL(strstr(b.data,
-	    "{\"Name\":\"Quote\\\"d\",\"Value\":\"back\\\\slash \\\"x\\\"\"}"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(b.data, "{\"Name\":\"Quote\\\"d\",\"Value\":\"back\\\\slash \\\"x\\\"\"}"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "\"Timestamp\":0,"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "\"Unit\":\"None\""));
 	o = json_tokener_parse(b.data);
@@ -216,7 +216,8 @@ test_cloudwatch_refusals(void)
 	{
 		struct cw_datum d = datum("Good", 1, 1, 1, 1);
 		CU_ASSERT_EQUAL(cw_encode("", &d, 1, &lim, &b, &used, why, sizeof(why)), -1);
-		CU_ASSERT_EQUAL(cw_encode("AWS/Kinesis", &d, 1, &lim, &b, &used, why, sizeof(why)), -1);
+		CU_ASSERT_EQUAL(cw_encode("AWS/Kinesis", &d, 1, &lim, &b, &used, why, sizeof(why)),
+		    -1);
 		CU_ASSERT_PTR_NOT_NULL(strstr(why, "AWS/"));
 		CU_ASSERT_EQUAL(cw_encode("a\nb", &d, 1, &lim, &b, &used, why, sizeof(why)), -1);
 		CU_ASSERT_EQUAL(used, 0);
@@ -245,7 +246,8 @@ test_cloudwatch_batch_split(void)
 	/* The service's limits: 1000, 1000, 503. */
 	for (off = 0, requests = 0; off < N; off += used, requests++) {
 		CU_ASSERT_EQUAL_FATAL(cw_encode("ns", d + off, N - off, &lim, &b, &used, why,
-		    sizeof(why)), 0);
+		                          sizeof(why)),
+		    0);
 		CU_ASSERT_TRUE_FATAL(requests < 8);
 		sizes[requests] = used;
 		CU_ASSERT_TRUE(b.len <= CW_MAX_REQUEST_BYTES);
@@ -261,9 +263,11 @@ test_cloudwatch_batch_split(void)
 		struct cw_datum same[7];
 		for (size_t i = 0; i < 7; i++)
 			same[i] = datum("Same", 1, 1, 1, 1);
-		CU_ASSERT_EQUAL_FATAL(cw_encode("ns", same, 1, &lim, &b, &used, why, sizeof(why)), 0);
+		CU_ASSERT_EQUAL_FATAL(cw_encode("ns", same, 1, &lim, &b, &used, why, sizeof(why)),
+		    0);
 		one = b.len;
-		CU_ASSERT_EQUAL_FATAL(cw_encode("ns", same, 3, &lim, &b, &used, why, sizeof(why)), 0);
+		CU_ASSERT_EQUAL_FATAL(cw_encode("ns", same, 3, &lim, &b, &used, why, sizeof(why)),
+		    0);
 		three = b.len;
 		lim.max_bytes = three;
 		CU_ASSERT_EQUAL(cw_encode("ns", same, 7, &lim, &b, &used, why, sizeof(why)), 0);

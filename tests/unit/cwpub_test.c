@@ -173,8 +173,10 @@ test_cwpub_mapping(void)
 		int per_shard;
 		enum config_cw_level level;
 	} want[] = {
-		{ KLS_M_RECORDS_PROCESSED, "RecordsProcessed", "ProcessTask", 1, CONFIG_CW_SUMMARY },
-		{ KLS_M_BYTES_PROCESSED, "DataBytesProcessed", "ProcessTask", 1, CONFIG_CW_SUMMARY },
+		{ KLS_M_RECORDS_PROCESSED, "RecordsProcessed", "ProcessTask", 1,
+		    CONFIG_CW_SUMMARY },
+		{ KLS_M_BYTES_PROCESSED, "DataBytesProcessed", "ProcessTask", 1,
+		    CONFIG_CW_SUMMARY },
 		{ KLS_M_MILLIS_BEHIND, "MillisBehindLatest", "ProcessTask", 1, CONFIG_CW_SUMMARY },
 		{ KLS_M_LEASES_HELD, "CurrentLeases", "RenewAllLeases", 0, CONFIG_CW_SUMMARY },
 		{ KLS_M_LEASES_LOST, "LostLeases", "RenewAllLeases", 0, CONFIG_CW_SUMMARY },
@@ -226,14 +228,13 @@ test_cwpub_statistic_sets(void)
 	CU_ASSERT_EQUAL(cw_acc_sample(a, KLS_M_RECORDS_PROCESSED, "shardId-0", NAN), -1);
 	CU_ASSERT_EQUAL(cw_acc_count(a), 6);
 
-	CU_ASSERT_EQUAL(cwpub_flush(p, a, "orders", "host:w1", CONFIG_CW_DETAILED,
-	    1700000000000), 6);
+	CU_ASSERT_EQUAL(cwpub_flush(p, a, "orders", "host:w1", CONFIG_CW_DETAILED, 1700000000000),
+	    6);
 	CU_ASSERT_EQUAL(cw_acc_count(a), 0);
 	CU_ASSERT_TRUE_FATAL(wait_requests(&r, 1, 10000));
 	CU_ASSERT_STRING_EQUAL(r.target[0], "GraniteServiceVersion20100801.PutMetricData");
 	CU_ASSERT_STRING_EQUAL(r.ctype[0], "application/x-amz-json-1.0");
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.auth[0],
-	    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.auth[0], "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.auth[0], "/us-east-1/monitoring/aws4_request"));
 	body = json_tokener_parse(r.body[0]);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
