@@ -128,21 +128,6 @@ get(struct cw_stub *s, const double *field)
 	return v;
 }
 
-static int
-handler_lines(const struct klsd_fixture *f)
-{
-	char cmd[512], buf[64] = "";
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "cat %s/out-shardId-* 2>/dev/null | grep -c -- rec-", f->dir);
-	if (!(p = popen(cmd, "r")))
-		return -1;
-	if (!fgets(buf, sizeof(buf), p))
-		buf[0] = '\0';
-	pclose(p);
-	return atoi(buf);
-}
-
 /* The configuration: CloudWatch at the stub every second, on or off. */
 static int
 write_config(struct klsd_fixture *f, const struct stub_server *srv, bool on)
@@ -193,7 +178,8 @@ test_klsd_cloudwatch_counts_records(void)
 	    fixture_wait_log(&f, false, WORDS("CloudWatch metrics: namespace"), 1, 5000));
 	CU_ASSERT_EQUAL(fixture_put(&f, 0, 600), 0);
 	end = mono_add_ms(mono_now(), 90000);
-	while ((lines = handler_lines(&f)) < 600 && mono_before(mono_now(), end))
+	while ((lines = fixture_handler_lines(&f, "out", "rec-")) < 600 &&
+	       mono_before(mono_now(), end))
 		sleep_ms(200);
 	CU_ASSERT_EQUAL(lines, 600);
 	/* Within a few intervals, the sums sent equal what the handler wrote (nothing

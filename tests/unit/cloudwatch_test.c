@@ -248,7 +248,10 @@ test_cloudwatch_batch_split(void)
 		CU_ASSERT_EQUAL_FATAL(cw_encode("ns", d + off, N - off, &lim, &b, &used, why,
 		                          sizeof(why)),
 		    0);
-		CU_ASSERT_TRUE_FATAL(requests < 8);
+		if (requests >= 8) {
+			CU_FAIL("too many requests");
+			break;
+		}
 		sizes[requests] = used;
 		CU_ASSERT_TRUE(b.len <= CW_MAX_REQUEST_BYTES);
 	}

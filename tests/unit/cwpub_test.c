@@ -277,6 +277,19 @@ test_cwpub_statistic_sets(void)
 	creds_provider_free(creds);
 }
 
+/* One CurrentLeases sample flushed; the stats once the stub has seen `requests`. */
+static void
+one_interval(struct cwpub *p, struct cw_acc *a, struct recorder *r, int requests,
+    struct cwpub_stats *st)
+{
+	cw_acc_sample(a, KLS_M_LEASES_HELD, NULL, 1);
+	cwpub_flush(p, a, "ns", "w", CONFIG_CW_DETAILED, 1000);
+	CU_ASSERT_TRUE(wait_requests(r, requests, 10000));
+	/* The publisher counts right after the stub answers. */
+	sleep_ms(100);
+	cwpub_stats(p, st);
+}
+
 /* 5xx and throttling are retried; a request that fails every attempt is dropped and
  * counted; the next one goes through. Many datums are split into several requests. */
 static void
@@ -294,11 +307,7 @@ test_cwpub_retry_drop_split(void)
 	p = start(srv, creds, 5000, (struct cw_limits){ 4, CW_MAX_REQUEST_BYTES });
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	/* Throttled, then 500, then accepted: 3 requests, one delivery. */
-	cw_acc_sample(a, KLS_M_LEASES_HELD, NULL, 1);
-	cwpub_flush(p, a, "ns", "w", CONFIG_CW_DETAILED, 1000);
-	CU_ASSERT_TRUE(wait_requests(&r, 3, 10000));
-	sleep_ms(100);
-	cwpub_stats(p, &st);
+	one_interval(p, a, &r, 3, &st);
 	CU_ASSERT_EQUAL(st.requests_sent, 1);
 	CU_ASSERT_EQUAL(st.datums_sent, 1);
 	CU_ASSERT_EQUAL(st.datums_dropped, 0);
@@ -306,11 +315,7 @@ test_cwpub_retry_drop_split(void)
 	pthread_mutex_lock(&r.mu);
 	r.fail = 3;
 	pthread_mutex_unlock(&r.mu);
-	cw_acc_sample(a, KLS_M_LEASES_HELD, NULL, 1);
-	cwpub_flush(p, a, "ns", "w", CONFIG_CW_DETAILED, 2000);
-	CU_ASSERT_TRUE(wait_requests(&r, 6, 10000));
-	sleep_ms(100);
-	cwpub_stats(p, &st);
+	one_interval(p, a, &r, 6, &st);
 	CU_ASSERT_EQUAL(st.requests_failed, 1);
 	CU_ASSERT_EQUAL(st.datums_dropped, 1);
 	/* Ten shards at 4 datums per request: 3 requests, all delivered. */
