@@ -49,6 +49,11 @@ struct http_client {
 	size_t header_bytes;
 	bool too_large, headers_too_large, nomem;
 	char location[256];
+	/* The last URL that passed http_url_check, and whether its host is loopback:
+	 * clients call one endpoint again and again, and parsing it twice per request
+	 * cost as much as building the request's headers. */
+	char *checked_url;
+	bool checked_loopback;
 };
 
 /* curl_global_init must run once per process before any handle exists; it is the
@@ -410,7 +415,30 @@ http_client_free(struct http_client *c)
 	if (c == NULL)
 		return;
 	curl_easy_cleanup(c->curl);
+	free(c->checked_url);
 	free(c);
+}
+
+/* http_url_check for the request's URL, and whether its host is loopback. */
+static int
+check_url(struct http_client *c, const char *url, bool *loopback, struct aws_error *err)
+{
+	char *scheme, *host;
+
+	if (url && c->checked_url && strcmp(url, c->checked_url) == 0) {
+		*loopback = c->checked_loopback;
+		return 0;
+	}
+	if (http_url_check(url, err) < 0 || url_parts(url, &scheme, &host, NULL, err) < 0)
+		return -1;
+	*loopback = http_host_is_loopback(host);
+	curl_free(scheme);
+	curl_free(host);
+	free(c->checked_url);
+	/* Without the copy (out of memory) the next request is only checked again. */
+	if ((c->checked_url = strdup(url)) != NULL)
+		c->checked_loopback = *loopback;
+	return 0;
 }
 
 long
@@ -436,6 +464,7 @@ header_list(const struct http_request *req, struct aws_error *err)
 	struct curl_slist *list = NULL, *l;
 	bool have_expect = false;
 	char line[MAX_REQUEST_HEADER];
+	size_t used = 0; /* bytes of line written so far: what must be wiped */
 
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const char *name = req->headers[i].name, *value = req->headers[i].value;
@@ -452,10 +481,13 @@ header_list(const struct http_request *req, struct aws_error *err)
 		n = *value ? snprintf(line, sizeof(line), "%s: %s", name, value)
 			   : snprintf(line, sizeof(line), "%s;", name);
 		if (n < 0 || (size_t)n >= sizeof(line)) {
+			used = sizeof(line); /* a header that did not fit filled it */
 			set_err(err, 0, "LocalError", "request header %.64s longer than %d bytes",
 			    name, MAX_REQUEST_HEADER);
 			goto fail;
 		}
+		if ((size_t)n + 1 > used)
+			used = (size_t)n + 1;
 		if ((l = curl_slist_append(list, line)) == NULL)
 			goto nomem;
 		list = l;
@@ -467,12 +499,14 @@ header_list(const struct http_request *req, struct aws_error *err)
 			goto nomem;
 		list = l;
 	}
-	explicit_bzero(line, sizeof(line));
+	/* The lines held the signature and the token: wipe what was written (the whole
+	 * 16 KiB every call cost more than the rest of this function). */
+	explicit_bzero(line, used);
 	return list;
 nomem:
 	set_err(err, 0, "LocalError", "request headers: out of memory");
 fail:
-	explicit_bzero(line, sizeof(line));
+	explicit_bzero(line, used);
 	free_headers(list);
 	return NULL;
 }
@@ -553,8 +587,9 @@ http_request(struct http_client *c, const struct http_request *req,
 {
 	CURL *h = c->curl;
 	struct curl_slist *headers = NULL;
-	char what[256], *scheme = NULL, *host = NULL;
+	char what[256];
 	const char *q;
+	bool loopback;
 	CURLcode rc;
 	long status = 0, connects = 0;
 	int ret = -1;
@@ -570,7 +605,7 @@ http_request(struct http_client *c, const struct http_request *req,
 		    req->method ? req->method : "(null)");
 		return -1;
 	}
-	if (http_url_check(req->url, err) < 0 || url_parts(req->url, &scheme, &host, NULL, err) < 0)
+	if (check_url(c, req->url, &loopback, err) < 0)
 		return -1;
 	/* Name the request in errors without its query string. */
 	q = strchr(req->url, '?');
@@ -591,7 +626,7 @@ http_request(struct http_client *c, const struct http_request *req,
 	 * reach it); elsewhere the environment decides, as with the AWS tools. */
 	if (curl_easy_setopt(h, CURLOPT_URL, req->url) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_PROXY, http_host_is_loopback(host) ? "" : NULL) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PROXY, loopback ? "" : NULL) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->body_cap) != CURLE_OK ||
 	    set_method(h, req) < 0) {
 		set_err(err, 0, "LocalError", "%s: curl_easy_setopt failed", what);
@@ -622,8 +657,6 @@ out:
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
 	free_headers(headers);
-	curl_free(scheme);
-	curl_free(host);
 	c->resp = NULL;
 	return ret;
 }
