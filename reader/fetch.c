@@ -131,7 +131,6 @@ fetch_open(struct reader *r)
 		return READER_EXIT_PERMANENT;
 	}
 	buf_init(&r->resp, 0);
-	buf_init(&r->arena, 0);
 	getrecords_result_init(&r->res);
 	return READER_CONTINUE;
 }
@@ -144,7 +143,6 @@ fetch_close(struct reader *r)
 	creds_provider_free(r->creds);
 	r->creds = NULL;
 	buf_free(&r->resp);
-	buf_free(&r->arena);
 	getrecords_result_free(&r->res);
 	free(r->recs);
 	r->recs = NULL;
@@ -245,8 +243,10 @@ get_batch(struct reader *r, const struct getrecords_limits *lim, kls_mono *next)
 
 	pace_started(&r->pace, now);
 	fence_busy(&r->fence, FENCE_NETWORK, "GetRecords");
+	/* Decoded in place: the batch's records live in the response body, so a batch
+	 * costs one body's memory, not two. */
 	rc = kinesis_get_records(r->kc, r->shard_id, r->iterator, (int)r->cfg->reader.max_records,
-	    lim, &r->resp, &r->arena, &r->res, &err);
+	    lim, &r->resp, NULL, &r->res, &err);
 	fence_idle(&r->fence);
 	now = mono_now();
 	if (rc < 0) {
