@@ -9,8 +9,10 @@
  *       the CPU time of klsd and its readers from /proc/<pid>/stat. Also the steady state:
  *       CPU and records from the first sample with at least 5% of TOTAL counted (start-up
  *       behind us) to the last one. Prints one JSON object.
- *   node monitor.js restart KLS_CTL APP FIXTURE_URL KILLS TIMEOUT_S
- *       Once every shard has a reader that has fetched, SIGKILLs the reader of KILLS
+ *   node monitor.js restart KLS_CTL APP FIXTURE_URL KILLS TIMEOUT_S [BASE_STATS_FILE]
+ *       Once every shard has a reader that has fetched (since BASE_STATS_FILE, the
+ *       fixture's /stats taken before klsd started: readers that start quickly may have
+ *       fetched before this watcher is up), SIGKILLs the reader of KILLS
  *       different shards one after another and times each until its replacement's first
  *       GetRecords reached the fixture (CLOCK_MONOTONIC on both sides). Prints a JSON array
  *       of milliseconds.
@@ -148,7 +150,7 @@ async function consume([ctl, app, klsdPid, total, timeoutS, fixtureUrl]) {
 	console.log(JSON.stringify(r))
 }
 
-async function restart([ctl, app, fixtureUrl, kills, timeoutS]) {
+async function restart([ctl, app, fixtureUrl, kills, timeoutS, baseFile]) {
 	const deadline = nowMs() + Number(timeoutS) * 1000
 	const readerOf = (st, id) => (st ? (st.shards.find((s) => s.shard_id === id) || {}).reader_pid : 0)
 	// Every shard read by a live reader of this klsd that has fetched: a new iterator and a
@@ -162,7 +164,7 @@ async function restart([ctl, app, fixtureUrl, kills, timeoutS]) {
 			return false
 		}
 	}
-	const base = await getJson(`${fixtureUrl}/stats`)
+	const base = baseFile ? JSON.parse(fs.readFileSync(baseFile, 'utf8')) : await getJson(`${fixtureUrl}/stats`)
 	const baseOf = (id) => base.shards.find((s) => s.shard_id === id)
 	let fx, st
 	for (;;) {
@@ -203,9 +205,9 @@ async function restart([ctl, app, fixtureUrl, kills, timeoutS]) {
 
 const [mode, ...args] = process.argv.slice(2)
 if (mode === 'consume' && args.length >= 5) consume(args)
-else if (mode === 'restart' && args.length === 5) restart(args)
+else if (mode === 'restart' && (args.length === 5 || args.length === 6)) restart(args)
 else {
 	console.error('usage: node monitor.js consume KLS_CTL APP KLSD_PID TOTAL TIMEOUT_S [FIXTURE_URL]\n' +
-		'       node monitor.js restart KLS_CTL APP FIXTURE_URL KILLS TIMEOUT_S')
+		'       node monitor.js restart KLS_CTL APP FIXTURE_URL KILLS TIMEOUT_S [BASE_STATS_FILE]')
 	process.exit(2)
 }
