@@ -326,9 +326,10 @@ amz_date_now(char out[17])
 	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-int
-aws_call(struct aws_client *c, const char *action, const char *body, size_t len,
-    struct kls_buf *resp, struct aws_error *err)
+/* aws_call and aws_call_stream: stream NULL collects the body into resp. */
+static int
+call(struct aws_client *c, const char *action, const char *body, size_t len,
+    const struct http_stream *stream, struct kls_buf *resp, struct aws_error *err)
 {
 	struct aws_credentials cr;
 	struct sigv4_signed sig;
@@ -374,7 +375,7 @@ aws_call(struct aws_client *c, const char *action, const char *body, size_t len,
 	for (size_t i = 0; i < sig.nadd; i++)
 		h[3 + i] = sig.add[i];
 	req = (struct http_request){ "POST", c->url, h, 3 + sig.nadd, body, body ? len : 0 };
-	if (http_request(c->http, &req, &hr, err) < 0)
+	if (http_request_stream(c->http, &req, stream, &hr, err) < 0)
 		goto out;
 	if (hr.status >= 200 && hr.status <= 299)
 		rc = 0;
@@ -384,6 +385,25 @@ out:
 	sigv4_signed_free(&sig);
 	explicit_bzero(&cr, sizeof(cr));
 	return rc;
+}
+
+int
+aws_call(struct aws_client *c, const char *action, const char *body, size_t len,
+    struct kls_buf *resp, struct aws_error *err)
+{
+	return call(c, action, body, len, NULL, resp, err);
+}
+
+int
+aws_call_stream(struct aws_client *c, const char *action, const char *body, size_t len,
+    const struct http_stream *stream, struct kls_buf *resp, struct aws_error *err)
+{
+	if (stream == NULL || stream->data == NULL) {
+		local_err(err, "LocalError", AWS_ERR_FATAL, "%s %s: no stream callback", c->service,
+		    action ? action : "");
+		return -1;
+	}
+	return call(c, action, body, len, stream, resp, err);
 }
 
 int

@@ -58,6 +58,18 @@ void aws_client_free(struct aws_client *c);
 int aws_call(struct aws_client *c, const char *action, const char *body, size_t len,
     struct kls_buf *resp, struct aws_error *err);
 
+struct http_stream;
+
+/*
+ * aws_call for an action whose 2xx response is a stream (SubscribeToShard): the body
+ * goes to stream as it arrives (see common/http.h: no body cap, no total timeout, HTTP/2
+ * where TLS offers it). A non-2xx response is an error as with aws_call, its body in
+ * resp. 0 when a 2xx response ended normally; -1 with err otherwise, err->type
+ * "Aborted" when a stream callback ended it.
+ */
+int aws_call_stream(struct aws_client *c, const char *action, const char *body, size_t len,
+    const struct http_stream *stream, struct kls_buf *resp, struct aws_error *err);
+
 struct aws_retry_policy {
 	int max_attempts; /* including the first; 1 = no retry */
 	int base_ms;      /* first backoff cap */

@@ -43,6 +43,7 @@ struct http_client {
 	char errbuf[CURL_ERROR_SIZE];
 	size_t max_body;
 	size_t max_headers;
+	long timeout_ms;
 	http_trace_fn trace;
 	void *trace_arg;
 	long connects;
@@ -58,6 +59,9 @@ struct http_client {
 	 * cost as much as building the request's headers. */
 	char *checked_url;
 	bool checked_loopback;
+	const struct http_stream *stream; /* NULL: collect the body */
+	int streaming;                    /* -1 until the status is known, then 1 for a 2xx */
+	bool aborted;                     /* a stream callback ended the transfer */
 };
 
 /* curl_global_init must run once per process before any handle exists; it is the
@@ -215,6 +219,20 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 	struct kls_buf *b = c->resp->body;
 
+	if (c->stream) {
+		if (c->streaming < 0) {
+			long status = 0;
+			curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+			c->streaming = status >= 200 && status <= 299;
+		}
+		if (c->streaming) {
+			if (c->stream->data(c->stream->arg, p, n) < 0) {
+				c->aborted = true;
+				return 0;
+			}
+			return n;
+		}
+	}
 	if (n > c->body_cap || b->len > c->body_cap - n) {
 		c->too_large = true;
 		return 0; /* aborts the transfer */
@@ -268,6 +286,7 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		/* A new response head (after a 100 Continue, say): forget the last one's. */
 		c->resp->request_id[0] = c->resp->error_type[0] = c->location[0] = '\0';
+		c->streaming = -1;
 	} else if (header_is(p, n, "x-amzn-RequestId", &v, &vn) ||
 	    header_is(p, n, "x-amz-request-id", &v, &vn)) {
 		copy_header_value(c->resp->request_id, sizeof(c->resp->request_id), v, vn);
@@ -277,6 +296,23 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 		copy_header_value(c->location, sizeof(c->location), v, vn);
 	}
 	return n;
+}
+
+/* libcurl's progress callback: only streaming requests turn it on. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http_client *c = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (c->stream && c->stream->tick && c->stream->tick(c->stream->arg) < 0) {
+		c->aborted = true;
+		return 1;
+	}
+	return 0;
 }
 
 static bool
@@ -384,7 +420,8 @@ http_client_new(const struct http_config *cfg, struct aws_error *err)
 	SET(CURLOPT_ERRORBUFFER, c->errbuf);
 	SET(CURLOPT_CONNECTTIMEOUT_MS,
 	    cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : (long)DEFAULT_CONNECT_TIMEOUT_MS);
-	SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms > 0 ? cfg->timeout_ms : (long)DEFAULT_TIMEOUT_MS);
+	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : (long)DEFAULT_TIMEOUT_MS;
+	SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	/* TLS verification is not configurable: a private CA is added with ca_file. */
@@ -400,6 +437,9 @@ http_client_new(const struct http_config *cfg, struct aws_error *err)
 	SET(CURLOPT_WRITEDATA, c);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, c);
+	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SET(CURLOPT_XFERINFODATA, c);
+	SET(CURLOPT_NOPROGRESS, 1L);
 	if (c->trace) {
 		SET(CURLOPT_DEBUGFUNCTION, on_debug);
 		SET(CURLOPT_DEBUGDATA, c);
@@ -561,6 +601,22 @@ set_method(CURL *h, const struct http_request *req)
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+/*
+ * Switches the handle between ordinary requests and a stream: no total timeout (the
+ * stream's tick decides), the progress callback on, and HTTP/2 where TLS offers it.
+ */
+static int
+set_streaming(CURL *h, bool on, long timeout_ms)
+{
+	if (curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, on ? 0L : timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOPROGRESS, on ? 0L : 1L) != CURLE_OK)
+		return -1;
+	/* A libcurl without HTTP/2 refuses 2TLS: the stream then runs over HTTP/1.1. */
+	(void)curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
+	    on ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+	return 0;
+}
+
 /* What a failed transfer means, in the words of http.h. */
 static void
 transfer_err(struct http_client *c, CURLcode rc, const char *what, long status,
@@ -568,6 +624,10 @@ transfer_err(struct http_client *c, CURLcode rc, const char *what, long status,
 {
 	const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
 
+	if (c->aborted) {
+		set_err(err, status, "Aborted", "%s: ended by the stream's caller", what);
+		return;
+	}
 	if (c->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
 		set_err(err, status, "ResponseTooLarge", "%s: response body over the %zu byte cap",
 		    what, c->body_cap);
@@ -615,6 +675,13 @@ int
 http_request(struct http_client *c, const struct http_request *req,
     struct http_response *resp, struct aws_error *err)
 {
+	return http_request_stream(c, req, NULL, resp, err);
+}
+
+int
+http_request_stream(struct http_client *c, const struct http_request *req,
+    const struct http_stream *stream, struct http_response *resp, struct aws_error *err)
+{
 	CURL *h = c->curl;
 	struct curl_slist *headers = NULL;
 	char what[256];
@@ -651,13 +718,21 @@ http_request(struct http_client *c, const struct http_request *req,
 	c->header_bytes = 0;
 	c->too_large = c->headers_too_large = c->nomem = false;
 	c->location[0] = c->errbuf[0] = '\0';
+	c->stream = stream && stream->data ? stream : NULL;
+	c->streaming = -1;
+	c->aborted = false;
+	if (c->stream && set_streaming(h, true, c->timeout_ms) < 0) {
+		set_err(err, 0, "LocalError", "%s: curl_easy_setopt failed", what);
+		goto out;
+	}
 
 	/* A proxy from the environment must not see loopback traffic (and could not
 	 * reach it); elsewhere the environment decides, as with the AWS tools. */
 	if (curl_easy_setopt(h, CURLOPT_URL, req->url) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_PROXY, loopback ? "" : NULL) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->body_cap) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+	        (curl_off_t)(c->stream ? 0 : c->body_cap)) != CURLE_OK ||
 	    set_method(h, req) < 0) {
 		set_err(err, 0, "LocalError", "%s: curl_easy_setopt failed", what);
 		goto out;
@@ -687,6 +762,9 @@ out:
 	 * the caller's body. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+	if (c->stream)
+		(void)set_streaming(h, false, c->timeout_ms);
+	c->stream = NULL;
 	free_headers(headers);
 	c->resp = NULL;
 	return ret;

@@ -34,6 +34,24 @@ struct http_config {
 	void *trace_arg;
 };
 
+/*
+ * A streaming response (SubscribeToShard's event stream). The body of a 2xx response
+ * goes to data() as it arrives instead of into resp->body, and neither the body cap nor
+ * timeout_ms applies: the caller bounds what it keeps and decides, in tick(), how long
+ * it waits. A non-2xx body is collected into resp->body within the cap, as usual.
+ * Streaming requests ask for HTTP/2 over TLS (HTTP/1.1 where ALPN or a plain loopback
+ * endpoint gives no HTTP/2); a client that also sends ordinary requests may reuse their
+ * HTTP/1.1 connection for a stream, so give streams a client of their own.
+ */
+struct http_stream {
+	/* Body bytes as they arrive: 0 to go on, -1 to end the transfer. */
+	int (*data)(void *arg, const void *p, size_t n);
+	/* Called often while the transfer runs, and about once a second at the least while
+	 * nothing arrives (libcurl's progress callback): 0 to go on, -1 to end it. */
+	int (*tick)(void *arg);
+	void *arg;
+};
+
 struct http_request {
 	const char *method; /* "GET", "POST", "PUT" or "DELETE" */
 	const char *url;
@@ -62,10 +80,15 @@ void http_client_free(struct http_client *c);
  * "InvalidEndpoint" (not https and not loopback, malformed URL, credentials in it),
  * "Timeout", "NetworkError", "TruncatedResponse", "ResponseTooLarge",
  * "HeadersTooLarge", "Redirect" (a 3xx is never followed), "TLSVerifyFailed",
- * "LocalError". err->http_status is the status when one was received.
+ * "LocalError", "Aborted" (a stream callback returned -1). err->http_status is the
+ * status when one was received.
  */
 int http_request(struct http_client *c, const struct http_request *req,
     struct http_response *resp, struct aws_error *err);
+/* http_request with a streaming response (see struct http_stream); stream NULL is
+ * http_request. */
+int http_request_stream(struct http_client *c, const struct http_request *req,
+    const struct http_stream *stream, struct http_response *resp, struct aws_error *err);
 
 /* New connections this client has opened so far (reuse keeps it at 1). */
 long http_client_connects(const struct http_client *c);

@@ -355,48 +355,48 @@ parse_shard(json_object *o, const char *where, struct kinesis_shard *s, struct a
 }
 
 int
-kinesis_parse_list_shards(const char *body, size_t len, struct kinesis_shard_list *list,
-    size_t max_shards, char **next_token, struct aws_error *err)
+kin_parse_page(const char *body, size_t len, const struct kin_page *pg, void **items, size_t *n,
+    size_t *cap, size_t max, char **next_token, struct aws_error *err)
 {
-	json_object *o, *shards;
+	json_object *o, *arr;
 	const char *tok = NULL;
-	size_t n;
+	size_t k;
 	int rc = -1;
 
 	*next_token = NULL;
 	if (!(o = awsj_parse(body, len, err)))
 		return -1;
-	if (awsj_obj(o, "", "Shards", true, true, &shards, err) < 0 ||
+	if (awsj_obj(o, "", pg->key, true, true, &arr, err) < 0 ||
 	    awsj_str_ref(o, "", "NextToken", false, KINESIS_NEXT_TOKEN_MAX, &tok, err) < 0)
 		goto out;
-	n = json_object_array_length(shards);
-	if (n > KINESIS_PAGE_SHARDS_MAX) {
-		awsj_bad_response(err, "Shards: %zu in one page, more than %d", n,
-		    KINESIS_PAGE_SHARDS_MAX);
+	k = json_object_array_length(arr);
+	if (k > pg->page_max) {
+		awsj_bad_response(err, "%s: %zu in one page, more than %zu", pg->key, k,
+		    pg->page_max);
 		goto out;
 	}
-	if (n > max_shards || list->n > max_shards - n) {
-		awsj_bad_response(err, "more than %zu shards", max_shards);
+	if (k > max || *n > max - k) {
+		awsj_bad_response(err, "more than %zu %s", max, pg->what);
 		goto out;
 	}
-	if (list->n + n > list->cap) {
-		size_t cap = list->cap ? list->cap : 16;
-		struct kinesis_shard *p;
-		while (cap < list->n + n)
-			cap *= 2;
-		p = realloc(list->shards, cap * sizeof(*p));
-		if (!p) {
-			awsj_local_error(err, "NoMemory", "%zu shards: %s", cap, strerror(errno));
+	if (*n + k > *cap) {
+		size_t ncap = *cap ? *cap : 16;
+		void *p;
+		while (ncap < *n + k)
+			ncap *= 2;
+		if (!(p = reallocarray(*items, ncap, pg->size))) {
+			awsj_local_error(err, "NoMemory", "%zu %s: %s", ncap, pg->what,
+			    strerror(errno));
 			goto out;
 		}
-		list->shards = p;
-		list->cap = cap;
+		*items = p;
+		*cap = ncap;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < k; i++) {
 		char where[48];
-		snprintf(where, sizeof(where), "Shards[%zu]", i);
-		if (parse_shard(json_object_array_get_idx(shards, i), where,
-		        &list->shards[list->n + i], err) < 0)
+		snprintf(where, sizeof(where), "%s[%zu]", pg->key, i);
+		if (pg->parse(json_object_array_get_idx(arr, i), where,
+		        (char *)*items + (*n + i) * pg->size, err) < 0)
 			goto out;
 	}
 	if (tok && !*tok)
@@ -405,10 +405,30 @@ kinesis_parse_list_shards(const char *body, size_t len, struct kinesis_shard_lis
 		awsj_local_error(err, "NoMemory", "NextToken: %s", strerror(errno));
 		goto out;
 	}
-	list->n += n;
+	*n += k;
 	rc = 0;
 out:
 	json_object_put(o);
+	return rc;
+}
+
+static int
+parse_shard_item(json_object *o, const char *where, void *out, struct aws_error *err)
+{
+	return parse_shard(o, where, out, err);
+}
+
+int
+kinesis_parse_list_shards(const char *body, size_t len, struct kinesis_shard_list *list,
+    size_t max_shards, char **next_token, struct aws_error *err)
+{
+	static const struct kin_page page = { "Shards", "shards", sizeof(struct kinesis_shard),
+		KINESIS_PAGE_SHARDS_MAX, parse_shard_item };
+	void *items = list->shards;
+	int rc = kin_parse_page(body, len, &page, &items, &list->n, &list->cap, max_shards,
+	    next_token, err);
+
+	list->shards = items;
 	return rc;
 }
 

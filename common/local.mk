@@ -6,7 +6,7 @@ common_libklscommon_a_SOURCES = \
 	common/log.c common/log.h \
 	common/clock.c common/clock.h \
 	common/buf.c common/buf.h \
-	common/aws.h common/creds.h
+	common/aws.h common/creds.h common/reader_proto.h
 
 # == request layer: http, sigv4, retry, aws (calls) ==
 common_libklscommon_a_SOURCES += common/sigv4.c common/sigv4.h common/http.h \
@@ -49,5 +49,8 @@ KLS_AWS_CFLAGS += $(ZLIB_CFLAGS)
 common_libklscommon_a_SOURCES += \
 	common/sdnotify.c common/sdnotify.h \
 	common/frame.c common/frame.h
+
+# == enhanced fan-out: stream consumers, SubscribeToShard ==
+common_libklscommon_a_SOURCES += common/kinesis_consumer.c common/kinesis_consumer.h
 
 # == end of module blocks ==

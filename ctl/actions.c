@@ -144,6 +144,33 @@ run_action(const struct action *a, int argc, char **argv, FILE *out, FILE *err)
 }
 
 int
+ctl_klsd_status(const char *app, const char *sock, FILE *out, FILE *err)
+{
+	char path[PATH_MAX], msg[512];
+	struct frame_reply rep;
+	int rc;
+
+	if (ctl_pick_socket(CTL_RUN_DIR, app, sock, path, sizeof(path), msg, sizeof(msg)) < 0 ||
+	    ctl_control_call(path, "status", NULL, 0, TIMEOUT_DEFAULT_S * 1000, &rep, msg,
+	        sizeof(msg)) < 0) {
+		fprintf(err, "kls-ctl status: %s\n", msg);
+		return 1;
+	}
+	if (!rep.ok) {
+		fprintf(err, "kls-ctl status: klsd: %s\n", rep.error);
+		frame_reply_free(&rep);
+		return 1;
+	}
+	rc = print_reply(&rep, out);
+	frame_reply_free(&rep);
+	if (rc < 0 || fflush(out) != 0) {
+		fprintf(err, "kls-ctl status: writing output: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int
 ctl_cmd_workers(int argc, char **argv, FILE *out, FILE *err)
 {
 	static const struct action a = {"workers", NULL, NULL,

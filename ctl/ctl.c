@@ -6,8 +6,9 @@
 #include <string.h>
 
 static const struct ctl_command commands[] = {
-	{ "status", "[-a APP | --shm NAME] [--json]",
-	    "shards of this host's klsd, read from shared memory (works while klsd is stopped)",
+	{ "status", "[-a APP | --shm NAME] [--json | --watch[=SEC]] | --klsd [-a APP | -S PATH]",
+	    "shards of this host's klsd, read from shared memory (works while klsd is stopped);"
+	    "\n      --watch refreshes with lag and records/s, --klsd asks klsd itself",
 	    ctl_cmd_status },
 	{ "workers", "[-a APP | -S PATH] [-t SEC]",
 	    "workers and their leases, as klsd sees them (asks klsd's control socket)",
@@ -18,6 +19,9 @@ static const struct ctl_command commands[] = {
 	    "hand every lease off, then klsd exits", ctl_cmd_drain },
 	{ "reload", "[-a APP | -S PATH] [-t SEC]",
 	    "re-read the configuration (as SIGHUP)", ctl_cmd_reload },
+	{ "import", "gokini --from-table T [--to-table T | -c FILE] [--dry-run] [--force]",
+	    "write kls leases with the checkpoints of a stopped gokini application",
+	    ctl_cmd_import },
 };
 
 static void

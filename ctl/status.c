@@ -144,8 +144,8 @@ fmt_duration(char *buf, size_t size, int64_t ms)
 }
 
 /* Text a reader or klsd wrote goes to a terminal: no control characters. */
-static void
-fmt_safe(char *buf, size_t size, const char *s)
+void
+ctl_fmt_safe(char *buf, size_t size, const char *s)
 {
 	size_t i = 0;
 
@@ -167,7 +167,7 @@ fill_cells(const struct ctl_row *r, kls_mono now, char cells[NCOLS][CELL])
 	snprintf(cells[C_SLOT], CELL, "%u", r->slot);
 	snprintf(cells[C_STATE], CELL, "%s", row_state(r));
 	if (!r->lease_torn) {
-		fmt_safe(cells[C_SHARD], CELL, l->shard_id[0] ? l->shard_id : "-");
+		ctl_fmt_safe(cells[C_SHARD], CELL, l->shard_id[0] ? l->shard_id : "-");
 		if (l->reader_pid > 0)
 			snprintf(cells[C_PID], CELL, "%ld", (long)l->reader_pid);
 		if (r->state == KLS_SLOT_ACTIVE && l->reader_started_ns > 0 &&
@@ -183,7 +183,7 @@ fill_cells(const struct ctl_row *r, kls_mono now, char cells[NCOLS][CELL])
 				fmt_duration(cells[C_LEFT], CELL, left);
 		}
 		if (row_checkpoint(r, cells[C_CHECKPOINT], CELL))
-			fmt_safe(cells[C_CHECKPOINT], CELL, cells[C_CHECKPOINT]);
+			ctl_fmt_safe(cells[C_CHECKPOINT], CELL, cells[C_CHECKPOINT]);
 	}
 	if (!r->progress_torn) {
 		snprintf(cells[C_RECORDS], CELL, "%" PRIu64, p->records);
@@ -192,7 +192,7 @@ fill_cells(const struct ctl_row *r, kls_mono now, char cells[NCOLS][CELL])
 			snprintf(cells[C_BEHIND], CELL, "%" PRId64, p->millis_behind);
 	}
 	if (e)
-		fmt_safe(cells[C_ERROR], CELL, e);
+		ctl_fmt_safe(cells[C_ERROR], CELL, e);
 }
 
 /* Columns padded to their width; the last one (free text) is not. */
@@ -215,9 +215,9 @@ ctl_status_text(const struct ctl_status *st, FILE *out)
 		errno = ENOMEM;
 		return -1;
 	}
-	fmt_safe(app, sizeof(app), st->application);
-	fmt_safe(stream, sizeof(stream), st->stream);
-	fmt_safe(worker, sizeof(worker), st->worker_id);
+	ctl_fmt_safe(app, sizeof(app), st->application);
+	ctl_fmt_safe(stream, sizeof(stream), st->stream);
+	ctl_fmt_safe(worker, sizeof(worker), st->worker_id);
 	fprintf(out, "application %s  stream %s  worker %s\n", app, stream, worker);
 	fprintf(out, "klsd pid %ld%s, heartbeat %.1f s ago, %zu of %u slots in use\n",
 	    st->klsd_pid, st->klsd_alive ? "" : " (not running)",
@@ -319,11 +319,30 @@ out:
 static void
 status_usage(FILE *f)
 {
-	fprintf(f, "usage: kls-ctl status [-a APP | --shm NAME] [--json]\n"
-		   "  -a, --app APP   the table of application APP (/kls.APP)\n"
-		   "      --shm NAME  the table with shm name NAME\n"
-		   "      --json      one JSON object: application, stream, worker_id, shards\n"
+	fprintf(f, "usage: kls-ctl status [-a APP | --shm NAME] [--json | --watch[=SEC] [--count N]]\n"
+		   "       kls-ctl status --klsd [-a APP | -S PATH]\n"
+		   "  -a, --app APP     the table of application APP (/kls.APP)\n"
+		   "      --shm NAME    the table with shm name NAME\n"
+		   "      --json        one JSON object: application, stream, worker_id, shards\n"
+		   "      --watch[=SEC] refresh every SEC seconds (default 2) with lag and\n"
+		   "                    records per second per shard; --count N: N times, then exit\n"
+		   "      --klsd        ask klsd itself (its control socket, -S PATH or the\n"
+		   "                    application's): phase, readiness, counters, leases, reload\n"
 		   "Without -a or --shm, the only kls.* table in " CTL_SHM_DIR " is read.\n");
+}
+
+/* --watch=SEC: 0.1 to 3600 seconds, in ms; -1 when it is not that. */
+static int64_t
+parse_interval(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0.1 && v <= 3600))
+		return -1;
+	return (int64_t)(v * 1000 + 0.5);
 }
 
 int
@@ -333,15 +352,21 @@ ctl_cmd_status(int argc, char **argv, FILE *out, FILE *err)
 		{ "app", required_argument, NULL, 'a' },
 		{ "shm", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "watch", optional_argument, NULL, 'w' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "klsd", no_argument, NULL, 'k' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *app = NULL, *shm = NULL;
-	char name[NAME_MAX + 2], msg[512];
+	const char *app = NULL, *shm = NULL, *sock = NULL;
+	char name[NAME_MAX + 2], msg[512], *end;
 	struct kls_shm_err serr;
 	struct kls_shm *t;
 	struct ctl_status st;
-	bool json = false;
+	bool json = false, klsd = false;
+	int64_t watch_ms = 0;
+	long count = 0;
 	int c, rc;
 
 	/* getopt keeps global state; optind = 0 makes glibc start afresh, so the command can
@@ -349,7 +374,7 @@ ctl_cmd_status(int argc, char **argv, FILE *out, FILE *err)
 	 * stderr, not to err: we print our own. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":a:S:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			app = optarg;
@@ -359,6 +384,28 @@ ctl_cmd_status(int argc, char **argv, FILE *out, FILE *err)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'w':
+			if ((watch_ms = optarg ? parse_interval(optarg) : 2000) < 0) {
+				fprintf(err, "kls-ctl status: --watch wants 0.1 to 3600 seconds, "
+					     "not \"%s\"\n", optarg);
+				return 1;
+			}
+			break;
+		case 'n':
+			errno = 0;
+			count = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || count < 1) {
+				fprintf(err, "kls-ctl status: --count wants a positive number, "
+					     "not \"%s\"\n", optarg);
+				return 1;
+			}
+			break;
+		case 'k':
+			klsd = true;
+			break;
+		case 'S':
+			sock = optarg;
 			break;
 		case 'h':
 			status_usage(out);
@@ -376,10 +423,18 @@ ctl_cmd_status(int argc, char **argv, FILE *out, FILE *err)
 		fprintf(err, "kls-ctl status: unexpected argument \"%s\"\n", argv[optind]);
 		return 1;
 	}
-	if (app && shm) {
-		fprintf(err, "kls-ctl status: give -a or --shm, not both\n");
+	if ((app && shm) || (app && sock)) {
+		fprintf(err, "kls-ctl status: give -a or %s, not both\n", shm ? "--shm" : "-S");
 		return 1;
 	}
+	if ((json && watch_ms) || (count && !watch_ms) || (klsd && (json || watch_ms || shm)) ||
+	    (sock && !klsd)) {
+		fprintf(err, "kls-ctl status: --json, --watch and --klsd do not mix; --count goes "
+			     "with --watch, -S with --klsd\n");
+		return 1;
+	}
+	if (klsd)
+		return ctl_klsd_status(app, sock, out, err);
 	if (ctl_pick_table(CTL_SHM_DIR, app, shm, name, sizeof(name), msg, sizeof(msg)) < 0) {
 		fprintf(err, "kls-ctl status: %s\n", msg);
 		return 1;
@@ -387,6 +442,11 @@ ctl_cmd_status(int argc, char **argv, FILE *out, FILE *err)
 	if (kls_shm_attach_ro(name, &t, &serr) < 0) {
 		fprintf(err, "kls-ctl status: %s\n", serr.msg);
 		return 1;
+	}
+	if (watch_ms) {
+		rc = ctl_status_watch(t, watch_ms, count, out, err);
+		kls_shm_close(t);
+		return rc;
 	}
 	if (ctl_status_read(t, KLS_SHM_READ_TRIES, &st) < 0) {
 		fprintf(err, "kls-ctl status: reading %s: %s\n", name, strerror(errno));

@@ -15,6 +15,8 @@
  *           exit   calls exit(exit_status) from inside process()
  *           none   behaves (only writes lines)
  *   at_record = N        fault at the Nth record this reader is given (1 = the first)
+ *   at_data = TEXT       or: fault at every record whose data is exactly TEXT (a poison
+ *                        record: every reader run that is given it faults there)
  *   probability = P      or: fault at each record with probability P ...
  *   seed = S             ... from a generator seeded with S, the shard id and the
  *                        fault count (default: time and pid), so runs repeat
@@ -24,9 +26,14 @@
  *                        is replaced by the shard id (one count per shard). The count
  *                        is written and synced before each fault.
  *   exit_status = N      the status for mode = exit (default 1)
+ *   checkpoint_before = yes|no   before faulting, checkpoint at the record before the
+ *                        faulting one (kls_checkpoint_at; with path, its line is
+ *                        written first), so the next reader starts exactly there
+ *                        (default no). Inside a KPL aggregate that is a checkpoint
+ *                        inside the aggregate.
  *   path = FILE, fsync = yes|no   the record lines, as in filelog (optional)
  *
- * Exactly one of at_record and probability is required unless mode = none.
+ * Exactly one of at_record, at_data and probability is required unless mode = none.
  * A fault at record k of a batch writes the lines of the k-1 records before it.
  */
 #include "config.h"
@@ -59,7 +66,8 @@ static const char *const mode_names[] = {
 struct fault {
 	enum fault_mode mode;
 	uint64_t at_record;   /* 0 = not by record number */
-	double probability;   /* used when at_record is 0 */
+	double probability;   /* used when at_record is 0 and at_data is NULL */
+	const char *at_data;  /* the poison record's data; NULL = not by data */
 	uint64_t seed;
 	uint64_t rng;	      /* xorshift64* state, never 0 */
 	uint64_t max_faults;  /* UINT64_MAX = no limit */
@@ -69,6 +77,11 @@ struct fault {
 	int state_fd;	      /* -1 without state_file */
 	char state_path[PATH_MAX];
 	bool lines;
+	bool checkpoint_before;
+	/* The last record processed in an earlier batch, for checkpoint_before when the
+	 * first record of a batch faults. */
+	char last_seq[KLS_SEQUENCE_MAX + 1];
+	uint64_t last_sub;
 	struct linefile out;
 	const char *shard_id;
 	const char *worker_id;
@@ -174,12 +187,16 @@ fault_configure(struct fault *f, const struct kls_handler_config *config, char *
 		UINT64_MAX, &seed, err, errlen) == -1 ||
 	    ex_config_u64(config, "max_faults", UINT64_MAX, UINT64_MAX, &f->max_faults, err,
 		errlen) == -1 ||
-	    ex_config_u64(config, "exit_status", 1, 255, &status, err, errlen) == -1)
+	    ex_config_u64(config, "exit_status", 1, 255, &status, err, errlen) == -1 ||
+	    ex_config_bool(config, "checkpoint_before", false, &f->checkpoint_before, err,
+		errlen) == -1)
 		return -1;
+	f->at_data = kls_config_get(config, "at_data");
 	if (f->mode != FAULT_NONE &&
-	    (kls_config_get(config, "at_record") != NULL) ==
-		(kls_config_get(config, "probability") != NULL)) {
-		snprintf(err, errlen, "set exactly one of at_record and probability");
+	    (kls_config_get(config, "at_record") != NULL) + (f->at_data != NULL) +
+		    (kls_config_get(config, "probability") != NULL) !=
+		1) {
+		snprintf(err, errlen, "set exactly one of at_record, at_data and probability");
 		return -1;
 	}
 	if (kls_config_get(config, "at_record") != NULL && f->at_record == 0) {
@@ -243,12 +260,15 @@ fault_init(const struct kls_shard_info *shard, const struct kls_handler_config *
 	return KLS_HANDLER_OK;
 }
 
-/* Whether the record just counted in f->seen is the one to fault at. */
+/* Whether the record just counted in f->seen (r) is the one to fault at. */
 static bool
-fault_due(struct fault *f)
+fault_due(struct fault *f, const struct kls_record *r)
 {
 	if (f->mode == FAULT_NONE || f->faults >= f->max_faults)
 		return false;
+	if (f->at_data != NULL)
+		return r->data_len == strlen(f->at_data) &&
+		       memcmp(r->data, f->at_data, r->data_len) == 0;
 	if (f->at_record != 0)
 		return f->seen == f->at_record;
 	/* 53 random bits as a double in [0, 1). */
@@ -280,7 +300,7 @@ fault_process(void *state, const struct kls_record *records, size_t n, struct kl
 
 	for (i = 0; i < n; i++) {
 		f->seen++;
-		if (fault_due(f))
+		if (fault_due(f, &records[i]))
 			break;
 	}
 	if (f->lines && i > 0 &&
@@ -288,8 +308,20 @@ fault_process(void *state, const struct kls_record *records, size_t n, struct kl
 		kls_log(ctx, KLS_LOG_ERROR, "fault: write %s: %s", f->out.path, strerror(errno));
 		return KLS_HANDLER_ERROR;
 	}
-	if (i == n)
+	if (i == n) {
+		snprintf(f->last_seq, sizeof(f->last_seq), "%s", records[n - 1].sequence_number);
+		f->last_sub = records[n - 1].sub_sequence_number;
 		return KLS_HANDLER_OK;
+	}
+	if (f->checkpoint_before && (i > 0 || f->last_seq[0] != '\0')) {
+		const char *seq = i > 0 ? records[i - 1].sequence_number : f->last_seq;
+		uint64_t sub = i > 0 ? records[i - 1].sub_sequence_number : f->last_sub;
+		int rc = kls_checkpoint_at(ctx, seq, sub);
+
+		if (rc != KLS_OK)
+			kls_log(ctx, KLS_LOG_WARN, "fault: checkpoint at %s/%" PRIu64 ": %s", seq, sub,
+			    kls_strerror(rc));
+	}
 
 	if (state_count(f) == -1)
 		kls_log(ctx, KLS_LOG_WARN, "fault: state_file %s: %s", f->state_path, strerror(errno));

@@ -14,3 +14,12 @@ examples_filelog_la_SOURCES = examples/filelog.c examples/support.c examples/sup
 examples_filelog_la_LDFLAGS = $(KLS_HANDLER_MODULE_LDFLAGS)
 examples_fault_la_SOURCES = examples/fault.c examples/support.c examples/support.h
 examples_fault_la_LDFLAGS = $(KLS_HANDLER_MODULE_LDFLAGS)
+
+# multilang: runs handlers written for KCL's MultiLangDaemon (see examples/multilang.c).
+pkglib_LTLIBRARIES += examples/multilang.la
+examples_multilang_la_SOURCES = examples/multilang.c examples/multilang_child.c \
+	examples/multilang.h examples/support.c examples/support.h
+examples_multilang_la_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+examples_multilang_la_LDFLAGS = $(KLS_HANDLER_MODULE_LDFLAGS)
+examples_multilang_la_LIBADD = $(JSONC_LIBS)
+EXTRA_DIST += docs/migrating.md

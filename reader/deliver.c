@@ -136,6 +136,14 @@ deliver_batch(struct reader *r, const struct kls_record *recs, size_t n)
 	/* Published before process() runs: klsd accepts checkpoints up to here. */
 	snprintf(r->prog.delivered_seq, sizeof(r->prog.delivered_seq), "%s", last->sequence_number);
 	r->prog.delivered_subseq = last->sub_sequence_number;
+	if (dead_letter_due(r)) {
+		/* klsd saw this batch kill the handler poison_retries times: set it aside
+		 * and checkpoint past it, whatever the checkpoint mode. */
+		if (dead_letter_write(r, recs, n) < 0)
+			return READER_EXIT_TRANSIENT;
+		c = reader_ctx_checkpoint_delivered(&r->ctx);
+		return c == KLS_OK ? READER_CONTINUE : auto_checkpoint_failed(r, c, "dead-letter");
+	}
 	r->prog.records += n;
 	for (size_t i = 0; i < n; i++)
 		r->prog.bytes += recs[i].data_len;

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,15 @@ from_position(struct reader *r, enum config_position p)
 	return READER_CONTINUE;
 }
 
+/* Reading resumes AT_SEQUENCE_NUMBER seq: records up to (seq, sub) are done. */
+static void
+skip_through(struct reader *r, const char *seq, uint64_t sub)
+{
+	r->skip_through = true;
+	memcpy(r->skip_seq, seq, strlen(seq) + 1);
+	r->skip_sub = sub;
+}
+
 int
 fetch_position(struct reader *r)
 {
@@ -68,15 +78,12 @@ fetch_position(struct reader *r)
 		return bad_checkpoint(r, "not a sequence number or an initial position");
 	memcpy(r->start_seq, cp, strlen(cp) + 1);
 	r->start.sequence_number = r->start_seq;
-	r->start.type = KINESIS_AFTER_SEQUENCE_NUMBER;
-	if (r->lease.ckpt_subseq > 0) {
-		/* Inside a KPL aggregate: read the aggregate again and skip the user
-		 * records that were done (fetch_skip_done). */
-		r->start.type = KINESIS_AT_SEQUENCE_NUMBER;
-		r->skip_through = true;
-		memcpy(r->skip_seq, cp, strlen(cp) + 1);
-		r->skip_sub = r->lease.ckpt_subseq;
-	}
+	/* As KCL: at the checkpointed record itself, whose finished part fetch_skip_done
+	 * drops. (seq, 0) may be sub-record 0 of an aggregate whose later sub-records are
+	 * not done, so AFTER_SEQUENCE_NUMBER would lose them; reading one record again is
+	 * the price. */
+	r->start.type = KINESIS_AT_SEQUENCE_NUMBER;
+	skip_through(r, cp, r->lease.ckpt_subseq);
 	r->info.checkpoint = r->start_seq;
 	r->info.checkpoint_sub_sequence = r->lease.ckpt_subseq;
 	r->info.resumed = 1;
@@ -92,14 +99,22 @@ fetch_skip_done(struct reader *r, const struct kls_record *recs, size_t n)
 
 	if (!r->skip_through)
 		return 0;
-	/* Only sub-records of the checkpointed aggregate at or before its sub-sequence
-	 * were done. A record that was not de-aggregated is delivered again whole: at
-	 * least once, never lost. */
-	while (i < n && (recs[i].flags & KLS_RECORD_AGGREGATED) &&
-	       strcmp(recs[i].sequence_number, r->skip_seq) == 0 &&
-	       recs[i].sub_sequence_number <= r->skip_sub)
-		i++;
-	if (n > 0)
+	/* KCL's filter: records at or before (skip_seq, skip_sub) are done. One exception,
+	 * at least once rather than lost: a record at skip_seq that was not
+	 * de-aggregated while the checkpoint is inside an aggregate (a reader that read it
+	 * differently wrote it) is delivered again whole. */
+	for (; i < n; i++) {
+		const struct kls_record *k = &recs[i];
+		int c = ckpt_compare(k->sequence_number, k->sub_sequence_number, r->skip_seq,
+		    r->skip_sub);
+
+		/* c < 0 at skip_seq: a raw record (sub 0) under a checkpoint inside it. */
+		if (c > 0 || (c < 0 && !(k->flags & KLS_RECORD_AGGREGATED) &&
+		                 strcmp(k->sequence_number, r->skip_seq) == 0))
+			break;
+	}
+	/* The first record after the checkpoint ends the skipping. */
+	if (i < n)
 		r->skip_through = false;
 	return i;
 }
@@ -130,6 +145,15 @@ fetch_open(struct reader *r)
 		progress_error(r, "Kinesis client: %s", err.message);
 		return READER_EXIT_PERMANENT;
 	}
+	if (deagg_init(&r->deagg, r->shard_id, r->lease.hash_start, r->lease.hash_end) < 0) {
+		/* EINVAL: OpenSSL has no MD5 (a FIPS-only configuration), which no restart
+		 * mends. */
+		int permanent = errno == EINVAL;
+
+		log_error("%s: KPL de-aggregation", r->shard_id);
+		progress_error(r, "KPL de-aggregation: %s", strerror(errno));
+		return permanent ? READER_EXIT_PERMANENT : READER_EXIT_TRANSIENT;
+	}
 	buf_init(&r->resp, 0);
 	getrecords_result_init(&r->res);
 	return READER_CONTINUE;
@@ -144,14 +168,14 @@ fetch_close(struct reader *r)
 	r->creds = NULL;
 	buf_free(&r->resp);
 	getrecords_result_free(&r->res);
+	deagg_free(&r->deagg);
 	free(r->recs);
 	r->recs = NULL;
 	r->recs_cap = 0;
 }
 
-/* A failed call: back off (READER_CONTINUE with *next set) or give up. */
-static int
-failed(struct reader *r, const struct aws_error *err, kls_mono now, kls_mono *next)
+int
+fetch_failed(struct reader *r, const struct aws_error *err, kls_mono now, kls_mono *next)
 {
 	int64_t ms;
 
@@ -175,14 +199,10 @@ new_iterator(struct reader *r, kls_mono *next)
 	int rc;
 
 	if (r->ctx.have_delivered) {
-		pos.type = KINESIS_AFTER_SEQUENCE_NUMBER;
+		/* At the last record delivered, then skipped, as when resuming. */
+		pos.type = KINESIS_AT_SEQUENCE_NUMBER;
 		pos.sequence_number = r->ctx.delivered_seq;
-		if (r->ctx.delivered_sub > 0) {
-			pos.type = KINESIS_AT_SEQUENCE_NUMBER;
-			r->skip_through = true;
-			memcpy(r->skip_seq, r->ctx.delivered_seq, strlen(r->ctx.delivered_seq) + 1);
-			r->skip_sub = r->ctx.delivered_sub;
-		}
+		skip_through(r, r->ctx.delivered_seq, r->ctx.delivered_sub);
 	}
 	/* GetShardIterator has a budget of its own: it does not count as a GetRecords
 	 * call, so a fresh reader reads at once. */
@@ -193,43 +213,12 @@ new_iterator(struct reader *r, kls_mono *next)
 	now = mono_now();
 	if (rc < 0) {
 		r->iterator[0] = '\0';
-		return failed(r, &err, now, next);
+		return fetch_failed(r, &err, now, next);
 	}
 	log_debug("%s: iterator %s%s%s", r->shard_id, kinesis_iterator_type_name(pos.type),
 	    pos.sequence_number ? " " : "", pos.sequence_number ? pos.sequence_number : "");
 	*next = pace_earliest(&r->pace);
 	return READER_CONTINUE;
-}
-
-/* The scanner's records as the handler ABI's, in r->recs. */
-static int
-convert(struct reader *r)
-{
-	const struct getrecords_result *res = &r->res;
-
-	if (res->n_records > r->recs_cap) {
-		size_t cap = res->n_records;
-		struct kls_record *p = reallocarray(r->recs, cap, sizeof(*p));
-
-		if (!p)
-			return -1;
-		r->recs = p;
-		r->recs_cap = cap;
-	}
-	for (size_t i = 0; i < res->n_records; i++) {
-		const struct getrecords_record *g = &res->records[i];
-
-		r->recs[i] = (struct kls_record){
-			.data = g->data,
-			.data_len = g->data_len,
-			.partition_key = g->partition_key,
-			.sequence_number = g->sequence_number,
-			.explicit_hash_key = g->explicit_hash_key,
-			.sub_sequence_number = g->sub_sequence_number,
-			.approximate_arrival_ms = g->arrival_ms,
-		};
-	}
-	return 0;
 }
 
 /* One GetRecords call and its batch. */
@@ -256,13 +245,10 @@ get_batch(struct reader *r, const struct getrecords_limits *lim, kls_mono *next)
 			*next = pace_earliest(&r->pace);
 			return READER_CONTINUE;
 		}
-		return failed(r, &err, now, next);
+		return fetch_failed(r, &err, now, next);
 	}
-	n = r->res.n_records;
-	if (convert(r) < 0) {
-		log_errorx("%s: %zu records: out of memory", r->shard_id, n);
+	if (deagg_batch(&r->deagg, r->shard_id, &r->res, &r->recs, &r->recs_cap, &n, &r->prog) < 0)
 		return READER_EXIT_TRANSIENT;
-	}
 	r->prog.millis_behind = r->res.millis_behind_latest;
 	first = fetch_skip_done(r, r->recs, n);
 	if (first < n) {
@@ -277,7 +263,9 @@ get_batch(struct reader *r, const struct getrecords_limits *lim, kls_mono *next)
 	/* The scanner bounds it by lim->max_iterator, which is our buffer's size. */
 	memcpy(r->iterator, r->res.next_iterator, r->res.next_iterator_len);
 	r->iterator[r->res.next_iterator_len] = '\0';
-	*next = pace_success(&r->pace, now, n);
+	/* Kinesis records, not user records: a response of dropped aggregates is no idle
+	 * shard. */
+	*next = pace_success(&r->pace, now, r->res.n_records);
 	return READER_CONTINUE;
 }
 

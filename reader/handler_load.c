@@ -63,6 +63,11 @@ check_owner_mode(const char *path, const char *what, const char *component,
 	if (st->st_uid != 0 && st->st_uid != trusted_uid)
 		return fail(err, HANDLER_ERR_UNSAFE, path, "%s %s is owned by uid %lu, not root or uid %lu",
 		    what, component, (unsigned long)st->st_uid, (unsigned long)trusted_uid);
+	/* A root-owned sticky directory such as /tmp lets others add entries but not rename
+	 * or remove ours, and every component below it is checked in turn: as safe as a
+	 * directory only we can write (sshd judges it the same way). */
+	if (S_ISDIR(st->st_mode) && st->st_uid == 0 && (st->st_mode & S_ISVTX))
+		return 0;
 	if (st->st_mode & S_IWOTH)
 		return fail(err, HANDLER_ERR_UNSAFE, path, "%s %s is world-writable (mode %04o)", what,
 		    component, mode);

@@ -14,6 +14,7 @@ reader_libklsreader_a_SOURCES += reader/reader.h \
 	reader/fence.c reader/fence.h \
 	reader/handshake.c \
 	reader/deliver.c \
+	reader/dead_letter.c \
 	reader/fetch.c
 pkglibexec_PROGRAMS += reader/kls-reader
 reader_kls_reader_SOURCES = reader/main.c
@@ -21,5 +22,11 @@ reader_kls_reader_SOURCES = reader/main.c
 reader_kls_reader_CPPFLAGS = $(AM_CPPFLAGS) $(LIBBSD_CFLAGS)
 reader_kls_reader_LDADD = reader/libklsreader.a shm/libklsshm.a common/libklscommon.a \
 	$(KLS_AWS_LIBS)
+
+# == KPL de-aggregation in the reader ==
+reader_libklsreader_a_SOURCES += reader/deagg.c reader/deagg.h
+
+# == enhanced fan-out: the SubscribeToShard loop ==
+reader_libklsreader_a_SOURCES += reader/subscribe.c reader/subscribe.h
 
 # == end of module blocks ==

@@ -21,7 +21,8 @@
  *      parent-death signal again: a credential change clears it;
  *   7. dlopen the handler and check its ABI block (any failure is permanent: exit 2);
  *   8. the start position, the watchdog thread, the Kinesis client, handler init;
- * then the GetRecords loop (fetch.c) until drained, stopped, lease lost, shard end or
+ * then the GetRecords loop (fetch.c), or with read_mode = fan-out the SubscribeToShard
+ * loop (subscribe.c), until drained, stopped, lease lost, shard end or
  * a failure, and the clean exit: destroy, slot back to ASSIGNED.
  */
 #include "config.h"
@@ -41,6 +42,7 @@
 
 #include "common/log.h"
 #include "reader/reader.h"
+#include "reader/subscribe.h"
 
 struct args {
 	int config_fd;
@@ -304,15 +306,6 @@ run(struct reader *r)
 		.worker_id = hdr->worker_id,
 		.restarts = r->lease.restarts,
 	};
-	if (cfg->reader.read_mode != CONFIG_READ_POLLING) {
-		/* Enhanced fan-out (SubscribeToShard) is not in this reader yet: say so rather
-		 * than poll behind the operator's back. */
-		log_errorx("%s: read_mode = %s is not supported by this kls-reader", r->shard_id,
-		    config_read_mode_name(cfg->reader.read_mode));
-		progress_error(r, "read_mode = %s is not supported",
-		    config_read_mode_name(cfg->reader.read_mode));
-		return READER_EXIT_PERMANENT;
-	}
 	if ((rc = fetch_position(r)) != READER_CONTINUE)
 		return rc;
 	if (fence_init(&r->fence, r->slot, &r->lease, r->beat_ms, hb,
@@ -325,8 +318,9 @@ run(struct reader *r)
 		fence_destroy(&r->fence);
 		return READER_EXIT_TRANSIENT;
 	}
+	/* The one place the read mode is chosen: both loops deliver through deliver.c. */
 	if ((rc = fetch_open(r)) == READER_CONTINUE && (rc = deliver_init(r)) == READER_CONTINUE)
-		rc = fetch_run(r);
+		rc = cfg->reader.read_mode == CONFIG_READ_FAN_OUT ? subscribe_run(r) : fetch_run(r);
 	deliver_destroy(r);
 	fence_destroy(&r->fence);
 	fetch_close(r);

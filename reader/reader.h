@@ -19,6 +19,7 @@
 #include "common/reader_proto.h"
 #include "kls/handler.h"
 #include "reader/checkpoint_ctx.h"
+#include "reader/deagg.h"
 #include "reader/fence.h"
 #include "reader/handler_load.h"
 #include "reader/pace.h"
@@ -64,16 +65,19 @@ struct reader {
 	struct pace pace;
 	struct kls_buf resp; /* the GetRecords body, and the batch decoded in place */
 	struct getrecords_result res;
-	struct kls_record *recs; /* the batch as handed to the handler */
+	struct deagg deagg;
+	struct kls_record *recs; /* the batch as handed to the handler (deagg.c) */
 	size_t recs_cap;
 	char iterator[KINESIS_ITERATOR_MAX + 1];
 	/* Where reading started, for a new iterator before anything was delivered. */
 	struct kinesis_position start;
 	char start_seq[KLS_SHM_SEQ_MAX];
-	/* Resuming inside a KPL aggregate: records up to (seq, sub) were done. */
+	/* Resuming from a checkpoint or the last delivered record, read again
+	 * AT_SEQUENCE_NUMBER: records up to (seq, sub) were done. */
 	bool skip_through;
 	char skip_seq[KLS_SHM_SEQ_MAX];
 	uint64_t skip_sub;
+	bool first_batch_done; /* dead_letter.c: lease.first_batch applies to one batch */
 };
 
 /* ---- handshake.c: the progress group and the checkpoint sink ---- */
@@ -122,6 +126,14 @@ int deliver_finish(struct reader *r, enum look why);
 /* destroy, when init succeeded (every clean exit). */
 void deliver_destroy(struct reader *r);
 
+/* ---- dead_letter.c: poison records ---- */
+
+/* True for the first batch of this run when klsd asked for it to be dead-lettered
+ * (lease.first_batch); false for every later batch. */
+bool dead_letter_due(struct reader *r);
+/* Writes the batch to [reader] dead_letter_dir. 0, or -1 (logged, in progress). */
+int dead_letter_write(struct reader *r, const struct kls_record *recs, size_t n);
+
 /* ---- fetch.c: the GetRecords loop ---- */
 
 /* Decides where reading starts from the lease's checkpoint and the configuration.
@@ -132,11 +144,14 @@ int fetch_position(struct reader *r);
 int fetch_open(struct reader *r);
 /* The loop, until a reason to exit. */
 int fetch_run(struct reader *r);
+/* A failed call (GetRecords, SubscribeToShard, ...) at now: back off (READER_CONTINUE
+ * with *next set) when its class says time may mend it, else log, record and exit 1. */
+int fetch_failed(struct reader *r, const struct aws_error *err, kls_mono now, kls_mono *next);
 void fetch_close(struct reader *r);
 
-/* Keeps the records the handler has already finished when resuming inside an
- * aggregate: those at or before (skip_seq, skip_sub) among KPL sub-records. Returns
- * the index of the first record to deliver. The hook KPL de-aggregation feeds. */
+/* Keeps the records the handler has already finished when resuming: those at or
+ * before (skip_seq, skip_sub), as KCL filters them (see fetch.c for the one
+ * exception). Returns the index of the first record to deliver. */
 size_t fetch_skip_done(struct reader *r, const struct kls_record *recs, size_t n);
 
 #endif

@@ -536,6 +536,8 @@ kls_shm_lease_read(const struct kls_shm_slot *s, struct kls_lease *out, unsigned
 	TERMINATE(out->shard_id);
 	TERMINATE(out->ckpt_seq);
 	TERMINATE(out->error);
+	TERMINATE(out->hash_start);
+	TERMINATE(out->hash_end);
 	return 0;
 }
 

@@ -26,7 +26,9 @@ struct stat;
 /* "KLS-SHM1" as a big-endian integer, stored native-endian: the table never leaves the host. */
 #define KLS_SHM_MAGIC UINT64_C(0x4b4c532d53484d31)
 #define KLS_SHM_MAJOR 1
-#define KLS_SHM_MINOR 0
+/* Minor 1: lease.hash_start/hash_end, progress.kpl_* (KPL de-aggregation), and
+ * lease.first_batch (poison records sent to the dead-letter directory). */
+#define KLS_SHM_MINOR 1
 
 #define KLS_SHM_MAX_SLOTS 65536u
 /* Kinesis allows 128-character shard ids and stream names and 129-digit sequence
@@ -36,6 +38,10 @@ struct stat;
 #define KLS_SHM_NAME_MAX 136
 #define KLS_SHM_WORKER_MAX 256
 #define KLS_SHM_ERROR_MAX 256
+/* A 128-bit hash key in decimal: 39 digits and a NUL. */
+#define KLS_SHM_HASH_MAX 40
+/* progress.kpl_invalid entries: one per enum kpl_reason (common/kpl.h), with room. */
+#define KLS_SHM_KPL_REASONS 10
 
 /* Slot states. One atomic word; transitions are compare-and-swap so the two writers
  * (klsd and the slot's reader) cannot overwrite each other's move. */
@@ -52,6 +58,14 @@ enum kls_command {
 	KLS_CMD_RUN = 1,   /* fetch and process */
 	KLS_CMD_DRAIN = 2, /* shutdown_requested, final checkpoint, exit 0 */
 	KLS_CMD_STOP = 3,  /* lease lost: lease_lost, no checkpoint, exit 3 */
+};
+
+/* What the reader does with the first batch of its run (lease.first_batch, minor 1). A
+ * reader of minor 0 does not know the field and processes the batch as usual. */
+enum kls_first_batch {
+	KLS_BATCH_PROCESS = 0,     /* hand it to the handler, as every other batch */
+	KLS_BATCH_DEAD_LETTER = 1, /* poison record: write it to [reader] dead_letter_dir
+				    * instead, then checkpoint its last record */
 };
 
 /* How the reader's last run ended (lease.exit_kind), as klsd saw it in waitpid. */
@@ -141,7 +155,17 @@ struct kls_lease {
 	int64_t error_ns;                 /* CLOCK_BOOTTIME of error; 0 = none */
 	char error[KLS_SHM_ERROR_MAX];    /* klsd's last word on this shard ("killed by
 					   * SIGSEGV", "permanent: <reader error>", ...) */
-	uint8_t reserved[152];
+	/* Minor 1. The shard's hash-key range, both ends inclusive, decimal, as the lease
+	 * item's startingHashKey/endingHashKey (KCL's attributes) hold it; "" when klsd does
+	 * not know it (an older klsd leaves zeroes). The reader drops a KPL aggregate with a
+	 * user record outside it, as KCL does after a reshard, and checks nothing when "". */
+	char hash_start[KLS_SHM_HASH_MAX];
+	char hash_end[KLS_SHM_HASH_MAX];
+	uint32_t first_batch;             /* enum kls_first_batch (minor 1); klsd sets it
+					   * before a spawn and clears it once the
+					   * checkpoint has moved */
+	uint32_t reserved_pad;
+	uint8_t reserved[64];
 };
 
 /*
@@ -162,7 +186,17 @@ struct kls_progress {
 	int64_t millis_behind;              /* MillisBehindLatest of the last response; -1 unknown */
 	int64_t error_ns;                   /* CLOCK_BOOTTIME of last_error; 0 = none */
 	char last_error[KLS_SHM_ERROR_MAX];
-	uint8_t reserved[160];
+	/* Minor 1: KPL de-aggregation totals since the reader started (0 from an older
+	 * reader). records and bytes above count the user records delivered. */
+	uint64_t kpl_aggregates;         /* Kinesis records de-aggregated */
+	uint64_t kpl_user_records;       /* user records de-aggregated from them */
+	uint64_t kpl_dropped_aggregates; /* aggregates outside the shard's hash-key range */
+	uint64_t kpl_dropped_records;    /* the user records they held */
+	/* Records that claimed to be aggregates (KPL magic) and failed a check, delivered
+	 * raw, indexed by enum kpl_reason; entries 0 (KPL_OK) and 1 (KPL_NO_MAGIC: a
+	 * plain record) stay 0. 32 bits: a rate for the metrics, which wraps rarely. */
+	uint32_t kpl_invalid[KLS_SHM_KPL_REASONS];
+	uint8_t reserved[88];
 };
 
 struct kls_shm_lease_group {
@@ -232,6 +266,9 @@ KLS_SHM_AT(struct kls_lease, reader_start_ticks, 328);
 KLS_SHM_AT(struct kls_lease, reader_started_ns, 336);
 KLS_SHM_AT(struct kls_lease, error_ns, 344);
 KLS_SHM_AT(struct kls_lease, error, 352);
+KLS_SHM_AT(struct kls_lease, hash_start, 608);
+KLS_SHM_AT(struct kls_lease, hash_end, 648);
+KLS_SHM_AT(struct kls_lease, first_batch, 688);
 _Static_assert(sizeof(struct kls_lease) == 760, "lease payload size");
 
 KLS_SHM_AT(struct kls_progress, handler_state, 0);
@@ -246,6 +283,11 @@ KLS_SHM_AT(struct kls_progress, bytes, 312);
 KLS_SHM_AT(struct kls_progress, millis_behind, 320);
 KLS_SHM_AT(struct kls_progress, error_ns, 328);
 KLS_SHM_AT(struct kls_progress, last_error, 336);
+KLS_SHM_AT(struct kls_progress, kpl_aggregates, 592);
+KLS_SHM_AT(struct kls_progress, kpl_user_records, 600);
+KLS_SHM_AT(struct kls_progress, kpl_dropped_aggregates, 608);
+KLS_SHM_AT(struct kls_progress, kpl_dropped_records, 616);
+KLS_SHM_AT(struct kls_progress, kpl_invalid, 624);
 _Static_assert(sizeof(struct kls_progress) == 752, "progress payload size");
 
 KLS_SHM_AT(struct kls_shm_lease_group, v, 8);

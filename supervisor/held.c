@@ -24,6 +24,8 @@
 #include "supervisor/klsd_int.h"
 
 #define FINAL_TRIES 3 /* attempts at a release or handoff-done write before giving up */
+/* Attempts at one handoff request whose only obstacle is the owner's own counter. */
+#define HANDOFF_REQUEST_TRIES 3
 
 struct held *
 held_find(struct klsd *k, const char *key)
@@ -70,6 +72,9 @@ held_add(struct klsd *k, const struct lease *l, enum held_state state)
 	snprintf(h->pub.shard_id, sizeof(h->pub.shard_id), "%s", l->key);
 	snprintf(h->pub.ckpt_seq, sizeof(h->pub.ckpt_seq), "%s", l->checkpoint);
 	h->pub.ckpt_subseq = l->checkpoint_sub;
+	/* The reader drops KPL aggregates outside the shard's range (shm minor 1). */
+	snprintf(h->pub.hash_start, sizeof(h->pub.hash_start), "%s", l->starting_hash);
+	snprintf(h->pub.hash_end, sizeof(h->pub.hash_end), "%s", l->ending_hash);
 	h->pub.lease_counter = l->counter;
 	h->pub.command = KLS_CMD_NONE;
 	slot = kls_shm_slot_assign(k->shm, &h->pub);
@@ -206,6 +211,7 @@ held_lost(struct klsd *k, struct held *h, const char *why)
 		return;
 	log_warnx("lease %s lost: %s%s", h->l.key, why, h->proc.pid ? "; stopping its reader" : "");
 	h->state = HELD_LOST;
+	svc_count(k, SVC_LOSSES);
 	g = ckpt_drop(&h->ck);
 	if (g > h->pub.ckpt_gen)
 		supervise_answer(h, g, KLS_CKPT_LEASE_LOST, "lease lost");
@@ -295,6 +301,7 @@ done_renew(struct klsd *k, struct held *h, struct write_job *j, kls_mono now)
 {
 	if (write_ok(j)) {
 		held_wrote(k, h, j, now);
+		svc_count(k, SVC_RENEWALS);
 		if (h->state == HELD_ADOPTING) {
 			log_info("lease %s re-adopted (counter %" PRIu64 ")", h->l.key,
 			    h->l.counter);
@@ -349,7 +356,22 @@ static void
 done_final(struct klsd *k, struct held *h, struct write_job *j, kls_mono now)
 {
 	const char *what = j->kind == LW_RELEASE ? "released" : "handed over";
+	const struct lease *cur = &j->res.current;
 
+	if (h && j->kind == LW_RELEASE && !write_ok(j) && j->res.status == DDB_CONDITION_FAILED &&
+	    j->res.reread && j->res.exists && strcmp(cur->checkpoint_owner, k->me) == 0 &&
+	    strcmp(cur->owner, k->me) != 0) {
+		/* Asked for while we let it go (its reader already drained): finish the
+		 * handoff, or the new owner would wait for the handoff timeout. */
+		log_info("lease %s: %s asked for it while we released it; handing it over", j->key,
+		    cur->owner);
+		h->l = *cur;
+		h->state = HELD_HANDOFF;
+		h->final_done = false;
+		h->final_tries = 0;
+		h->next_final = KLS_MONO_ZERO;
+		return;
+	}
 	if (write_ok(j) || j->res.status == DDB_CONDITION_FAILED) {
 		if (write_ok(j)) {
 			log_info("lease %s %s (counter %" PRIu64 ")", j->key, what,
@@ -360,6 +382,8 @@ done_final(struct klsd *k, struct held *h, struct write_job *j, kls_mono now)
 			         "counter %" PRIu64 ")",
 			    j->key, what, j->res.exists ? j->res.current.owner : "",
 			    j->res.exists ? j->res.current.counter : 0);
+			if (j->res.reread && j->res.exists)
+				lease_view_update(&k->view, &j->res.current, now);
 		}
 		if (h)
 			h->final_done = true;
@@ -410,8 +434,33 @@ done_take(struct klsd *k, struct write_job *j, kls_mono now)
 		return;
 	}
 	held_wrote(k, h, j, now);
+	svc_count(k, SVC_TAKES);
 	if (k->phase == PHASE_STOPPING)
 		held_release(k, h, "shutting down");
+}
+
+/*
+ * A handoff request failed its condition. When the re-read shows the same owner and
+ * still no handoff, only the counter moved: the owner renewed or checkpointed between
+ * our scan and the request, which a reader checkpointing every batch does several
+ * times a second. Ask again at once with the counter just read; the reasons for the
+ * request (the scan's counts) still hold. True when asked again.
+ */
+static bool
+handoff_request_again(struct klsd *k, const struct write_job *j)
+{
+	const struct lease *cur = &j->res.current;
+
+	if (j->attempt + 1 >= HANDOFF_REQUEST_TRIES || k->phase != PHASE_RUNNING ||
+	    !j->res.reread || !j->res.exists || strcmp(cur->owner, j->before.owner) != 0 ||
+	    cur->checkpoint_owner[0] || lease_is_finished(cur))
+		return false;
+	if (klsd_submit_write(k, LW_HANDOFF_REQUEST, cur, NULL) < 0)
+		return false;
+	k->writes->attempt = j->attempt + 1; /* the job just queued heads the list */
+	log_debug("handoff request %s: %s moved the counter to %" PRIu64 " first; asking again",
+	    j->key, cur->owner, cur->counter);
+	return true;
 }
 
 static void
@@ -464,8 +513,11 @@ write_done(struct pool_job *job)
 		if (write_ok(j)) {
 			log_info("lease %s: asked %s to hand it over", j->key, j->before.owner);
 			lease_view_update(&k->view, &j->after, now);
+			if (k->phase == PHASE_STOPPING)
+				klsd_stopping_handed(k); /* asked just before SIGTERM */
 		} else if (j->res.status == DDB_CONDITION_FAILED) {
-			log_info("handoff request %s: the lease changed first", j->key);
+			if (!handoff_request_again(k, j))
+				log_info("handoff request %s: the lease changed first", j->key);
 		} else {
 			log_warnx("handoff request %s: %s", j->key, j->res.err.message);
 		}

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/creds.h"
+#include "common/kinesis_consumer.h"
 #include "common/log.h"
 #include "supervisor/klsd_int.h"
 
@@ -103,10 +104,36 @@ make_clients(struct klsd *k)
 	return 0;
 }
 
+/*
+ * read_mode = fan-out: the stream consumer every worker of the application shares,
+ * registered here once (idempotent: the first worker registers, the others find it)
+ * and ACTIVE before any reader starts; readers only look it up. Before the loop, so the
+ * bounded wait (KINESIS_CONSUMER_ACTIVE_TIMEOUT_MS) blocks nothing that runs yet.
+ */
 static int
-make_config_fd(struct klsd *k)
+ensure_consumer(struct klsd *k)
+{
+	struct kinesis_stream_summary sum;
+	struct aws_error err;
+	char arn[KINESIS_ARN_MAX + 1];
+
+	if (k->cfg.reader.read_mode != CONFIG_READ_FAN_OUT)
+		return 0;
+	if (kinesis_describe_stream_summary(k->tctx[0].kin, k->cfg.kls.stream, &sum, &err) < 0 ||
+	    kinesis_ensure_consumer(k->tctx[0].kin, sum.stream_arn, k->cfg.reader.consumer_name,
+	        arn, &err) < 0) {
+		log_errorx("enhanced fan-out: %s", err.message);
+		return -1;
+	}
+	log_info("enhanced fan-out: consumer %s is %s", k->cfg.reader.consumer_name, arn);
+	return 0;
+}
+
+int
+klsd_make_config_fd(struct klsd *k)
 {
 	struct kls_buf b;
+	int fd;
 
 	buf_init(&b, CONFIG_TEXT_MAX);
 	if (config_write_buf(&k->cfg, &b, 0) < 0) {
@@ -114,12 +141,16 @@ make_config_fd(struct klsd *k)
 		buf_free(&b);
 		return -1;
 	}
-	k->config_fd = reader_config_memfd(b.data, b.len);
+	fd = reader_config_memfd(b.data, b.len);
 	buf_free(&b);
-	if (k->config_fd < 0) {
+	if (fd < 0) {
 		log_error("memfd for the readers' configuration");
 		return -1;
 	}
+	/* Readers started earlier keep their own copy (inherited at exec). */
+	if (k->config_fd >= 0)
+		close(k->config_fd);
+	k->config_fd = fd;
 	return 0;
 }
 
@@ -174,6 +205,7 @@ klsd_new(const struct config *cfg, const char *worker_id)
 	}
 	k->cfg = *cfg;
 	k->config_fd = k->sigfd = -1;
+	k->svc.notify.fd = -1;
 	snprintf(k->me, sizeof(k->me), "%s", worker_id);
 	snprintf(k->shm_name, sizeof(k->shm_name), "%s", cfg->kls.shm_name);
 	lease_view_init(&k->view);
@@ -187,7 +219,8 @@ klsd_new(const struct config *cfg, const char *worker_id)
 	}
 	if (access(k->reader_exe, X_OK) < 0)
 		log_warn("kls-reader %s", k->reader_exe);
-	if (make_sigfd(k) < 0 || make_clients(k) < 0 || make_config_fd(k) < 0 || make_shm(k) < 0)
+	if (make_sigfd(k) < 0 || make_clients(k) < 0 || ensure_consumer(k) < 0 ||
+	    klsd_make_config_fd(k) < 0 || make_shm(k) < 0 || svc_open(k) < 0)
 		goto fail;
 	for (int i = 0; i < KLSD_POOL_THREADS; i++)
 		ctx[i] = &k->tctx[i];
@@ -210,6 +243,7 @@ klsd_free(struct klsd *k)
 	if (!k)
 		return;
 	pool_free(k->pool);
+	svc_close(k);
 	while (k->nheld) {
 		struct held *h = k->held[k->nheld - 1];
 		if (h->proc.wake_fd >= 0)
@@ -236,13 +270,14 @@ klsd_free(struct klsd *k)
 	free(k);
 }
 
-static void
-start_stopping(struct klsd *k, const char *why)
+void
+klsd_stop(struct klsd *k, const char *why)
 {
 	kls_mono now = mono_now();
 
 	if (k->phase == PHASE_STOPPING || k->phase == PHASE_DONE)
 		return;
+	svc_stopping(k, why);
 	log_info("%s: draining %zu reader%s and releasing leases", why, k->nheld,
 	    k->nheld == 1 ? "" : "s");
 	k->phase = PHASE_STOPPING;
@@ -253,6 +288,7 @@ start_stopping(struct klsd *k, const char *why)
 		if (h->state == HELD_ACTIVE || h->state == HELD_ADOPTING)
 			held_release(k, h, "shutting down");
 	}
+	klsd_stopping_handed(k);
 }
 
 static void
@@ -263,12 +299,13 @@ handle_signals(struct klsd *k)
 	while (read(k->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGCHLD: supervise_reap(k); break;
-		case SIGTERM: start_stopping(k, "SIGTERM"); break;
-		case SIGINT: start_stopping(k, "SIGINT"); break;
-		case SIGHUP:
-			log_warnx("SIGHUP: configuration reload is not implemented yet; "
-			          "restart klsd to apply a new configuration");
+		case SIGTERM: klsd_stop(k, "SIGTERM"); break;
+		case SIGINT: klsd_stop(k, "SIGINT"); break;
+		case SIGHUP: {
+			char msg[512];
+			reload_start(k, "SIGHUP", msg, sizeof(msg)); /* it logs the outcome */
 			break;
+		}
 		default: break;
 		}
 	}
@@ -303,6 +340,11 @@ tick(struct klsd *k, kls_mono now)
 	}
 	if (k->phase == PHASE_TABLE && !k->table_busy)
 		next = earliest(next, k->next_table);
+	if (k->phase == PHASE_STOPPING && k->handed_pending && !k->scan_busy) {
+		if (!mono_before(now, k->next_take))
+			klsd_start_scan(k);
+		next = earliest(next, k->next_take);
+	}
 	for (size_t i = 0; i < k->nheld;) {
 		struct held *h = k->held[i];
 		next = earliest(next, held_tick(k, h, now));
@@ -334,7 +376,7 @@ klsd_run(struct klsd *k)
 {
 	struct pollfd *fds = NULL;
 	struct held **who = NULL;
-	size_t cap = 0;
+	size_t cap = 0, nsvc;
 
 	k->phase = PHASE_TABLE;
 	for (;;) {
@@ -345,8 +387,9 @@ klsd_run(struct klsd *k)
 
 		kls_shm_klsd_heartbeat(k->shm, now);
 		next = tick(k, now);
+		next = earliest(next, svc_tick(k, now));
 		if (k->phase == PHASE_STOPPING) {
-			if (k->nheld == 0 && !k->writes) {
+			if (k->nheld == 0 && !k->writes && !k->handed_pending) {
 				k->exit_status = 0;
 				k->clean_exit = true;
 				break;
@@ -363,8 +406,8 @@ klsd_run(struct klsd *k)
 			}
 			next = earliest(next, k->stop_hard);
 		}
-		if (cap < k->nheld + 2) {
-			size_t ncap = k->nheld + 16;
+		if (cap < k->nheld + 2 + SVC_POLLFDS) {
+			size_t ncap = k->nheld + 16 + SVC_POLLFDS;
 			struct pollfd *nf = realloc(fds, ncap * sizeof(*nf));
 			struct held **nw = nf ? realloc(who, ncap * sizeof(*nw)) : NULL;
 			if (nf)
@@ -379,6 +422,8 @@ klsd_run(struct klsd *k)
 		}
 		fds[n++] = (struct pollfd){ .fd = k->sigfd, .events = POLLIN };
 		fds[n++] = (struct pollfd){ .fd = pool_fd(k->pool), .events = POLLIN };
+		nsvc = svc_pollfds(k, fds + n);
+		n += nsvc;
 		for (size_t i = 0; i < k->nheld; i++) {
 			struct held *h = k->held[i];
 			if (h->proc.wake_fd < 0 || h->wake_hup)
@@ -398,7 +443,8 @@ klsd_run(struct klsd *k)
 			handle_signals(k);
 		if (fds[1].revents)
 			pool_complete(k->pool);
-		for (size_t i = 2; i < n; i++) {
+		svc_polled(k, fds + 2, nsvc);
+		for (size_t i = 2 + nsvc; i < n; i++) {
 			/* The set was built before the handlers above ran: a reader reaped
 			 * meanwhile has closed its pipe, so check it is still the same. */
 			struct held *h = who[i];

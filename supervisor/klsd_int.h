@@ -6,6 +6,8 @@
  *   sync.c       table creation, shard sync and the take cycle (scan + plan)
  *   supervise.c  the readers of held leases: spawn, reap, restart, watchdog, and the
  *                checkpoint requests they send through their wake pipes
+ *   service.h    what makes klsd a host service (notify, control socket, metrics,
+ *                reload, poison records), reached through a few svc_* hooks
  * Everything here is touched by the main thread only; pool threads see nothing but
  * their job and their own clients.
  */
@@ -28,6 +30,7 @@
 #include "supervisor/lease_store.h"
 #include "supervisor/pool.h"
 #include "supervisor/readers.h"
+#include "supervisor/service.h"
 
 /* What klsd is doing with a lease it holds (or is letting go of). */
 enum held_state {
@@ -52,6 +55,7 @@ struct held {
 	bool have_progress;
 	bool wake_hup;      /* the reader closed its wake pipe: stop polling it */
 	bool watchdog_kill; /* the current run was killed for a stale heartbeat */
+	bool fence_kill;    /* the current run was killed at the lease deadline */
 	bool busy;          /* one write of this lease is in flight */
 	bool final_done;    /* RELEASING/HANDOFF: the last write completed or gave up */
 	int final_tries;
@@ -59,6 +63,7 @@ struct held {
 	                    * the first write lands */
 	kls_mono next_renew;
 	kls_mono next_final; /* earliest retry of a failed final write */
+	struct held_svc svc; /* service.h: poison, metrics, reload */
 };
 
 /* One write of the lease protocol on its way through the pool. */
@@ -70,6 +75,7 @@ struct write_job {
 	struct ddb_write *w;
 	struct lease before, after;
 	struct ckpt_req ck; /* LW_CHECKPOINT / LW_HANDOFF_CHECKPOINT */
+	int attempt;        /* LW_HANDOFF_REQUEST: asked again after a counter race */
 	struct lease_write_result res;
 	struct write_job *next_out; /* klsd's list of writes in flight */
 };
@@ -109,18 +115,26 @@ struct klsd {
 	bool have_shards;
 
 	kls_mono next_table, next_sync, next_take;
+	kls_mono next_handoff; /* earliest next handoff request: one per take interval */
 	bool table_busy, sync_busy, scan_busy;
 	bool synced_once; /* the first shard sync (and its creates) finished */
 	int creates_busy;
 	bool created_some; /* a create of the current sync landed: take soon */
 	int table_tries;
-	kls_mono stop_hard; /* STOPPING: give up waiting at this time */
-	kls_mono last_drop; /* when a held lease was last given up (released, lost) */
+	kls_mono stop_hard;  /* STOPPING: give up waiting at this time */
+	bool handed_pending; /* STOPPING: a lease handed to us is still being drained by its
+	                      * old owner; release it once that is done (sync.c) */
+	kls_mono last_drop;  /* when a held lease was last given up (released, lost) */
 	bool clean_exit;
+	struct klsd_svc svc; /* service.h: notify, control socket, metrics, reload */
 };
 
 /* Derived timings (ms). */
 int64_t klsd_drain_window_ms(const struct config *cfg);
+/* Replaces k->config_fd with a sealed memfd of k->cfg (k->config_fd unchanged on failure). */
+int klsd_make_config_fd(struct klsd *k);
+/* Starts a clean shutdown: drain every reader, release every lease, exit 0. */
+void klsd_stop(struct klsd *k, const char *why);
 
 /* ---- held.c ---- */
 struct held *held_find(struct klsd *k, const char *key);
@@ -146,6 +160,8 @@ void held_release(struct klsd *k, struct held *h, const char *why);
 void klsd_start_table(struct klsd *k);
 void klsd_start_sync(struct klsd *k);
 void klsd_start_scan(struct klsd *k);
+/* At shutdown: whether leases handed to us (or ours, not held) wait for a release. */
+void klsd_stopping_handed(struct klsd *k);
 bool klsd_shard_closed(const struct klsd *k, const char *shard);
 
 /* ---- supervise.c ---- */

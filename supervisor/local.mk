@@ -27,6 +27,11 @@ supervisor_libklsd_a_SOURCES += \
 sbin_PROGRAMS += supervisor/klsd
 supervisor_klsd_SOURCES = supervisor/main.c
 supervisor_klsd_CFLAGS = $(AM_CFLAGS) $(KLS_AWS_CFLAGS)
-supervisor_klsd_LDADD = supervisor/libklsd.a shm/libklsshm.a common/libklscommon.a $(KLS_AWS_LIBS)
+supervisor_klsd_LDADD = supervisor/libklsd.a shm/libklsshm.a common/libklscommon.a \
+	$(KLS_AWS_LIBS) $(MHD_LIBS)
+
+# == klsd service: notify, daemon, control commands, metrics, reload, poison records ==
+supervisor_libklsd_a_SOURCES += supervisor/service.c supervisor/service.h \
+	supervisor/commands.c supervisor/observe.c supervisor/reload.c supervisor/poison.c
 
 # == end of module blocks ==

@@ -171,6 +171,7 @@ spawn(struct klsd *k, struct held *h, kls_mono now)
 	}
 	h->wake_hup = false;
 	h->watchdog_kill = false;
+	h->fence_kill = false;
 	h->pub.reader_pid = h->proc.pid;
 	h->pub.reader_start_ticks = h->proc.start_ticks;
 	h->pub.reader_started_ns = now.ns;
@@ -194,6 +195,7 @@ supervise_tick(struct klsd *k, struct held *h, kls_mono now)
 			break;
 		/* Self-fencing: no reader of ours may run past the lease's deadline. */
 		if (h->deadline.ns == 0 || !mono_before(now, h->deadline)) {
+			h->fence_kill = true;
 			supervise_kill(h, "lease deadline reached (self-fencing)");
 			break;
 		}
@@ -315,6 +317,17 @@ after_exit(struct klsd *k, struct held *h, int st, unsigned reaped, kls_mono now
 	case READER_V_LEASE_LOST:
 	case READER_V_RESTART: break;
 	}
+	if (keep && (v == READER_V_LEASE_LOST || h->fence_kill)) {
+		/* The fence stopped it: the lease went unrenewed up to its deadline
+		 * (DynamoDB slow or unreachable, klsd paused), no fault of the reader's. It
+		 * starts again once a renew lands (can_run), without the crash backoff,
+		 * which could leave the shard idle long after DynamoDB recovered. */
+		p->state = READER_IDLE;
+		log_info("reader %s pid %d %s at the lease deadline; it starts again once the "
+		         "lease is renewed",
+		    h->l.key, pid, how);
+		return;
+	}
 	if (!keep) {
 		p->state = READER_IDLE;
 		log_info("reader %s pid %d %s%s", h->l.key, pid, how, extra);
@@ -367,6 +380,8 @@ supervise_reap(struct klsd *k)
 		}
 		h->pub.command = KLS_CMD_NONE;
 		held_publish(h);
+		if (svc_reader_exited(k, h, st, now))
+			continue;
 		after_exit(k, h, st, flags, now);
 	}
 }

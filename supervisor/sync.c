@@ -291,9 +291,11 @@ take_cycle(struct klsd *k, kls_mono scan_started, kls_mono now)
 		.max_leases = (int)k->cfg.lease.max_leases,
 	};
 	struct lease_plan plan;
+	bool waiting = false;
 
 	/* A lease we gave up while the scan ran may still show us as owner in it: adopt
 	 * only from a scan that began after our last release. */
+	svc_take_cycle(k, now);
 	if (!mono_before(scan_started, k->last_drop))
 		adopt_own(k, now);
 	if (lease_plan_takes(&k->view, &p, now, &plan) < 0) {
@@ -307,12 +309,72 @@ take_cycle(struct klsd *k, kls_mono scan_started, kls_mono now)
 		struct lease_obs *o = lease_view_find(&k->view, a->key);
 		enum lease_write_kind kind = a->kind == LEASE_TAKE ? LW_TAKE : LW_HANDOFF_REQUEST;
 
-		if (!o || take_pending(k, a->key))
+		if (!o || take_pending(k, a->key) || svc_avoiding(k, a->key))
 			continue;
+		/* The quicker cycles below must not ask for more than one lease per take
+		 * interval. */
+		if (kind == LW_HANDOFF_REQUEST) {
+			if (mono_before(now, k->next_handoff))
+				continue;
+			k->next_handoff = mono_add_ms(now, k->cfg.lease.take_interval_ms);
+			waiting = true;
+		}
 		if (klsd_submit_write(k, kind, &o->l, NULL) < 0)
 			log_errorx("%s %s: cannot queue the write", lease_write_name(kind), a->key);
 	}
 	lease_plan_free(&plan);
+	for (size_t i = 0; i < k->view.n && !waiting; i++) {
+		const struct lease *l = &k->view.v[i].l;
+		waiting = strcmp(l->owner, k->me) == 0 && l->checkpoint_owner[0] &&
+		          strcmp(l->checkpoint_owner, k->me) != 0;
+	}
+	/* A handoff to us is under way: its old owner drains and finishes in about a
+	 * drain's time. Look again after a renew interval, not a take interval, so the
+	 * shard does not sit idle for most of a take interval after the handoff. */
+	if (waiting) {
+		kls_mono soon = mono_add_ms(now, k->cfg.lease.renew_interval_ms);
+		if (mono_before(soon, k->next_take))
+			k->next_take = soon;
+	}
+}
+
+/* Leases the table gives us that we do not hold: handed over to us, or ours from a
+ * scan taken before we started them. Release those ready (so the others take them in
+ * their next cycle instead of after they expire); true while a handoff to us is still
+ * drained by its old owner (one whose counter stood still for failover_ms has stalled:
+ * it is left to expire). Submits writes only with `release`. */
+static bool
+handed_to_us(struct klsd *k, bool release)
+{
+	kls_mono now = mono_now();
+	bool pending = false;
+
+	for (size_t i = 0; i < k->view.n; i++) {
+		const struct lease *l = &k->view.v[i].l;
+
+		if (strcmp(l->owner, k->me) != 0 || lease_is_finished(l) || take_pending(k, l->key))
+			continue;
+		if (l->checkpoint_owner[0]) {
+			pending |= strcmp(l->checkpoint_owner, k->me) != 0 &&
+			           !lease_is_expired(&k->view.v[i], now, k->cfg.lease.failover_ms);
+			continue;
+		}
+		pending |= !release;
+		if (!release)
+			continue;
+		log_info("lease %s: ours but not read while shutting down; releasing it", l->key);
+		if (klsd_submit_write(k, LW_RELEASE, l, NULL) < 0)
+			log_errorx("release %s: cannot queue the write", l->key);
+	}
+	return pending;
+}
+
+void
+klsd_stopping_handed(struct klsd *k)
+{
+	k->handed_pending = handed_to_us(k, false);
+	if (k->handed_pending)
+		k->next_take = mono_now();
 }
 
 static void
@@ -341,6 +403,10 @@ scan_done(struct pool_job *job)
 		log_errorx("take cycle: out of memory merging the scan");
 	else if (k->phase == PHASE_RUNNING)
 		take_cycle(k, j->started, now);
+	else if (k->phase == PHASE_STOPPING && !mono_before(j->started, k->last_drop))
+		k->handed_pending = handed_to_us(k, true);
+	if (k->phase == PHASE_STOPPING && k->handed_pending)
+		k->next_take = mono_add_ms(now, k->cfg.lease.renew_interval_ms);
 	free(j->v);
 	free(j);
 }
@@ -350,7 +416,8 @@ klsd_start_scan(struct klsd *k)
 {
 	struct scan_job *j;
 
-	if (k->scan_busy || k->phase != PHASE_RUNNING || !(j = calloc(1, sizeof(*j))))
+	if (k->scan_busy || (k->phase != PHASE_RUNNING && k->phase != PHASE_STOPPING) ||
+	    !(j = calloc(1, sizeof(*j))))
 		return;
 	j->k = k;
 	j->started = mono_now();

@@ -83,9 +83,10 @@ fk_config(struct fake_klsd *fx, const char *stream, const char *endpoint, const 
 	int n = snprintf(text, sizeof(text),
 	    "[kls]\napplication = readertest\nstream = %s\nregion = us-east-1\n"
 	    "[reader]\nhandler = %s\nidle_backoff_ms = 50\n%s\n"
-	    "[aws]\nkinesis_endpoint = %s\nrequest_timeout_ms = 5000\n"
+	    "[aws]\nkinesis_endpoint = %s\nrequest_timeout_ms = %u\n"
 	    "[handler]\n%s\n",
-	    stream, handler, reader_lines, endpoint, handler_lines);
+	    stream, handler, reader_lines, endpoint,
+	    fx->request_timeout_ms ? fx->request_timeout_ms : 5000, handler_lines);
 
 	fx->cfg_fd = memfd_create("kls-config", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fx->cfg_fd < 0 || n < 0 || (size_t)n >= sizeof(text) ||
@@ -159,6 +160,7 @@ fk_answer(struct fake_klsd *fx, const struct kls_progress *pr)
 		fx->l.ckpt_subseq = pr->req_subseq;
 		if (fx->n_ckpts < MAX_CKPTS) {
 			memcpy(fx->ckpts[fx->n_ckpts], pr->req_seq, sizeof(fx->ckpts[0]));
+			fx->ckpt_subs[fx->n_ckpts] = pr->req_subseq;
 			fx->ckpt_state[fx->n_ckpts++] = pr->handler_state;
 		}
 	} else {

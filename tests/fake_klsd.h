@@ -37,11 +37,13 @@ struct fake_klsd {
 	bool exited;
 	int status;
 	bool renew;                  /* keep pushing the deadline 30 s ahead */
+	uint32_t request_timeout_ms; /* [aws] request_timeout_ms fk_config writes; 0 = 5000 */
 	bool hold;                   /* leave checkpoint requests unanswered */
 	enum kls_ckpt_result answer; /* what to answer (a request beyond delivered: BEYOND) */
 	struct kls_progress prog;    /* the last clean read of the progress group */
 	size_t n_ckpts;              /* checkpoints persisted, in order */
 	char ckpts[MAX_CKPTS][KLS_SHM_SEQ_MAX];
+	uint64_t ckpt_subs[MAX_CKPTS];  /* their sub-sequence numbers */
 	uint32_t ckpt_state[MAX_CKPTS]; /* the reader's handler_state at each request */
 };
 

@@ -139,6 +139,7 @@ fake_reader_main(int argc, char **argv)
 	struct kls_lease l;
 	struct kls_progress p;
 	struct config *cfg;
+	kls_mono drain_asked; /* slowdrain: when klsd first asked */
 	char shard[KLS_SHM_SHARD_MAX];
 
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -207,6 +208,7 @@ fake_reader_main(int argc, char **argv)
 		checkpoint(s, wake_fd, &p, shard, seq);
 		checkpoint(s, wake_fd, &p, shard, beyond);
 	}
+	drain_asked = KLS_MONO_ZERO;
 	for (int i = 0;; i++) {
 		kls_mono now = mono_now();
 		if (mode_is(mode, "crash", NULL) && run <= atoi(mode + 6) && i == 6) {
@@ -216,8 +218,14 @@ fake_reader_main(int argc, char **argv)
 		if (!(mode_is(mode, "hang", shard) && run == 1))
 			kls_shm_heartbeat(s, now);
 		if (kls_shm_lease_read(s, &l, KLS_SHM_READ_TRIES) == 0) {
-			if (l.command == KLS_CMD_DRAIN)
+			if (l.command == KLS_CMD_DRAIN && mode_is(mode, "slowdrain", NULL)) {
+				if (!drain_asked.ns)
+					drain_asked = now;
+				if (mono_diff_ms(drain_asked, now) >= atoi(mode + 10))
+					finish(s, shard, 0);
+			} else if (l.command == KLS_CMD_DRAIN) {
 				finish(s, shard, 0);
+			}
 			if (l.command == KLS_CMD_STOP)
 				finish(s, shard, 3);
 		}

@@ -15,6 +15,8 @@
  *     exit:CODE:SHARD     every run of SHARD sets last_error and exits with CODE
  *     hang:SHARD          run 1 of SHARD stops its heartbeat (and hangs)
  *     torn:SHARD          run 1 of SHARD dies by SIGKILL in the middle of a progress publish
+ *     slowdrain:MS        finishes a drain MS after klsd asked for it (the deadline
+ *                         still stops it)
  *     checkpoint          asks for a checkpoint at a delivered record, then for one
  *                         beyond it, and logs klsd's answers
  * Log lines (FAKE_READER_DIR/log):

@@ -68,9 +68,10 @@ test_env(const char *name)
 	const char *v = getenv(name);
 	if (v && *v)
 		return v;
+	/* Say which variable first: CU_FAIL_FATAL leaves the test at once. */
+	fprintf(stderr, "missing environment variable %s\n", name);
 	CU_FAIL_FATAL("integration environment missing: run ./scripts/test, or "
 		      "eval \"$(scripts/emulators env)\" after scripts/emulators start");
-	fprintf(stderr, "missing environment variable %s\n", name);
 	return NULL;
 }
 

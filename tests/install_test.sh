@@ -33,7 +33,7 @@ done
 unit=$dest$systemdsystemunitdir/kls@.service
 init=$dest$initddir/kls
 grep -q '@[a-z]*@' "$unit" "$init" && fail "unsubstituted @...@ left: $(grep -h '@[a-z]*@' "$unit" "$init")"
-grep -q "^ExecStart=$sbindir/klsd -c $sysconfdir/kls/%i.conf" "$unit" || fail "unit's ExecStart"
+grep -q "^ExecStart=$sbindir/klsd -d -c $sysconfdir/kls/%i.conf" "$unit" || fail "unit's ExecStart"
 grep -q "KLSD:=$sbindir/klsd" "$init" || fail "init script's klsd path"
 grep -q '^### BEGIN INIT INFO' "$init" || fail "init script has no LSB header"
 sh -n "$init" || fail "init script syntax"

@@ -20,22 +20,14 @@
 #include "supervisor/lease_store.h"
 #include "tests/harness.h"
 
-int
-fixture_init(struct klsd_fixture *f, const char *prefix, int shards)
+/* f's directory and paths under it, and its clients. */
+static int
+fixture_setup(struct klsd_fixture *f, const char *base, const char *kep, const char *dep)
 {
 	struct aws_service_config cfg;
 	struct aws_error err;
-	const char *kep, *dep;
-	char base[48];
 
-	memset(f, 0, sizeof(*f));
-	if (!(kep = test_env("KINESIS_ENDPOINT")) || !(dep = test_env("DYNAMODB_ENDPOINT")))
-		return -1;
-	test_unique_name(base, sizeof(base), prefix);
-	snprintf(f->app, sizeof(f->app), "%s", base);
-	snprintf(f->stream, sizeof(f->stream), "%s-s", base);
-	snprintf(f->shm, sizeof(f->shm), "/kls.%s", base);
-	snprintf(f->worker, sizeof(f->worker), "test-%s", base);
+	snprintf(f->kinesis_url, sizeof(f->kinesis_url), "%s", kep);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/%s.XXXXXX", base);
 	if (!mkdtemp(f->dir)) {
 		CU_FAIL("mkdtemp");
@@ -53,6 +45,33 @@ fixture_init(struct klsd_fixture *f, const char *prefix, int shards)
 		CU_FAIL("clients");
 		return -1;
 	}
+	return 0;
+}
+
+int
+fixture_init(struct klsd_fixture *f, const char *prefix, int shards)
+{
+	return fixture_init_kinesis(f, prefix, shards, "KINESIS_ENDPOINT");
+}
+
+int
+fixture_init_kinesis(struct klsd_fixture *f, const char *prefix, int shards,
+    const char *kinesis_var)
+{
+	struct aws_error err;
+	const char *kep, *dep;
+	char base[48];
+
+	memset(f, 0, sizeof(*f));
+	if (!(kep = test_env(kinesis_var)) || !(dep = test_env("DYNAMODB_ENDPOINT")))
+		return -1;
+	test_unique_name(base, sizeof(base), prefix);
+	snprintf(f->app, sizeof(f->app), "%s", base);
+	snprintf(f->stream, sizeof(f->stream), "%s-s", base);
+	snprintf(f->shm, sizeof(f->shm), "/kls.%s", base);
+	snprintf(f->worker, sizeof(f->worker), "test-%s", base);
+	if (fixture_setup(f, base, kep, dep) < 0)
+		return -1;
 	if (shards > 0) {
 		if (kinesis_create_stream(f->kin, f->stream, shards, &err) < 0 ||
 		    kinesis_wait_active(f->kin, f->stream, 30000, NULL, &err) < 0) {
@@ -62,6 +81,24 @@ fixture_init(struct klsd_fixture *f, const char *prefix, int shards)
 		}
 	}
 	return 0;
+}
+
+int
+fixture_init_worker(struct klsd_fixture *w, const struct klsd_fixture *f, int n)
+{
+	const char *dep;
+	char base[64];
+
+	memset(w, 0, sizeof(*w));
+	if (!(dep = test_env("DYNAMODB_ENDPOINT")))
+		return -1;
+	w->shared = true;
+	snprintf(w->app, sizeof(w->app), "%s", f->app);
+	snprintf(w->stream, sizeof(w->stream), "%s", f->stream);
+	snprintf(w->shm, sizeof(w->shm), "%.70s.w%d", f->shm, n);
+	snprintf(w->worker, sizeof(w->worker), "%.56s-w%d", f->worker, n);
+	snprintf(base, sizeof(base), "%.40s-w%d", f->app, n);
+	return fixture_setup(w, base, f->kinesis_url, dep);
 }
 
 static void
@@ -87,9 +124,9 @@ fixture_done(struct klsd_fixture *f)
 	/* KLS_TEST_VERBOSE=1 shows what klsd did in every test, passed or not. */
 	if (getenv("KLS_TEST_VERBOSE") && f->log[0])
 		fixture_dump_log(f);
-	if (f->kin)
+	if (f->kin && !f->shared)
 		kinesis_delete_stream(f->kin, f->stream, &err);
-	if (f->ddb)
+	if (f->ddb && !f->shared)
 		ddb_delete_table(f->ddb, f->app, &err);
 	kinesis_client_free(f->kin);
 	ddb_client_free(f->ddb);
@@ -104,13 +141,16 @@ fixture_write_config(struct klsd_fixture *f, const char *extra)
 {
 	FILE *fp = fopen(f->conf, "w");
 
+	/* One socket per worker id, so several klsd of one fixture do not collide. */
+	snprintf(f->sock, sizeof(f->sock), "%s/%s.sock", f->dir, f->worker);
 	if (!fp)
 		return -1;
 	fprintf(fp,
 	    "[kls]\napplication = %s\nstream = %s\nregion = us-east-1\nstate_dir = %s/state\n"
-	    "shm_name = %s\nworker_id = %s\nlog_level = debug\n"
+	    "shm_name = %s\nworker_id = %s\nlog_level = debug\ncontrol_socket = %s\n"
 	    "[reader]\nhandler = %s\n%s",
-	    f->app, f->stream, f->dir, f->shm, f->worker, f->handler, extra ? extra : "");
+	    f->app, f->stream, f->dir, f->shm, f->worker, f->sock, f->handler,
+	    extra ? extra : "");
 	return fclose(fp) == 0 ? 0 : -1;
 }
 
@@ -143,10 +183,12 @@ fixture_start(struct klsd_fixture *f, const char *fake_mode)
 		} else {
 			unsetenv("KLS_READER"); /* the build tree's reader/kls-reader */
 		}
+		for (int i = 0; i < FIXTURE_ENV_MAX && f->env[i]; i++)
+			putenv((char *)f->env[i]);
 		/* The emulators check only that a signature is there. */
 		setenv("AWS_ACCESS_KEY_ID", "AKIDKLSTEST", 0);
 		setenv("AWS_SECRET_ACCESS_KEY", "kls-test-secret", 0);
-		execl(klsd, "klsd", "-c", f->conf, (char *)NULL);
+		execl(klsd, "klsd", "-d", "-c", f->conf, (char *)NULL);
 		_exit(127);
 	}
 	f->pid = pid;

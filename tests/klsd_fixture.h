@@ -15,16 +15,23 @@
 #include "common/kinesis.h"
 #include "supervisor/lease.h"
 
+#define FIXTURE_ENV_MAX 8
+
 struct klsd_fixture {
 	char dir[128]; /* temporary directory: config, state, log, fake reader files */
 	char conf[192];
 	char log[192]; /* klsd's stderr */
+	char sock[200]; /* [kls] control_socket (set by fixture_write_config) */
 	char app[64];
 	char stream[64];
 	char shm[80];
-	char worker[64];   /* [kls] worker_id */
-	char handler[512]; /* [reader] handler; "" = a path nothing loads (fake readers) */
-	pid_t pid;         /* running klsd, 0 = none */
+	char worker[64];       /* [kls] worker_id */
+	char handler[512];     /* [reader] handler; "" = a path nothing loads (fake readers) */
+	char kinesis_url[256]; /* the Kinesis endpoint of the stream */
+	bool shared;           /* another fixture's stream and table: fixture_done leaves them */
+	const char *env[FIXTURE_ENV_MAX]; /* NAME=value added to klsd's environment (the
+	                                   * caller keeps the strings); NULL ends */
+	pid_t pid;                        /* running klsd, 0 = none */
 	struct aws_creds_provider *creds;
 	struct kinesis_client *kin;
 	struct ddb_client *ddb;
@@ -33,14 +40,21 @@ struct klsd_fixture {
 /* Names, directory and clients; a stream of `shards` shards (0 = none). -1 with a
  * CUnit failure recorded when the emulators are not there. */
 int fixture_init(struct klsd_fixture *f, const char *prefix, int shards);
+/* The same with the Kinesis endpoint from kinesis_var (e.g. KINESIS_LOCAL_ENDPOINT). */
+int fixture_init_kinesis(struct klsd_fixture *f, const char *prefix, int shards,
+    const char *kinesis_var);
+/* Worker n (1, 2, ...) of f's application: a directory, configuration, log, shm name and
+ * worker id of its own, f's stream and table (which f's fixture_done removes). */
+int fixture_init_worker(struct klsd_fixture *w, const struct klsd_fixture *f, int n);
 /* Stops klsd if running (SIGKILL), deletes the stream and the table, removes files. */
 void fixture_done(struct klsd_fixture *f);
 
 /* Writes the configuration: the required keys plus `extra` (INI text, may be NULL). */
 int fixture_write_config(struct klsd_fixture *f, const char *extra);
 
-/* Starts klsd -c conf with KLS_READER = this test program and FAKE_READER = mode, or
- * with the real kls-reader of the build tree when fake_mode is NULL. */
+/* Starts klsd -d -c conf (in the foreground) with KLS_READER = this test program and
+ * FAKE_READER = mode, or with the real kls-reader of the build tree when fake_mode is
+ * NULL. */
 int fixture_start(struct klsd_fixture *f, const char *fake_mode);
 /* Sends sig to klsd and waits up to timeout_ms for it to exit. Returns its wait status,
  * or -1 on timeout (it is then killed). */

@@ -242,6 +242,17 @@ tests/bench/reader_bench$(EXEEXT): $(srcdir)/tests/bench/reader_bench.c tests/li
 		$(CUNIT_LIBS) $(LIBS)
 .PHONY: bench-reader
 
+# KPL de-aggregation in the reader: the batch builder and resume filter (unit), and
+# kls-reader end to end with aggregated records (integration).
+check_PROGRAMS += tests/unit/deagg_test
+tests_unit_deagg_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_deagg_test_LDADD = reader/libklsreader.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/integration/reader_kpl_test
+tests_integration_reader_kpl_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_reader_kpl_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_reader_kpl_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
+	examples/fault.la shm/libklsshm.a tests/libklstest.a common/libklscommon.a
+
 # == service tests: sd_notify, frames, control socket, metrics, install ==
 check_PROGRAMS += tests/unit/sdnotify_test tests/unit/frame_test
 tests_unit_sdnotify_test_CPPFLAGS = $(TEST_CPPFLAGS)
@@ -257,7 +268,7 @@ tests_unit_metrics_test_CPPFLAGS = $(TEST_CPPFLAGS) $(MHD_CFLAGS)
 tests_unit_metrics_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS) $(MHD_LIBS)
 # Shell tests: the init script (built from scripts/kls.init) and make install.
 TESTS += tests/init_test.sh tests/install_test.sh
-EXTRA_DIST += tests/init_test.sh tests/install_test.sh tests/init/klsd
+EXTRA_DIST += tests/init_test.sh tests/install_test.sh
 check_SCRIPTS = scripts/init.d/kls
 
 # == klsd tests ==
@@ -312,6 +323,104 @@ tests_integration_produce_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_produce_test_LDADD = $(TEST_COMMON_LIBS)
 tests_integration_produce_test_DEPENDENCIES = tools/kls-produce$(EXEEXT) tests/libklstest.a \
 	common/libklscommon.a
+
+# == migration tests ==
+# multilang.so driven with a fake ctx; its child is tests/multilang/sample_app.py.
+check_PROGRAMS += tests/unit/multilang_test
+tests_unit_multilang_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_multilang_test_LDADD = reader/libklsreader.a $(TEST_COMMON_LIBS)
+tests_unit_multilang_test_DEPENDENCIES = examples/multilang.la reader/libklsreader.a \
+	tests/libklstest.a common/libklscommon.a
+EXTRA_DIST += tests/multilang/sample_app.py
+# kls-ctl import gokini: pure parts, then the command against dynalite.
+check_PROGRAMS += tests/unit/import_gokini_test tests/integration/import_gokini_test
+tests_unit_import_gokini_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_import_gokini_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_import_gokini_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_import_gokini_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+
+# == klsd service tests ==
+# klsd with the real kls-reader and the examples: notify order, control commands, /metrics,
+# status --watch, poison records (fault.so).
+check_PROGRAMS += tests/integration/klsd_service_test
+tests_integration_klsd_service_test_SOURCES = tests/integration/klsd_service_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
+tests_integration_klsd_service_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_service_test_LDADD = ctl/libklsctl.a $(KLSD_TEST_LIBS)
+tests_integration_klsd_service_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	reader/kls-reader$(EXEEXT) examples/filelog.la examples/fault.la ctl/libklsctl.a \
+	$(KLSD_TEST_DEPS)
+check_PROGRAMS += tests/unit/watch_test
+tests_unit_watch_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_watch_test_LDADD = ctl/libklsctl.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+
+# == fan-out tests ==
+check_PROGRAMS += tests/unit/kinesis_consumer_test
+tests_unit_kinesis_consumer_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_kinesis_consumer_test_LDADD = $(TEST_COMMON_LIBS)
+# kls-reader in fan-out mode against a loopback stub (the test plays klsd).
+check_PROGRAMS += tests/unit/subscribe_test
+tests_unit_subscribe_test_SOURCES = tests/unit/subscribe_test.c \
+	tests/eventstream_enc.c tests/eventstream_enc.h
+tests_unit_subscribe_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_subscribe_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_unit_subscribe_test_DEPENDENCIES = reader/kls-reader examples/filelog.la \
+	shm/libklsshm.a tests/libklstest.a common/libklscommon.a
+# Consumers, kls-reader in fan-out mode and the latency against polling, on kinesis-local
+# (KINESIS_LOCAL_ENDPOINT: scripts/test starts it).
+# klsd too: it registers the consumer at start.
+check_PROGRAMS += tests/integration/fanout_test
+tests_integration_fanout_test_SOURCES = tests/integration/fanout_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
+tests_integration_fanout_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_fanout_test_LDADD = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_fanout_test_DEPENDENCIES = reader/kls-reader supervisor/klsd$(EXEEXT) \
+	examples/filelog.la supervisor/libklsd.a shm/libklsshm.a tests/libklstest.a \
+	common/libklscommon.a
+
+# == multi-worker tests ==
+# Several klsd on one machine sharing a stream and a lease table (issue 4). They run
+# klsd, kls-reader, the filelog example and kls-produce from the build tree.
+MULTI_TEST_SOURCES = tests/fleet.c tests/fleet.h tests/overlap.c tests/overlap.h \
+	tests/tcp_proxy.c tests/tcp_proxy.h tests/klsd_fixture.c tests/klsd_fixture.h \
+	tests/spawn.c tests/spawn.h tools/payload.c tools/payload.h
+MULTI_TEST_DEPS = supervisor/klsd$(EXEEXT) reader/kls-reader$(EXEEXT) examples/filelog.la \
+	tools/kls-produce$(EXEEXT) $(KLSD_TEST_DEPS)
+check_PROGRAMS += tests/unit/overlap_test
+tests_unit_overlap_test_SOURCES = tests/unit/overlap_test.c tests/overlap.c tests/overlap.h \
+	tools/payload.c tools/payload.h
+tests_unit_overlap_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_overlap_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/integration/multi_balance_test
+tests_integration_multi_balance_test_SOURCES = tests/integration/multi_balance_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_multi_balance_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_balance_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_balance_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+check_PROGRAMS += tests/integration/multi_failover_test
+tests_integration_multi_failover_test_SOURCES = tests/integration/multi_failover_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_multi_failover_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_failover_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_failover_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+check_PROGRAMS += tests/integration/multi_reshard_test
+tests_integration_multi_reshard_test_SOURCES = tests/integration/multi_reshard_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_multi_reshard_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_reshard_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_reshard_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+check_PROGRAMS += tests/integration/multi_clock_test
+tests_integration_multi_clock_test_SOURCES = tests/integration/multi_clock_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_multi_clock_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_clock_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_clock_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+check_PROGRAMS += tests/integration/multi_handoff_test
+tests_integration_multi_handoff_test_SOURCES = tests/integration/multi_handoff_test.c \
+	tests/fake_reader.c tests/fake_reader.h $(MULTI_TEST_SOURCES)
+tests_integration_multi_handoff_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_multi_handoff_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_multi_handoff_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 
 # == end of test blocks ==
 

@@ -111,6 +111,19 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Keeps the connection open and silent for ms, until the client closes it (read as
+ * POLLIN) or the server stops. */
+static void
+hold(struct stub_conn *c, int ms)
+{
+	kls_mono end = mono_add_ms(mono_now(), ms);
+	struct pollfd pfd = { c->fd, POLLIN, 0 };
+
+	while (!atomic_load(&c->srv->stopping) && mono_before(mono_now(), end))
+		if (poll(&pfd, 1, 50) != 0)
+			return;
+}
+
 static void *
 conn_main(void *p)
 {
@@ -179,6 +192,10 @@ conn_main(void *p)
 									     : resp.body.len) < 0)
 			keep = 0;
 		buf_free(&resp.body);
+		if (resp.hold_ms) {
+			hold(c, resp.hold_ms);
+			keep = 0;
+		}
 		if (!keep)
 			break;
 	}

@@ -27,6 +27,8 @@ struct stub_response {
 	int delay_ms;             /* wait before answering */
 	int drop;                 /* close the connection without answering */
 	size_t truncate_to;       /* if non-zero: advertise the full length, send only this much, close */
+	int hold_ms;              /* after sending, keep the connection open (silent) this long,
+	                           * or until the client closes it; then close */
 };
 
 typedef void (*stub_handler)(void *arg, const struct stub_request *req, struct stub_response *resp);

@@ -268,6 +268,9 @@ test_klsd_permanent_failure(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(l.error, "fake reader told to exit 2"));
 	CU_ASSERT_EQUAL(l.exit_kind, KLS_EXIT_CODE);
 	CU_ASSERT_EQUAL(l.exit_value, 2);
+	/* The shard's hash-key range for the reader's KPL check: the upper half of two. */
+	CU_ASSERT_STRING_EQUAL(l.hash_start, "170141183460469231731687303715884105728");
+	CU_ASSERT_STRING_EQUAL(l.hash_end, "340282366920938463463374607431768211455");
 	/* The lease is kept (renewed), so no other worker fails on it in turn. */
 	CU_ASSERT_EQUAL(fixture_owned(&f, f.worker), 2);
 	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);

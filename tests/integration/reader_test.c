@@ -697,8 +697,8 @@ test_reader_shard_end(void)
 
 /*
  * A scripted Kinesis: throttling and a 500 are retried with backoff, an expired
- * iterator is replaced by one after the last record delivered, and the closed shard
- * ends the run. Every request is checked against the script.
+ * iterator is replaced by one at the last record delivered (read again and skipped),
+ * and the closed shard ends the run. Every request is checked against the script.
  */
 #define REC(seq, data)                                                                  \
 	"{\"SequenceNumber\":\"" seq "\",\"Data\":\"" data "\",\"PartitionKey\":\"k\"," \
@@ -721,10 +721,12 @@ static const struct stub_step scripted_steps[] = {
 	                "\"NextShardIterator\":\"it-2\",\"MillisBehindLatest\":1234}" },
 	{ "GetRecords", { "\"it-2\"" }, { 0 }, 400,
 	    "{\"__type\":\"ExpiredIteratorException\",\"message\":\"Iterator expired\"}" },
-	{ "GetShardIterator", { "\"AFTER_SEQUENCE_NUMBER\"", SEQ2 }, { "TRIM_HORIZON" }, 0,
+	/* At the last record delivered, which comes again and is skipped. */
+	{ "GetShardIterator", { "\"AT_SEQUENCE_NUMBER\"", SEQ2 }, { "TRIM_HORIZON" }, 0,
 	    "{\"ShardIterator\":\"it-3\"}" },
 	{ "GetRecords", { "\"it-3\"" }, { 0 }, 0,
-	    "{\"Records\":[],\"NextShardIterator\":\"it-4\",\"MillisBehindLatest\":0}" },
+	    "{\"Records\":[" REC(SEQ2, "Yg==") "],\"NextShardIterator\":\"it-4\","
+	                                       "\"MillisBehindLatest\":0}" },
 	{ "GetRecords", { "\"it-4\"" }, { 0 }, 0,
 	    "{\"Records\":[" REC(SEQ3, "Yw==") "],\"MillisBehindLatest\":0}" },
 };

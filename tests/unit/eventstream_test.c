@@ -507,7 +507,7 @@ build_stream(struct kls_buf *s, size_t *n_msgs)
 			(*n_msgs)++;
 		}
 		enc_strings(s, "{\"Records\":[]}", ":message-type", "event", ":event-type",
-		    "SubscribeToShardEvent", NULL);
+		    "SubscribeToShardEvent", (const char *)NULL);
 		enc_message(s, NULL, 0, "", 0);
 		*n_msgs += 2;
 	}

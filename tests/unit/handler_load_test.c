@@ -252,7 +252,7 @@ test_handler_load_refuses_writable(void)
 		{ "file", path, 0666, 0644, "world-writable" },
 		{ "file", path, 0664, 0644, "group-writable" },
 		{ "directory", sub, 0777, 0755, "world-writable" },
-		{ "directory", dir, 01777, 0700, "world-writable" },
+		{ "directory", dir, 0733, 0700, "world-writable" },
 		{ "directory", dir, 0770, 0700, "group-writable" },
 	};
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -289,6 +289,29 @@ test_handler_load_checks_symlink_target(void)
 	CU_ASSERT_EQUAL(chmod(wdir, 0777), 0);
 	snprintf(want, sizeof(want), "directory %s is world-writable (mode 0777)", wdir);
 	expect_refused(link, HANDLER_ERR_UNSAFE, want);
+	remove_tree(dir);
+}
+
+static void
+test_handler_load_accepts_root_sticky_directory(void)
+{
+	char dir[512], sub[1024], path[PATH_MAX], want[2 * PATH_MAX + 128];
+	struct handler h;
+	struct handler_error err;
+
+	make_counting_copy(dir, sizeof(dir), sub, sizeof(sub), path, sizeof(path));
+	/* Like /tmp: world-writable with the sticky bit. Only a root-owned one is trusted. */
+	CU_ASSERT_EQUAL_FATAL(chmod(sub, 01777), 0);
+	if (geteuid() == 0) {
+		CU_ASSERT_EQUAL(handler_load(path, &h, &err), 0);
+		handler_unload(&h);
+	} else {
+		CU_ASSERT_EQUAL(handler_load(path, &h, &err), -1);
+	}
+	/* Without the sticky bit anyone could replace the file: refused. */
+	CU_ASSERT_EQUAL(chmod(sub, 0777), 0);
+	snprintf(want, sizeof(want), "directory %s is world-writable (mode 0777)", sub);
+	expect_refused(path, HANDLER_ERR_UNSAFE, want);
 	remove_tree(dir);
 }
 
@@ -659,8 +682,11 @@ test_handler_examples_config_errors(void)
 		{ "fault", { "mode", "explode", "at_record", "1" },
 		    "fault: [handler] mode = explode: expected segv, abort, hang, error, exit or none" },
 		{ "fault", { "mode", "segv", "at_record", "1", "probability", "0.5" },
-		    "fault: [handler] set exactly one of at_record and probability" },
-		{ "fault", { "mode", "segv" }, "fault: [handler] set exactly one of at_record and probability" },
+		    "fault: [handler] set exactly one of at_record, at_data and probability" },
+		{ "fault", { "mode", "segv", "at_record", "1", "at_data", "x" },
+		    "fault: [handler] set exactly one of at_record, at_data and probability" },
+		{ "fault", { "mode", "segv" },
+		    "fault: [handler] set exactly one of at_record, at_data and probability" },
 		{ "fault", { "mode", "exit", "at_record", "0" },
 		    "fault: [handler] at_record = 0: records count from 1" },
 		{ "fault", { "mode", "error", "probability", "1.5" },
@@ -870,6 +896,27 @@ test_handler_fault_max_faults_persist(void)
 	remove_tree(dir);
 }
 
+/* at_data faults at the record with that data, in every batch that holds it (a poison
+ * record), whatever its position in the reader's life. */
+static void
+test_handler_fault_at_data(void)
+{
+	struct run r;
+
+	run_begin(&r, KLS_CHECKPOINT_AUTO);
+	CU_ASSERT_EQUAL_FATAL(run_init(&r, "fault",
+				  (const char *const[]){ "mode", "error", "at_data", "record 12",
+				      "path", r.lines, NULL }),
+	    KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(run_batch(&r, 10, 0), KLS_HANDLER_OK);
+	CU_ASSERT_EQUAL(run_batch(&r, 10, 10), KLS_HANDLER_ERROR);
+	CU_ASSERT_EQUAL(count_lines(r.lines), 10 + 2);
+	/* The same batch again: the same record again. */
+	CU_ASSERT_EQUAL(run_batch(&r, 10, 10), KLS_HANDLER_ERROR);
+	CU_ASSERT_EQUAL(count_lines(r.lines), 10 + 2 + 2);
+	run_end(&r);
+}
+
 /* Random faults repeat for the same seed, and probabilities 0 and 1 mean never and
  * at once. In error mode everything runs in this process. */
 static size_t
@@ -922,6 +969,7 @@ static CU_TestInfo loader_tests[] = {
 	{ "refuses bad paths", test_handler_load_refuses_bad_paths },
 	{ "refuses writable components", test_handler_load_refuses_writable },
 	{ "checks the symlink target", test_handler_load_checks_symlink_target },
+	{ "accepts a root-owned sticky directory", test_handler_load_accepts_root_sticky_directory },
 	{ "refuses a foreign owner", test_handler_load_refuses_foreign_owner },
 	{ "optional callback defaults", test_handler_optional_defaults },
 	CU_TEST_INFO_NULL,
@@ -934,6 +982,7 @@ static CU_TestInfo example_tests[] = {
 	{ "counting summaries", test_handler_counting_summaries },
 	{ "fault modes", test_handler_fault_modes },
 	{ "fault max_faults persists", test_handler_fault_max_faults_persist },
+	{ "fault at_data: every batch with the poison record", test_handler_fault_at_data },
 	{ "fault probability", test_handler_fault_probability },
 	CU_TEST_INFO_NULL,
 };

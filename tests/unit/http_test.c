@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "common/clock.h"
 #include "common/http.h"
 #include "tests/harness.h"
 #include "tests/stub_http.h"
@@ -233,13 +235,29 @@ test_http_caps_admit_within(void)
 	buf_free(&body);
 }
 
-/* A server of one canned reply, for shapes the stub cannot send (chunked bodies). */
+/* A server of one canned reply, for shapes the stub cannot send (chunked bodies), sent
+ * in two parts pause_ms apart, the connection then held open for up to hold_ms. */
 struct raw_server {
 	int lfd, port;
 	pthread_t thread;
 	const char *reply;
 	size_t len;
+	size_t split; /* bytes of reply sent before the pause; 0 = all at once */
+	int pause_ms;
+	int hold_ms;
 };
+
+static int
+send_all(int fd, const char *p, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t n = send(fd, p + off, len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
 
 static void *
 raw_main(void *p)
@@ -259,11 +277,18 @@ raw_main(void *p)
 		if (strstr(buf, "\r\n\r\n"))
 			break;
 	}
-	for (size_t off = 0; off < r->len;) {
-		ssize_t n = send(fd, r->reply + off, r->len - off, MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
+	/* The pause and the hold end early when the client gives up (its close reads as
+	 * POLLIN). */
+	if (r->split && r->split < r->len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (send_all(fd, r->reply, r->split) == 0 && poll(&pfd, 1, r->pause_ms) == 0)
+			(void)send_all(fd, r->reply + r->split, r->len - r->split);
+	} else {
+		(void)send_all(fd, r->reply, r->len);
+	}
+	if (r->hold_ms) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		(void)poll(&pfd, 1, r->hold_ms);
 	}
 	close(fd);
 	return NULL;
@@ -293,6 +318,8 @@ raw_start(struct raw_server *r, const char *reply, size_t len)
 {
 	r->reply = reply;
 	r->len = len;
+	r->split = 0;
+	r->pause_ms = r->hold_ms = 0;
 	if ((r->lfd = listen_loopback(&r->port)) < 0)
 		return -1;
 	return pthread_create(&r->thread, NULL, raw_main, r) == 0 ? 0 : -1;
@@ -649,7 +676,200 @@ test_http_trace_redacts_secrets(void)
 	buf_free(&body);
 }
 
+/* ---- streaming responses ---- */
+
+/* What a stream's callbacks saw, and when they end the transfer. */
+struct sink {
+	struct kls_buf got;
+	int chunks;
+	int ticks;
+	int stop_after_chunks; /* data() returns -1 at this chunk; 0 = never */
+	kls_mono tick_until;   /* tick() returns -1 from this time; zero = never */
+};
+
+static int
+sink_data(void *arg, const void *p, size_t n)
+{
+	struct sink *k = arg;
+
+	k->chunks++;
+	CU_ASSERT_EQUAL(buf_append(&k->got, p, n), 0);
+	return k->stop_after_chunks && k->chunks >= k->stop_after_chunks ? -1 : 0;
+}
+
+static int
+sink_tick(void *arg)
+{
+	struct sink *k = arg;
+
+	k->ticks++;
+	return k->tick_until.ns && !mono_before(mono_now(), k->tick_until) ? -1 : 0;
+}
+
+/* A chunked 200 of n chunks of 1 KiB ("a", "b", ...), the last chunk sent pause_ms
+ * after the others. */
+static void
+chunked_reply(struct kls_buf *reply, int n, size_t *split)
+{
+	buf_reset(reply);
+	buf_puts(reply, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.amazon.eventstream\r\n"
+	                "Transfer-Encoding: chunked\r\n\r\n");
+	for (int i = 0; i < n; i++) {
+		if (i == n - 1)
+			*split = reply->len;
+		buf_puts(reply, "400\r\n");
+		for (int j = 0; j < 1024; j++)
+			buf_append(reply, &"abcdefghijklmnop"[i % 16], 1);
+		buf_puts(reply, "\r\n");
+	}
+	buf_puts(reply, "0\r\n\r\n");
+}
+
+/* One streaming GET to a raw server; http_request's result. */
+static int
+stream_get(struct raw_server *r, const struct http_config *cfg, struct sink *k,
+    struct kls_buf *body, struct aws_error *err)
+{
+	char url[64];
+	struct http_stream st = { sink_data, sink_tick, k };
+	struct http_request req = { "GET", url, NULL, 0, NULL, 0 };
+	struct http_response resp = { .body = body };
+	struct http_client *c = http_client_new(cfg, err);
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", r->port);
+	rc = http_request_stream(c, &req, &st, &resp, err);
+	if (rc == 0)
+		CU_ASSERT_EQUAL(resp.status, 200);
+	http_client_free(c);
+	return rc;
+}
+
+/*
+ * A stream's body goes to its callback whole, past the body cap and past the total
+ * timeout (a pause longer than timeout_ms in the middle), and nothing lands in the
+ * response buffer.
+ */
+static void
+test_http_stream_past_cap_and_timeout(void)
+{
+	struct kls_buf reply, body;
+	struct raw_server r;
+	struct http_config cfg = { .max_response_bytes = 2048, .timeout_ms = 300 };
+	struct sink k = { 0 };
+	struct aws_error err;
+	size_t split = 0;
+
+	buf_init(&reply, 0);
+	buf_init(&body, 0);
+	buf_init(&k.got, 0);
+	chunked_reply(&reply, 8, &split);
+	CU_ASSERT_EQUAL_FATAL(raw_start(&r, reply.data, reply.len), 0);
+	r.split = split;
+	r.pause_ms = 800;
+	CU_ASSERT_EQUAL(stream_get(&r, &cfg, &k, &body, &err), 0);
+	raw_stop(&r);
+	CU_ASSERT_EQUAL(k.got.len, 8 * 1024);
+	if (k.got.len == 8 * 1024) {
+		CU_ASSERT_EQUAL(k.got.data[0], 'a');
+		CU_ASSERT_EQUAL(k.got.data[7 * 1024], 'h');
+	}
+	/* The pause was ticked through. */
+	CU_ASSERT(k.ticks >= 1);
+	CU_ASSERT_EQUAL(body.len, 0);
+	buf_free(&reply);
+	buf_free(&body);
+	buf_free(&k.got);
+}
+
+/* Either callback ends the transfer: data() at once, tick() while the server is silent
+ * (it pauses 30 s before its last chunk). Both are "Aborted", and the client works for
+ * an ordinary request afterwards, with its total timeout back. */
+static void
+test_http_stream_callbacks_end_it(void)
+{
+	struct kls_buf reply, body;
+	struct raw_server r;
+	struct http_config cfg = { .timeout_ms = 300 };
+	struct aws_error err;
+	size_t split = 0;
+
+	buf_init(&reply, 0);
+	buf_init(&body, 0);
+	chunked_reply(&reply, 4, &split);
+	for (int i = 0; i < 2; i++) {
+		struct sink k = { .stop_after_chunks = i == 0 ? 1 : 0 };
+		kls_mono t0 = mono_now();
+
+		buf_init(&k.got, 0);
+		if (i == 1)
+			k.tick_until = mono_add_ms(t0, 500);
+		CU_ASSERT_EQUAL_FATAL(raw_start(&r, reply.data, reply.len), 0);
+		r.split = split;
+		r.pause_ms = 30000;
+		CU_ASSERT_EQUAL(stream_get(&r, &cfg, &k, &body, &err), -1);
+		CU_ASSERT_STRING_EQUAL(err.type, "Aborted");
+		CU_ASSERT_EQUAL(err.http_status, 200);
+		CU_ASSERT(mono_diff_ms(t0, mono_now()) < 10000);
+		if (i == 0)
+			CU_ASSERT_EQUAL(k.chunks, 1);
+		if (i == 1) {
+			CU_ASSERT_EQUAL(k.got.len, 3 * 1024);
+			CU_ASSERT(mono_diff_ms(t0, mono_now()) >= 450);
+		}
+		/* The server's thread ends when it sees our close. */
+		raw_stop(&r);
+		buf_free(&k.got);
+	}
+	buf_free(&reply);
+	buf_free(&body);
+}
+
+/* An error status on a streaming request is an ordinary response: its body is collected
+ * (for the service's error), the stream sees nothing. Then an ordinary request on the
+ * same client times out as configured again. */
+static void
+test_http_stream_error_status_collected(void)
+{
+	struct scenario err400 = { .status = 400,
+		.body = "{\"__type\":\"ResourceInUseException\",\"message\":\"busy\"}" };
+	struct scenario slow = { .body = "late", .delay_ms = 1500 };
+	struct http_config cfg = { .timeout_ms = 300 };
+	struct sink k = { 0 };
+	struct http_stream st = { sink_data, sink_tick, &k };
+	struct stub_server *s = stub_start(scenario_handler, &err400);
+	struct stub_server *s2 = stub_start(scenario_handler, &slow);
+	struct aws_error err;
+	struct kls_buf body;
+	struct http_response resp = { .body = &body };
+	struct http_client *c = http_client_new(&cfg, &err);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	buf_init(&body, 0);
+	buf_init(&k.got, 0);
+	{
+		struct http_request req = { "POST", stub_url(s), NULL, 0, "{}", 2 };
+		CU_ASSERT_EQUAL(http_request_stream(c, &req, &st, &resp, &err), 0);
+	}
+	CU_ASSERT_EQUAL(resp.status, 400);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body.data ? body.data : "", "ResourceInUseException"));
+	CU_ASSERT_EQUAL(k.chunks, 0);
+	CU_ASSERT_EQUAL(post(c, stub_url(s2), &body, &resp, &err), -1);
+	CU_ASSERT_STRING_EQUAL(err.type, "Timeout");
+	http_client_free(c);
+	stub_stop(s);
+	stub_stop(s2);
+	buf_free(&body);
+	buf_free(&k.got);
+}
+
 static CU_TestInfo http_tests[] = {
+	{ "stream: past the cap and the timeout", test_http_stream_past_cap_and_timeout },
+	{ "stream: callbacks end it", test_http_stream_callbacks_end_it },
+	{ "stream: error status collected", test_http_stream_error_status_collected },
 	{ "reuses connection; receive buffer follows responses", test_http_reuses_connection },
 	{ "error status is a response", test_http_error_status_is_a_response },
 	{ "failures: timeout, caps, redirect, truncated, dropped", test_http_failures },

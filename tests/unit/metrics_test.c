@@ -95,9 +95,11 @@ parse_exposition(const char *text, struct exposition *e)
 	while (*line) {
 		const char *end = strchr(line, '\n'), *p;
 		char buf[2048];
-		size_t len = (size_t)(end - line);
+		size_t len;
 
-		CU_ASSERT_FATAL(end && len < sizeof(buf));
+		CU_ASSERT_FATAL(end != NULL);
+		len = (size_t)(end - line);
+		CU_ASSERT_FATAL(len < sizeof(buf));
 		memcpy(buf, line, len);
 		buf[len] = '\0';
 		line = end + 1;

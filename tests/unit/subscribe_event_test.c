@@ -66,7 +66,7 @@ event(struct fx *f, const char *etype, const char *payload)
 {
 	buf_reset(&f->wire);
 	enc_strings(&f->wire, payload, ":message-type", "event", ":event-type", etype,
-	    ":content-type", "application/json", NULL);
+	    ":content-type", "application/json", (const char *)NULL);
 }
 
 static void
@@ -74,7 +74,7 @@ exception(struct fx *f, const char *type, const char *payload)
 {
 	buf_reset(&f->wire);
 	enc_strings(&f->wire, payload, ":message-type", "exception", ":exception-type", type,
-	    ":content-type", "application/json", NULL);
+	    ":content-type", "application/json", (const char *)NULL);
 }
 
 #define RECORDS_EVENT \
@@ -137,7 +137,7 @@ test_subscribe_event_records(void)
 	/* Without :content-type (it is optional) the event still reads. */
 	buf_reset(&f.wire);
 	enc_strings(&f.wire, RECORDS_EVENT, ":message-type", "event", ":event-type",
-	    "SubscribeToShardEvent", NULL);
+	    "SubscribeToShardEvent", (const char *)NULL);
 	CU_ASSERT_EQUAL(fx_parse(&f), 0);
 	CU_ASSERT_EQUAL(f.res.n_records, 2);
 	fx_fini(&f);
@@ -226,7 +226,7 @@ test_subscribe_event_exceptions(void)
 	/* Unmodeled errors: code and message in headers, retried unless they say throttle. */
 	buf_reset(&f.wire);
 	enc_strings(&f.wire, "", ":message-type", "error", ":error-code", "InternalError",
-	    ":error-message", "try again", NULL);
+	    ":error-message", "try again", (const char *)NULL);
 	CU_ASSERT_EQUAL(fx_parse(&f), -1);
 	CU_ASSERT_EQUAL(f.ev.kind, SUBSCRIBE_EVENT_EXCEPTION);
 	CU_ASSERT_STRING_EQUAL(f.err.type, "InternalError");
@@ -234,7 +234,7 @@ test_subscribe_event_exceptions(void)
 	CU_ASSERT_EQUAL(f.err.cls, AWS_ERR_RETRYABLE);
 	buf_reset(&f.wire);
 	enc_strings(&f.wire, "", ":message-type", "error", ":error-code", "ThrottlingException",
-	    NULL);
+	    (const char *)NULL);
 	CU_ASSERT_EQUAL(fx_parse(&f), -1);
 	CU_ASSERT_EQUAL(f.err.cls, AWS_ERR_THROTTLED);
 	CU_ASSERT_STRING_EQUAL(f.err.message, "(no message)");
@@ -301,12 +301,12 @@ test_subscribe_event_malformed(void)
 		enc_message(&f.wire, NULL, 0, "", 0);
 		if (cases[i].h3)
 			enc_strings(&f.wire, cases[i].payload, cases[i].h1, cases[i].v1, cases[i].h2,
-			    cases[i].v2, cases[i].h3, cases[i].v3, NULL);
+			    cases[i].v2, cases[i].h3, cases[i].v3, (const char *)NULL);
 		else if (cases[i].h2)
 			enc_strings(&f.wire, cases[i].payload, cases[i].h1, cases[i].v1, cases[i].h2,
-			    cases[i].v2, NULL);
+			    cases[i].v2, (const char *)NULL);
 		else
-			enc_strings(&f.wire, cases[i].payload, cases[i].h1, cases[i].v1, NULL);
+			enc_strings(&f.wire, cases[i].payload, cases[i].h1, cases[i].v1, (const char *)NULL);
 		eventstream_reset(&f.dec);
 		p = (const unsigned char *)f.wire.data;
 		left = f.wire.len;
@@ -371,7 +371,7 @@ test_subscribe_event_stream(void)
 
 	fx_init(&f);
 	enc_strings(&f.wire, "{}", ":message-type", "event", ":event-type", "initial-response",
-	    ":content-type", "application/json", NULL);
+	    ":content-type", "application/json", (const char *)NULL);
 	for (int i = 0; i < 3; i++) {
 		char payload[300];
 		snprintf(payload, sizeof(payload),
@@ -379,10 +379,10 @@ test_subscribe_event_stream(void)
 		    "\"PartitionKey\":\"p%d\"}],\"ContinuationSequenceNumber\":\"%d\","
 		    "\"MillisBehindLatest\":%d}", 100 + i, i, 100 + i, 10 - i);
 		enc_strings(&f.wire, payload, ":message-type", "event", ":event-type",
-		    "SubscribeToShardEvent", ":content-type", "application/json", NULL);
+		    "SubscribeToShardEvent", ":content-type", "application/json", (const char *)NULL);
 	}
 	enc_strings(&f.wire, "{\"message\":\"Another active subscription exists for this consumer\"}",
-	    ":message-type", "exception", ":exception-type", "ResourceInUseException", NULL);
+	    ":message-type", "exception", ":exception-type", "ResourceInUseException", (const char *)NULL);
 	for (round = 0; round < 50; round++) {
 		const unsigned char *data = (const unsigned char *)f.wire.data;
 		size_t pos = 0, seen = 0, records = 0;
