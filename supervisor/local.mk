@@ -6,7 +6,8 @@ supervisor_libklsd_a_SOURCES = \
 	supervisor/lease.c supervisor/lease.h
 
 # == control socket and metrics ==
-# klsd links these with $(MHD_LIBS) $(MSGPACK_LIBS) (KLS_AWS_LIBS has msgpack).
+# klsd links these with $(MSGPACK_LIBS) (KLS_AWS_LIBS has msgpack); libmicrohttpd is
+# loaded with dlopen when /metrics starts (metrics_http.c says why).
 supervisor_libklsd_a_CFLAGS += $(MHD_CFLAGS)
 supervisor_libklsd_a_SOURCES += \
 	supervisor/control.c supervisor/control.h \
@@ -28,7 +29,7 @@ sbin_PROGRAMS += supervisor/klsd
 supervisor_klsd_SOURCES = supervisor/main.c
 supervisor_klsd_CFLAGS = $(AM_CFLAGS) $(KLS_AWS_CFLAGS)
 supervisor_klsd_LDADD = supervisor/libklsd.a shm/libklsshm.a common/libklscommon.a \
-	$(KLS_AWS_LIBS) $(MHD_LIBS)
+	$(KLS_AWS_LIBS)
 
 # == klsd service: notify, daemon, control commands, metrics, reload, poison records ==
 supervisor_libklsd_a_SOURCES += supervisor/service.c supervisor/service.h \
