@@ -422,6 +422,12 @@ tests_integration_multi_handoff_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_multi_handoff_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_multi_handoff_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 
+# == handler built outside the tree ==
+# make install DESTDIR=..., tests/handlers/outside.c built against the installed kls.pc
+# out of the tree, run by the installed klsd and kls-reader against the emulators.
+TESTS += tests/outside_handler_test.sh
+EXTRA_DIST += tests/outside_handler_test.sh tests/handlers/outside.c
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
