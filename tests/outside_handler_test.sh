@@ -68,6 +68,14 @@ case " $cflags " in
 *) fail "kls.pc's Cflags do not name the installed include directory $includedir: $cflags" ;;
 esac
 
+# pkglibdir: where the example handlers are installed, for authors to start from.
+pkglib=$(pkg-config --variable=pkglibdir kls) || fail "pkg-config --variable=pkglibdir kls"
+case $pkglib in
+"$libdir/kls" | "$dest$libdir/kls") ;;
+*) fail "kls.pc's pkglibdir is $pkglib, want $libdir/kls" ;;
+esac
+[ -s "$dest$libdir/kls/counting.so" ] || fail "no counting.so in the installed pkglibdir $libdir/kls"
+
 # Outside the source and build trees: only what kls.pc says can find the header.
 mkdir -p "$tmp/src" "$tmp/handlers" "$tmp/out" "$tmp/etc" "$tmp/state"
 cp "$srcdir/tests/handlers/outside.c" "$tmp/src/" || die "copy $srcdir/tests/handlers/outside.c"
