@@ -152,7 +152,7 @@ for f in "$tmp/out"/*.log; do
 		{ last = k }
 		END { exit bad }' "$f" || fail "records out of order in $f"
 done
-shards=$(ls "$tmp/out" | wc -l)
+shards=$(find "$tmp/out" -name "*.log" | wc -l)
 [ "$shards" = 2 ] || fail "$shards shard files written, want 2"
 # The installed reader ran it.
 others=$(awk -v exe="$reader" '$4 != exe { print $4 }' "$tmp/out"/*.log | sort -u)

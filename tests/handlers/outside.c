@@ -62,7 +62,8 @@ outside_init(const struct kls_shard_info *shard, const struct kls_handler_config
 	o->shard_id = shard->shard_id;
 	n = readlink("/proc/self/exe", o->exe, sizeof(o->exe) - 1);
 	if (n <= 0) {
-		kls_log(ctx, KLS_LOG_ERROR, "outside: readlink /proc/self/exe: %s", strerror(errno));
+		kls_log(ctx, KLS_LOG_ERROR, "outside: readlink /proc/self/exe: %s",
+		    strerror(errno));
 		free(o);
 		return KLS_HANDLER_ERROR;
 	}
