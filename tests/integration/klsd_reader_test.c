@@ -145,14 +145,14 @@ check_order(void)
 }
 
 static const char *
-config_for(struct klsd_fixture *f, int max_records, const char *handler_keys, char *out,
-    size_t size)
+config_for(struct klsd_fixture *f, int max_records, int failover_ms, const char *handler_keys,
+    char *out, size_t size)
 {
 	snprintf(out, size,
 	    "max_records = %d\nidle_backoff_ms = 100\n"
-	    "[lease]\nfailover_ms = 6000\nrenew_interval_ms = 1000\n"
+	    "[lease]\nfailover_ms = %d\nrenew_interval_ms = 1000\n"
 	    "[handler]\npath = %s/out-%%s.log\n%s",
-	    max_records, f->dir, handler_keys);
+	    max_records, failover_ms, f->dir, handler_keys);
 	return out;
 }
 
@@ -168,7 +168,7 @@ test_klsd_reader_consumes_stream(void)
 		goto out;
 	fixture_example(&f, "filelog");
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f,
-	                          config_for(&f, E2E_MAX_RECORDS, "", extra, sizeof(extra))),
+	                          config_for(&f, E2E_MAX_RECORDS, 6000, "", extra, sizeof(extra))),
 	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, RECORDS / 2), 0);
 	if (!fixture_start_owning(&f, NULL, 4))
@@ -275,7 +275,7 @@ test_klsd_reader_crashes_restarted(void)
 	    "%s/faults-%%s\n",
 	    CRASHES_PER_SHARD, f.dir);
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f,
-	                          config_for(&f, MAX_RECORDS, keys, extra, sizeof(extra))),
+	                          config_for(&f, MAX_RECORDS, 6000, keys, extra, sizeof(extra))),
 	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, CRASH_RECORDS), 0);
 	if (!fixture_start_owning(&f, NULL, 4))
@@ -363,17 +363,13 @@ test_klsd_reader_sigkill_readopt(void)
 	kls_mono t0, end;
 	int64_t gone_ms;
 	int n, np;
-	bool gone = false;
 
 	if (fixture_init(&f, "klsd-kill9", 4) < 0 || list_shards(&f) < 0)
 		goto out;
 	fixture_example(&f, "filelog");
-	snprintf(extra, sizeof(extra),
-	    "max_records = %d\nidle_backoff_ms = 100\n"
-	    "[lease]\nfailover_ms = 30000\nrenew_interval_ms = 1000\n"
-	    "[handler]\npath = %s/out-%%s.log\n",
-	    MAX_RECORDS, f.dir);
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f, extra), 0);
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f,
+	                          config_for(&f, MAX_RECORDS, 30000, "", extra, sizeof(extra))),
+	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, CRASH_RECORDS), 0);
 	if (!fixture_start_owning(&f, NULL, 4))
 		goto out;
@@ -384,20 +380,9 @@ test_klsd_reader_sigkill_readopt(void)
 	np = started_pids(&f, pids, 8);
 	CU_ASSERT_EQUAL_FATAL(np, 4);
 
-	t0 = mono_now();
-	fixture_stop(&f, SIGKILL, 5000);
-	end = mono_add_ms(t0, 5000);
-	while (!gone && mono_before(mono_now(), end)) {
-		gone = true;
-		for (int i = 0; i < np; i++)
-			gone &= !fixture_alive(pids[i]);
-		if (!gone)
-			sleep_ms(10);
-	}
-	gone_ms = mono_diff_ms(t0, mono_now());
+	gone_ms = fixture_kill_readers_gone(&f, pids, np, 5000);
 	fprintf(stderr, "\nkls-readers gone %" PRId64 " ms after klsd's SIGKILL\n", gone_ms);
-	CU_ASSERT_TRUE(gone);
-	CU_ASSERT_TRUE(gone_ms <= 1000);
+	CU_ASSERT_TRUE(gone_ms >= 0 && gone_ms <= 1000);
 
 	/* More records while no klsd runs; then the same worker again. */
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, CRASH_RECORDS, CRASH_RECORDS), 0);
@@ -448,7 +433,7 @@ test_klsd_reader_split(void)
 		goto out;
 	fixture_example(&f, "filelog");
 	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f,
-	                          config_for(&f, MAX_RECORDS, "", extra, sizeof(extra))),
+	                          config_for(&f, MAX_RECORDS, 6000, "", extra, sizeof(extra))),
 	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, 100), 0);
 	if (!fixture_start_owning(&f, NULL, 1))
