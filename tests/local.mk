@@ -437,6 +437,12 @@ tests_integration_klsd_cloudwatch_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_klsd_cloudwatch_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
 	reader/kls-reader$(EXEEXT) examples/filelog.la $(KLSD_TEST_DEPS)
 
+# == handler built outside the tree ==
+# make install DESTDIR=..., tests/handlers/outside.c built against the installed kls.pc
+# out of the tree, run by the installed klsd and kls-reader against the emulators.
+TESTS += tests/outside_handler_test.sh
+EXTRA_DIST += tests/outside_handler_test.sh tests/handlers/outside.c
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
