@@ -715,6 +715,19 @@ test_kcl_adopt_kcl3_table(void)
 	check_exact(&fl, keys[1], 10, 19);
 	fleet_check_fencing(&fl);
 	fleet_monitor_stop(&fl);
+	/* klsd saw two leases and never tried to take the other rows (a take of one fails
+	 * its counter condition, as they have no leaseCounter, but must not be tried). */
+	CU_ASSERT_TRUE(fixture_log_count(&fl.w[0], false,
+	                   (const char *const[]){ "take cycle: 2 leases", NULL }) >= 1);
+	CU_ASSERT_EQUAL(fixture_log_count(&fl.w[0], false,
+	                    (const char *const[]){ "take cycle: 6 leases", NULL }),
+	    0);
+	for (int i = 0; i < 3; i++) {
+		const char *other[] = { "take Leader", "take Migration3.0", "take kcl3-worker" };
+		CU_ASSERT_EQUAL(fixture_log_count(&fl.w[0], false,
+		                    (const char *const[]){ other[i], NULL }),
+		    0);
+	}
 	fleet_stop_all(&fl);
 
 	after = raw_items(&r, &fl.w[0]);
