@@ -247,7 +247,7 @@ lease_plan_takes(const struct lease_view *lv, const struct lease_plan_params *p,
 		for (size_t j = 0; j < noc; j++)
 			if (strcmp(oc[j].owner, p->me) != 0 && oc[j].kls &&
 			    (!top || oc[j].count > top->count ||
-				(oc[j].count == top->count && strcmp(oc[j].owner, top->owner) < 0)))
+			        (oc[j].count == top->count && strcmp(oc[j].owner, top->owner) < 0)))
 				top = &oc[j];
 		if (top && top->count >= plan->held + 2) {
 			const struct lease_obs *pick = NULL;

@@ -129,8 +129,8 @@ struct lease_plan {
  * kls worker (only if it holds more than target, or more than I would after taking one,
  * so two workers never trade a lease back and forth). Owners that are not kls workers
  * (lease_owner_is_kls) count as live workers but are never asked for a handoff: a KCL
- * worker does not speak the protocol, so their leases move only once they expire. Returns 0 or -1 (ENOMEM).
- * plan->actions is allocated; free with lease_plan_free.
+ * worker does not speak the protocol, so their leases move only once they expire.
+ * Returns 0 or -1 (ENOMEM). plan->actions is allocated; free with lease_plan_free.
  */
 int lease_plan_takes(const struct lease_view *lv, const struct lease_plan_params *p, kls_mono now,
     struct lease_plan *plan);

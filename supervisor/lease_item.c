@@ -129,8 +129,8 @@ lease_from_item(const struct ddb_item *it, struct lease *out, char *why, size_t 
 	if (ddb_item_type(it, LA_ENTITY_TYPE) != DDB_T_NONE &&
 	    (!entity || strcmp(entity, LA_ENTITY_LEASE) != 0)) {
 		const char *key = ddb_item_s(it, LA_KEY);
-		snprintf(why, whylen, "%.128s is a KCL %.64s item, not a lease", key ? key : "(no key)",
-		    entity ? entity : "(non-string entityType)");
+		snprintf(why, whylen, "%.128s is a KCL %.64s item, not a lease",
+		    key ? key : "(no key)", entity ? entity : "(non-string entityType)");
 		return 1;
 	}
 	if (get_str(it, LA_KEY, out->key, sizeof(out->key), true, why, whylen) < 0 ||
@@ -150,8 +150,8 @@ lease_from_item(const struct ddb_item *it, struct lease *out, char *why, size_t 
 	        whylen) < 0 ||
 	    get_str(it, LA_END_HASH, out->ending_hash, sizeof(out->ending_hash), false, why,
 	        whylen) < 0 ||
-	    get_str(it, LA_KLS_OWNER, out->kls_owner, sizeof(out->kls_owner), false, why,
-	        whylen) < 0) {
+	    get_str(it, LA_KLS_OWNER, out->kls_owner, sizeof(out->kls_owner), false, why, whylen) <
+	        0) {
 		/* Name the item when we know its key. */
 		if (out->key[0]) {
 			char tmp[256];

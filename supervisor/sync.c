@@ -306,9 +306,10 @@ take_cycle(struct klsd *k, kls_mono scan_started, kls_mono now)
 	    k->view.n, plan.live_workers, plan.target, plan.held, plan.nactions);
 	if (plan.foreign_leases != k->foreign_logged) {
 		if (plan.foreign_leases)
-			log_warnx("worker %s, which is not a kls worker (KCL?), still holds %d live "
-			          "leases (%d by workers that are not kls in all): not taking them "
-			          "until their leaseCounter stands still for %" PRId64 " ms",
+			log_warnx(
+			    "worker %s, which is not a kls worker (KCL?), still holds %d live "
+			    "leases (%d by workers that are not kls in all): not taking them "
+			    "until their leaseCounter stands still for %" PRId64 " ms",
 			    plan.foreign_owner, plan.foreign_owner_leases, plan.foreign_leases,
 			    (int64_t)k->cfg.lease.failover_ms);
 		else

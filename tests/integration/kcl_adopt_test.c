@@ -174,11 +174,11 @@ struct kcl_lease {
 	long long switches;
 	const char *checkpoint; /* sequence number or sentinel */
 	long long sub;
-	const char *parent;  /* parentShardId (SS of one), or NULL */
+	const char *parent; /* parentShardId (SS of one), or NULL */
 	const char *children[2];
-	const char *pending; /* pendingCheckpoint (sub 0), or NULL */
+	const char *pending;               /* pendingCheckpoint (sub 0), or NULL */
 	const struct kinesis_shard *range; /* startingHashKey / endingHashKey, or NULL */
-	const char *extra; /* more members (",\"x\":{...}"), or NULL */
+	const char *extra;                 /* more members (",\"x\":{...}"), or NULL */
 };
 
 static void
@@ -225,8 +225,8 @@ kcl_put_lease(struct raw *r, struct klsd_fixture *f, const struct kcl_lease *k)
 static json_object *
 raw_items(struct raw *r, struct klsd_fixture *f)
 {
-	json_object *o = raw_call(r, NULL, "Scan", "{\"TableName\":\"%s\",\"ConsistentRead\":true}",
-	    f->app);
+	json_object *o =
+	    raw_call(r, NULL, "Scan", "{\"TableName\":\"%s\",\"ConsistentRead\":true}", f->app);
 	json_object *items, *by_key = json_object_new_object();
 
 	if (o && json_object_object_get_ex(o, "Items", &items)) {
@@ -490,13 +490,13 @@ test_kcl_adopt_kcl2_table(void)
 			{ id[S_TRIM], KCL_B, 57, 2, "TRIM_HORIZON", 0, NULL, { NULL }, NULL,
 			    &l.shards[S_TRIM], NULL },
 			/* User records 0..2 of the first aggregate done; a free lease. */
-			{ id[S_AGG], NULL, 980, 0, agg[0], 2, NULL, { NULL }, NULL, &l.shards[S_AGG],
-			    NULL },
+			{ id[S_AGG], NULL, 980, 0, agg[0], 2, NULL, { NULL }, NULL,
+			    &l.shards[S_AGG], NULL },
 			{ id[S_PARENT], KCL_A, 77, 0, "SHARD_END", 0, NULL,
 			    { c1->shard_id, c2->shard_id }, NULL, &l.shards[S_PARENT], NULL },
 			/* KCL created the first child's lease, not yet the second's. */
-			{ c1->shard_id, NULL, 0, 0, "TRIM_HORIZON", 0, id[S_PARENT], { NULL }, NULL, c1,
-			    NULL },
+			{ c1->shard_id, NULL, 0, 0, "TRIM_HORIZON", 0, id[S_PARENT], { NULL }, NULL,
+			    c1, NULL },
 			{ id[S_LATEST], KCL_B, 3, 0, "LATEST", 0, NULL, { NULL }, NULL,
 			    &l.shards[S_LATEST], NULL },
 			{ id[S_TS], KCL_B, 3, 0, "AT_TIMESTAMP", 0, NULL, { NULL }, NULL,
@@ -509,8 +509,10 @@ test_kcl_adopt_kcl2_table(void)
 				goto out;
 	}
 
-	snprintf(extra, sizeof(extra), "[reader]\ninitial_position = AT_TIMESTAMP\n"
-	                               "initial_timestamp = %s\n", ts);
+	snprintf(extra, sizeof(extra),
+	    "[reader]\ninitial_position = AT_TIMESTAMP\n"
+	    "initial_timestamp = %s\n",
+	    ts);
 	if (fleet_config(&fl, 0, extra) < 0)
 		goto out;
 	fleet_monitor_start(&fl);
@@ -632,7 +634,8 @@ check_untouched(json_object *before, json_object *after, const char *const *leas
 			json_object *av;
 			if (kls_writes(attr))
 				continue;
-			if (!json_object_object_get_ex(a, attr, &av) || !json_object_equal(av, bv)) {
+			if (!json_object_object_get_ex(a, attr, &av) ||
+			    !json_object_equal(av, bv)) {
 				fprintf(stderr, "\nlease %s: %s changed\n", key, attr);
 				CU_FAIL("a KCL attribute of a lease changed");
 			}
@@ -664,9 +667,10 @@ test_kcl_adopt_kcl3_table(void)
 		const struct kcl_lease k[] = {
 			{ keys[0], "kcl3-worker-1", 40, 0, seq0[2], 0, NULL, { NULL }, NULL,
 			    &l.shards[0],
-			    ",\"throughputKBps\":{\"N\":\"3.5\"},\"entityType\":{\"S\":\"LEASE\"}" },
-			{ keys[1], NULL, 12, 1, "TRIM_HORIZON", 0, NULL, { NULL }, NULL, &l.shards[1],
-			    ",\"throughputKBps\":{\"N\":\"0.0\"}" },
+			    ",\"throughputKBps\":{\"N\":\"3.5\"},\"entityType\":{\"S\":"
+			    "\"LEASE\"}" },
+			{ keys[1], NULL, 12, 1, "TRIM_HORIZON", 0, NULL, { NULL }, NULL,
+			    &l.shards[1], ",\"throughputKBps\":{\"N\":\"0.0\"}" },
 		};
 		for (size_t i = 0; i < 2; i++)
 			if (!kcl_put_lease(&r, &fl.w[0], &k[i]))
@@ -680,7 +684,8 @@ test_kcl_adopt_kcl3_table(void)
 		snprintf(item, sizeof(item),
 		    "{\"leaseKey\":{\"S\":\"kcl3-worker-%d\"},"
 		    "\"entityType\":{\"S\":\"WORKER_METRIC_STATS\"},\"lut\":{\"N\":\"1764140000\"},"
-		    "\"sts\":{\"M\":{\"CPU\":{\"L\":[{\"N\":\"12.5\"},{\"N\":\"14\"},{\"N\":\"-1\"}]}}},"
+		    "\"sts\":{\"M\":{\"CPU\":{\"L\":[{\"N\":\"12.5\"},{\"N\":\"14\"},{\"N\":\"-1\"}"
+		    "]}}},"
 		    "\"opr\":{\"M\":{\"CPU\":{\"L\":[{\"N\":\"100\"}]}}},"
 		    "\"sup\":{\"N\":\"1\"},\"slu\":{\"N\":\"1764140000\"}}",
 		    w);
@@ -734,11 +739,12 @@ test_kcl_adopt_kcl3_table(void)
 	check_untouched(before, after, keys, 2);
 	/* The table itself: still on-demand, the index still there. */
 	desc = raw_call(&r, NULL, "DescribeTable", "{\"TableName\":\"%s\"}", fl.w[0].app);
-	CU_ASSERT_TRUE(desc && json_object_object_get_ex(desc, "Table", &t) &&
-	               json_object_object_get_ex(t, "GlobalSecondaryIndexes", &g) &&
-	               json_object_array_length(g) == 1 &&
-	               json_object_object_get_ex(json_object_array_get_idx(g, 0), "IndexName", &x) &&
-	               strcmp(json_object_get_string(x), "LeaseOwnerToLeaseKeyIndex") == 0);
+	CU_ASSERT_TRUE(
+	    desc && json_object_object_get_ex(desc, "Table", &t) &&
+	    json_object_object_get_ex(t, "GlobalSecondaryIndexes", &g) &&
+	    json_object_array_length(g) == 1 &&
+	    json_object_object_get_ex(json_object_array_get_idx(g, 0), "IndexName", &x) &&
+	    strcmp(json_object_get_string(x), "LeaseOwnerToLeaseKeyIndex") == 0);
 	CU_ASSERT_TRUE(desc && json_object_object_get_ex(desc, "Table", &t) &&
 	               json_object_object_get_ex(t, "BillingModeSummary", &g) &&
 	               json_object_object_get_ex(g, "BillingMode", &x) &&
@@ -874,9 +880,9 @@ test_kcl_adopt_live_worker(void)
 	    (long long)ms);
 	/* Never before the counters stood still for a failover time. */
 	CU_ASSERT_TRUE(ms >= FLEET_FAILOVER_MS);
-	CU_ASSERT_TRUE(fixture_log_count(&fl.w[0], false,
-	                   (const char *const[]){ "no live leases of workers that are not kls",
-	                       NULL }) >= 1);
+	CU_ASSERT_TRUE(
+	    fixture_log_count(&fl.w[0], false,
+	        (const char *const[]){ "no live leases of workers that are not kls", NULL }) >= 1);
 
 	if (!put_records(&fl.w[0], l.shards[0].starting_hash_key, 20, 10, NULL) ||
 	    !put_records(&fl.w[0], l.shards[1].starting_hash_key, 30, 10, NULL))
