@@ -63,7 +63,7 @@ struct reader {
 	struct aws_creds_provider *creds;
 	struct kinesis_client *kc;
 	struct pace pace;
-	struct kls_buf resp, arena;
+	struct kls_buf resp; /* the GetRecords body, and the batch decoded in place */
 	struct getrecords_result res;
 	struct deagg deagg;
 	struct kls_record *recs; /* the batch as handed to the handler (deagg.c) */

@@ -403,3 +403,19 @@ fixture_reader_pids(const struct klsd_fixture *f, pid_t *out, int max)
 	fclose(fp);
 	return n;
 }
+
+int
+fixture_handler_lines(const struct klsd_fixture *f, const char *prefix, const char *containing)
+{
+	char cmd[512], buf[64] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "cat %s/%s-shardId-* 2>/dev/null | grep -c -- '%s'", f->dir,
+	    prefix, containing);
+	if (!(p = popen(cmd, "r")))
+		return -1;
+	if (!fgets(buf, sizeof(buf), p))
+		buf[0] = '\0';
+	pclose(p);
+	return atoi(buf);
+}

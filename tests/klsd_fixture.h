@@ -87,6 +87,11 @@ bool fixture_wait_log(const struct klsd_fixture *f, bool fake, const char *const
 /* Prints klsd's log to stderr (for a failing test). */
 void fixture_dump_log(const struct klsd_fixture *f);
 
+/* Lines containing `containing` in the file handler's output files
+ * <dir>/<prefix>-shardId-* (prefix "out", "out2"); -1 when they could not be read. */
+int fixture_handler_lines(const struct klsd_fixture *f, const char *prefix,
+    const char *containing);
+
 /* Whether a process is alive (not a zombie). */
 bool fixture_alive(pid_t pid);
 /* The pids of the fake readers that logged "start" lines, for liveness checks. */

@@ -431,6 +431,21 @@ tests_integration_kcl_adopt_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_kcl_adopt_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_kcl_adopt_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 
+# == CloudWatch tests ==
+check_PROGRAMS += tests/unit/cloudwatch_test
+tests_unit_cloudwatch_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_cloudwatch_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/cwpub_test
+tests_unit_cwpub_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_cwpub_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/integration/klsd_cloudwatch_test
+tests_integration_klsd_cloudwatch_test_SOURCES = tests/integration/klsd_cloudwatch_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
+tests_integration_klsd_cloudwatch_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_cloudwatch_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_klsd_cloudwatch_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	reader/kls-reader$(EXEEXT) examples/filelog.la $(KLSD_TEST_DEPS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
