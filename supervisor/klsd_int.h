@@ -117,6 +117,9 @@ struct klsd {
 
 	kls_mono next_table, next_sync, next_take;
 	kls_mono next_handoff; /* earliest next handoff request: one per take interval */
+	/* Live leases of workers that are not kls (KCL) as last logged, so the warning is
+	 * repeated only when it changes. */
+	int foreign_logged;
 	bool table_busy, sync_busy, scan_busy;
 	bool synced_once; /* the first shard sync (and its creates) finished */
 	int creates_busy;

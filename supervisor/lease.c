@@ -133,6 +133,12 @@ lease_parents_done(const struct lease_view *lv, const struct lease *l)
 	return true;
 }
 
+bool
+lease_owner_is_kls(const struct lease *l)
+{
+	return l->owner[0] != '\0' && strcmp(l->owner, l->kls_owner) == 0;
+}
+
 static bool
 lease_is_active(const struct lease_view *lv, const struct lease *l)
 {
@@ -143,6 +149,7 @@ lease_is_active(const struct lease_view *lv, const struct lease *l)
 struct owner_count {
 	const char *owner;
 	int count;
+	bool kls; /* one of its leases says it is a kls worker */
 };
 
 static int
@@ -166,6 +173,7 @@ count_owners(const struct lease_view *lv, kls_mono now, int64_t failover_ms,
 		if (j == n)
 			oc[n++].owner = o->l.owner;
 		oc[j].count++;
+		oc[j].kls |= lease_owner_is_kls(&o->l);
 	}
 	*out = oc;
 	*nout = n;
@@ -203,11 +211,18 @@ lease_plan_takes(const struct lease_view *lv, const struct lease_plan_params *p,
 	memset(plan, 0, sizeof(*plan));
 	if (count_owners(lv, now, p->failover_ms, &oc, &noc) < 0)
 		return -1;
-	for (size_t j = 0; j < noc; j++)
+	for (size_t j = 0; j < noc; j++) {
 		if (strcmp(oc[j].owner, p->me) == 0) {
 			plan->held = oc[j].count;
 			me_counted = 1;
+		} else if (!oc[j].kls) {
+			plan->foreign_leases += oc[j].count;
+			if (oc[j].count > plan->foreign_owner_leases) {
+				plan->foreign_owner_leases = oc[j].count;
+				memcpy(plan->foreign_owner, oc[j].owner, strlen(oc[j].owner) + 1);
+			}
 		}
+	}
 	live = (int)noc + !me_counted;
 
 	for (size_t i = 0; i < lv->n; i++)
@@ -242,12 +257,14 @@ lease_plan_takes(const struct lease_view *lv, const struct lease_plan_params *p,
 		action_fill(&plan->actions[plan->nactions++], LEASE_TAKE, &cand[i]->l);
 
 	if (plan->nactions == 0) {
-		/* Nothing free: ask the most loaded worker for one lease, but only when that
-		 * strictly narrows the gap between us, so two workers never trade back and forth. */
+		/* Nothing free: ask the most loaded kls worker for one lease, but only when
+		 * that strictly narrows the gap between us, so two workers never trade back
+		 * and forth. */
 		const struct owner_count *top = NULL;
 		for (size_t j = 0; j < noc; j++)
-			if (strcmp(oc[j].owner, p->me) != 0 && (!top || oc[j].count > top->count ||
-				(oc[j].count == top->count && strcmp(oc[j].owner, top->owner) < 0)))
+			if (strcmp(oc[j].owner, p->me) != 0 && oc[j].kls &&
+			    (!top || oc[j].count > top->count ||
+			        (oc[j].count == top->count && strcmp(oc[j].owner, top->owner) < 0)))
 				top = &oc[j];
 		if (top && top->count >= plan->held + 2) {
 			const struct lease_obs *pick = NULL;

@@ -46,7 +46,15 @@ struct lease {
 	char checkpoint_owner[LEASE_OWNER_MAX];  /* checkpointOwner: handoff in progress; "" = none */
 	char starting_hash[LEASE_HASH_MAX];      /* startingHashKey */
 	char ending_hash[LEASE_HASH_MAX];        /* endingHashKey */
+	char kls_owner[LEASE_OWNER_MAX];         /* klsOwner: the kls worker that last took or
+	                                          * renewed it; leaseOwner != klsOwner means
+	                                          * the owner is not a kls worker (KCL) */
 };
+
+/* Whether l's owner is a kls worker: it wrote klsOwner = itself when it took or last
+ * renewed the lease. A KCL worker's lease has no klsOwner, or a stale one when KCL took
+ * it from kls. */
+bool lease_owner_is_kls(const struct lease *l);
 
 /* Our observation of one lease across scans. */
 struct lease_obs {
@@ -103,6 +111,11 @@ struct lease_action {
 
 struct lease_plan {
 	int live_workers;  /* owners of unexpired leases, plus me */
+	/* Live leases of owners that are not kls workers (KCL): never taken or handed off
+	 * before they expire. The owner holding most of them, for the log. */
+	int foreign_leases;
+	char foreign_owner[LEASE_OWNER_MAX];
+	int foreign_owner_leases;
 	int active_leases; /* leases to balance: not finished, parents done */
 	int target;        /* ceil(active / live), capped by max_leases */
 	int held;          /* active leases owned by me (handoffs to me included) */
@@ -113,9 +126,11 @@ struct lease_plan {
 /*
  * One take cycle: free and expired ready leases first, oldest first, up to the target;
  * when none is free and I am still below target, one handoff from the most loaded
- * worker (only if it holds more than target, or more than I would after taking one,
- * so two workers never trade a lease back and forth). Returns 0 or -1 (ENOMEM).
- * plan->actions is allocated; free with lease_plan_free.
+ * kls worker (only if it holds more than target, or more than I would after taking one,
+ * so two workers never trade a lease back and forth). Owners that are not kls workers
+ * (lease_owner_is_kls) count as live workers but are never asked for a handoff: a KCL
+ * worker does not speak the protocol, so their leases move only once they expire.
+ * Returns 0 or -1 (ENOMEM). plan->actions is allocated; free with lease_plan_free.
  */
 int lease_plan_takes(const struct lease_view *lv, const struct lease_plan_params *p, kls_mono now,
     struct lease_plan *plan);

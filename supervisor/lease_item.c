@@ -118,10 +118,20 @@ get_ids(const struct ddb_item *it, const char *name, char (*out)[LEASE_KEY_MAX],
 int
 lease_from_item(const struct ddb_item *it, struct lease *out, char *why, size_t whylen)
 {
+	const char *entity = ddb_item_s(it, LA_ENTITY_TYPE);
+
 	memset(out, 0, sizeof(*out));
 	if (!it->attrs) {
 		snprintf(why, whylen, "no item");
 		return -1;
+	}
+	/* Any kind but a lease is left alone, including kinds newer than this code. */
+	if (ddb_item_type(it, LA_ENTITY_TYPE) != DDB_T_NONE &&
+	    (!entity || strcmp(entity, LA_ENTITY_LEASE) != 0)) {
+		const char *key = ddb_item_s(it, LA_KEY);
+		snprintf(why, whylen, "%.128s is a KCL %.64s item, not a lease",
+		    key ? key : "(no key)", entity ? entity : "(non-string entityType)");
+		return 1;
 	}
 	if (get_str(it, LA_KEY, out->key, sizeof(out->key), true, why, whylen) < 0 ||
 	    get_str(it, LA_OWNER, out->owner, sizeof(out->owner), false, why, whylen) < 0 ||
@@ -139,7 +149,9 @@ lease_from_item(const struct ddb_item *it, struct lease *out, char *why, size_t 
 	    get_str(it, LA_START_HASH, out->starting_hash, sizeof(out->starting_hash), false, why,
 	        whylen) < 0 ||
 	    get_str(it, LA_END_HASH, out->ending_hash, sizeof(out->ending_hash), false, why,
-	        whylen) < 0) {
+	        whylen) < 0 ||
+	    get_str(it, LA_KLS_OWNER, out->kls_owner, sizeof(out->kls_owner), false, why, whylen) <
+	        0) {
 		/* Name the item when we know its key. */
 		if (out->key[0]) {
 			char tmp[256];
@@ -212,7 +224,11 @@ lease_write_renew(const char *table, const struct lease *l, const char *me, stru
 	if (!w)
 		return NULL;
 	after->counter = l->counter + 1;
+	set_str(after->kls_owner, sizeof(after->kls_owner), me);
 	ddb_set(w, LA_COUNTER, ddb_int((int64_t)after->counter));
+	/* Marks the owner as a kls worker: a lease taken before klsOwner existed gets it
+	 * on its next renew. */
+	ddb_set(w, LA_KLS_OWNER, ddb_s(me));
 	/* Only the owner renews, only from the counter it last wrote, and never while a
 	 * handoff is pending: a handoff request makes our next renew fail, which is how we
 	 * learn about it. */
@@ -230,10 +246,12 @@ lease_write_take(const char *table, const struct lease *l, const char *me, struc
 	if (!w)
 		return NULL;
 	set_str(after->owner, sizeof(after->owner), me);
+	set_str(after->kls_owner, sizeof(after->kls_owner), me);
 	after->counter = l->counter + 1;
 	after->owner_switches = l->owner_switches + 1;
 	after->checkpoint_owner[0] = '\0';
 	ddb_set(w, LA_OWNER, ddb_s(me));
+	ddb_set(w, LA_KLS_OWNER, ddb_s(me));
 	ddb_set(w, LA_COUNTER, ddb_int((int64_t)after->counter));
 	ddb_set(w, LA_SWITCHES, ddb_int((int64_t)after->owner_switches));
 	/* A forced take after a stalled handoff clears the marker; for any other take
@@ -261,6 +279,11 @@ lease_write_checkpoint(const char *table, enum lease_write_kind kind, const stru
 	ddb_set(w, LA_CHECKPOINT_SUB, ddb_int((int64_t)sub));
 	ddb_set(w, LA_COUNTER, ddb_int((int64_t)after->counter));
 	ddb_set(w, LA_SWITCHES, ddb_int(0));
+	/* A KCL application's prepared (two-phase) checkpoint is behind this one now; KCL
+	 * drops it the same way when it checkpoints. */
+	ddb_remove(w, LA_PENDING_CHECKPOINT);
+	ddb_remove(w, LA_PENDING_CHECKPOINT_SUB);
+	ddb_remove(w, LA_PENDING_CHECKPOINT_STATE);
 	/* Fenced: only the holder of counter c writes a checkpoint. During a handoff the
 	 * old owner is no longer leaseOwner but still checkpointOwner, and its final
 	 * checkpoint is fenced on that instead. */
@@ -294,9 +317,11 @@ lease_write_handoff_request(const char *table, const struct lease *l, const char
 	if (!w)
 		return NULL;
 	set_str(after->owner, sizeof(after->owner), me);
+	set_str(after->kls_owner, sizeof(after->kls_owner), me);
 	set_str(after->checkpoint_owner, sizeof(after->checkpoint_owner), l->owner);
 	after->counter = l->counter + 1;
 	ddb_set(w, LA_OWNER, ddb_s(me));
+	ddb_set(w, LA_KLS_OWNER, ddb_s(me));
 	ddb_set(w, LA_CHECKPOINT_OWNER, ddb_s(l->owner));
 	ddb_set(w, LA_COUNTER, ddb_int((int64_t)after->counter));
 	ddb_cond_eq(w, LA_OWNER, ddb_s(l->owner));

@@ -30,6 +30,16 @@
 #define LA_START_HASH "startingHashKey"
 #define LA_END_HASH "endingHashKey"
 #define LA_CHECKPOINT_OWNER "checkpointOwner"
+#define LA_PENDING_CHECKPOINT "pendingCheckpoint"
+#define LA_PENDING_CHECKPOINT_SUB "pendingCheckpointSubSequenceNumber"
+#define LA_PENDING_CHECKPOINT_STATE "pendingCheckpointState"
+/* KCL 3.5+ keeps other rows in the lease table (worker metrics, leader lock, migration
+ * state), told apart by entityType; leases have none, or "LEASE". */
+#define LA_ENTITY_TYPE "entityType"
+#define LA_ENTITY_LEASE "LEASE"
+/* Ours, not KCL's: the kls worker that took or last renewed the lease (see
+ * lease_owner_is_kls). KCL ignores attributes it does not know. */
+#define LA_KLS_OWNER "klsOwner"
 
 /* The protocol's writes, for logs and for the landed check. */
 enum lease_write_kind {
@@ -50,8 +60,10 @@ const char *lease_write_name(enum lease_write_kind kind);
 
 /*
  * Item -> lease. Unknown attributes are ignored (KCL writes more than we read).
- * 0, or -1 with why filled (missing or malformed leaseKey, a negative or fractional
- * counter, a value longer than its field, more parents or children than a shard has).
+ * 0; 1 with why naming it when the item is another kind of KCL row (an entityType other
+ * than "LEASE"), which is not ours to read or write; or -1 with why filled (missing or
+ * malformed leaseKey, a negative or fractional counter, a value longer than its field,
+ * more parents or children than a shard has).
  */
 int lease_from_item(const struct ddb_item *it, struct lease *out, char *why, size_t whylen);
 

@@ -41,7 +41,7 @@ lease_store_get(struct ddb_client *c, const char *table, const char *key, struct
 	rc = ddb_get_item(c, table, LA_KEY, ddb_s(key), &it, err);
 	if (rc != DDB_OK)
 		return rc;
-	if (lease_from_item(&it, out, why, sizeof(why)) < 0) {
+	if (lease_from_item(&it, out, why, sizeof(why)) != 0) {
 		err->cls = AWS_ERR_FATAL;
 		err->http_status = 200;
 		snprintf(err->type, sizeof(err->type), "BadLease");
@@ -76,10 +76,14 @@ lease_store_scan(struct ddb_client *c, const char *table, size_t max_items, stru
 	}
 	err->message[0] = '\0';
 	for (size_t i = 0; i < items.n; i++) {
-		if (lease_from_item(&items.v[i], &v[*n], why, sizeof(why)) == 0) {
+		int got = lease_from_item(&items.v[i], &v[*n], why, sizeof(why));
+		if (got == 0) {
 			(*n)++;
 			continue;
 		}
+		/* KCL's own rows (worker metrics, leader lock, ...) are expected here. */
+		if (got == 1)
+			continue;
 		if ((*skipped)++ == 0)
 			snprintf(err->message, sizeof(err->message), "Scan %s: %s", table, why);
 	}

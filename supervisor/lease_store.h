@@ -41,9 +41,10 @@ int lease_store_get(struct ddb_client *c, const char *table, const char *key, st
     struct aws_error *err);
 
 /*
- * Every lease of the table (one full, paginated, consistent Scan). Items that are not
- * leases (no leaseKey, malformed fields) are skipped and counted in *skipped, with the
- * first one's reason in err->message. *out is malloc'd (NULL when empty). DDB_OK or
+ * Every lease of the table (one full, paginated, consistent Scan). KCL's rows of other
+ * kinds (entityType) are passed over; items that are not leases (no leaseKey, malformed
+ * fields) are skipped and counted in *skipped, with the first one's reason in
+ * err->message. *out is malloc'd (NULL when empty). DDB_OK or
  * DDB_ERROR.
  */
 int lease_store_scan(struct ddb_client *c, const char *table, size_t max_items, struct lease **out,

@@ -304,6 +304,18 @@ take_cycle(struct klsd *k, kls_mono scan_started, kls_mono now)
 	}
 	log_debug("take cycle: %zu leases, %d live workers, target %d, held %d, %zu actions",
 	    k->view.n, plan.live_workers, plan.target, plan.held, plan.nactions);
+	if (plan.foreign_leases != k->foreign_logged) {
+		if (plan.foreign_leases)
+			log_warnx(
+			    "worker %s, which is not a kls worker (KCL?), still holds %d live "
+			    "leases (%d by workers that are not kls in all): not taking them "
+			    "until their leaseCounter stands still for %" PRId64 " ms",
+			    plan.foreign_owner, plan.foreign_owner_leases, plan.foreign_leases,
+			    (int64_t)k->cfg.lease.failover_ms);
+		else
+			log_info("no live leases of workers that are not kls are left");
+		k->foreign_logged = plan.foreign_leases;
+	}
 	for (size_t i = 0; i < plan.nactions; i++) {
 		const struct lease_action *a = &plan.actions[i];
 		struct lease_obs *o = lease_view_find(&k->view, a->key);

@@ -431,6 +431,15 @@ tests_integration_klsd_ckpt_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_klsd_ckpt_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_klsd_ckpt_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 
+# == KCL adoption tests ==
+# klsd on lease tables written in KCL's own item format (issue 7).
+check_PROGRAMS += tests/integration/kcl_adopt_test
+tests_integration_kcl_adopt_test_SOURCES = tests/integration/kcl_adopt_test.c \
+	$(MULTI_TEST_SOURCES)
+tests_integration_kcl_adopt_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_kcl_adopt_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_kcl_adopt_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
+
 # == CloudWatch tests ==
 check_PROGRAMS += tests/unit/cloudwatch_test
 tests_unit_cloudwatch_test_CPPFLAGS = $(TEST_CPPFLAGS)

@@ -81,6 +81,82 @@ test_lease_item_kcl_item(void)
 	CU_ASSERT_STRING_EQUAL(l.parents[0], "s0");
 }
 
+/* KCL 3.5's single-table format keeps other rows in the lease table, told apart by
+ * entityType (software.amazon.kinesis.leases.EntityType); shapes as KCL writes them. */
+static void
+test_lease_item_kcl3_rows(void)
+{
+	static const struct {
+		const char *attrs;
+		const char *why;
+	} others[] = {
+		{ "{\"leaseKey\":{\"S\":\"kcl-worker-1\"},"
+		  "\"entityType\":{\"S\":\"WORKER_METRIC_STATS\"},\"lut\":{\"N\":\"1764140000\"},"
+		  "\"sts\":{\"M\":{\"CPU\":{\"L\":[{\"N\":\"12.5\"}]}}},"
+		  "\"opr\":{\"M\":{\"CPU\":{\"L\":[{\"N\":\"100\"}]}}},"
+		  "\"sup\":{\"N\":\"1\"},\"slu\":{\"N\":\"1764140000\"}}",
+		    "kcl-worker-1 is a KCL WORKER_METRIC_STATS item" },
+		{ "{\"leaseKey\":{\"S\":\"Leader\"},\"entityType\":{\"S\":\"LEADER\"},"
+		  "\"ownerName\":{\"S\":\"kcl-worker-1\"},\"leaseDuration\":{\"S\":\"10000\"},"
+		  "\"recordVersionNumber\":{\"S\":\"0b5c\"}}",
+		    "Leader is a KCL LEADER item" },
+		{ "{\"leaseKey\":{\"S\":\"Migration3.0\"},"
+		  "\"entityType\":{\"S\":\"CLIENT_VERSION_MIGRATION\"},"
+		  "\"cv\":{\"S\":\"CLIENT_VERSION_3X\"},\"mb\":{\"S\":\"kcl-worker-1\"},"
+		  "\"mts\":{\"N\":\"1764140000000\"}}",
+		    "Migration3.0 is a KCL CLIENT_VERSION_MIGRATION item" },
+		/* A kind newer than this code, and a malformed one: not leases either. */
+		{ "{\"leaseKey\":{\"S\":\"x\"},\"entityType\":{\"S\":\"SOMETHING_NEW\"}}",
+		    "SOMETHING_NEW" },
+		{ "{\"leaseKey\":{\"S\":\"y\"},\"entityType\":{\"N\":\"1\"}}",
+		    "non-string entityType" },
+	};
+	struct lease l;
+	char why[256];
+
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		why[0] = '\0';
+		CU_ASSERT_EQUAL(item_from(others[i].attrs, &l, why, sizeof(why)), 1);
+		if (!strstr(why, others[i].why))
+			fprintf(stderr, "\ncase %zu: why \"%s\"\n", i, why);
+		CU_ASSERT_PTR_NOT_NULL(strstr(why, others[i].why));
+	}
+	/* A lease that says so is a lease. */
+	CU_ASSERT_EQUAL(item_from("{\"leaseKey\":{\"S\":\"shardId-000000000000\"},"
+	                          "\"entityType\":{\"S\":\"LEASE\"},"
+	                          "\"leaseCounter\":{\"N\":\"3\"},"
+	                          "\"throughputKBps\":{\"N\":\"1.25\"},"
+	                          "\"checkpoint\":{\"S\":\"SHARD_END\"}}",
+	                    &l, why, sizeof(why)),
+	    0);
+	CU_ASSERT_STRING_EQUAL(l.checkpoint, "SHARD_END");
+	CU_ASSERT_EQUAL(l.counter, 3);
+}
+
+/* klsOwner tells kls workers from others: a lease whose owner wrote klsOwner = itself. */
+static void
+test_lease_item_kls_owner(void)
+{
+	struct lease l;
+	char why[256];
+
+	CU_ASSERT_EQUAL_FATAL(item_from("{\"leaseKey\":{\"S\":\"s\"},"
+	                                "\"leaseOwner\":{\"S\":\"h:1\"},"
+	                                "\"klsOwner\":{\"S\":\"h:1\"}}",
+	                          &l, why, sizeof(why)),
+	    0);
+	CU_ASSERT_STRING_EQUAL(l.kls_owner, "h:1");
+	CU_ASSERT_TRUE(lease_owner_is_kls(&l));
+	/* KCL took it from kls: the marker is stale. */
+	snprintf(l.owner, sizeof(l.owner), "kcl-worker");
+	CU_ASSERT_FALSE(lease_owner_is_kls(&l));
+	/* A KCL lease never had one; a free lease has no owner to judge. */
+	l.kls_owner[0] = '\0';
+	CU_ASSERT_FALSE(lease_owner_is_kls(&l));
+	l.owner[0] = '\0';
+	CU_ASSERT_FALSE(lease_owner_is_kls(&l));
+}
+
 static void
 test_lease_item_malformed(void)
 {
@@ -220,31 +296,34 @@ test_lease_item_writes(void)
 		struct ddb_write *w;
 		const char *action, *update, *cond;
 	} cases[] = {
-		{ "renew", NULL, "UpdateItem", "SET leaseCounter = 8",
+		{ "renew", NULL, "UpdateItem", "SET leaseCounter = 8, klsOwner = 'me'",
 		    "leaseCounter = 7 AND leaseOwner = 'me' AND "
 		    "attribute_not_exists(checkpointOwner)" },
 		{ "take expired", NULL, "UpdateItem",
-		    "SET leaseOwner = 'me', leaseCounter = 8, ownerSwitchesSinceCheckpoint = 3 "
-		    "REMOVE "
+		    "SET leaseOwner = 'me', klsOwner = 'me', leaseCounter = 8, "
+		    "ownerSwitchesSinceCheckpoint = 3 REMOVE "
 		    "checkpointOwner",
 		    "leaseCounter = 7" },
 		{ "take free", NULL, "UpdateItem",
-		    "SET leaseOwner = 'me', leaseCounter = 8, ownerSwitchesSinceCheckpoint = 3 "
-		    "REMOVE "
+		    "SET leaseOwner = 'me', klsOwner = 'me', leaseCounter = 8, "
+		    "ownerSwitchesSinceCheckpoint = 3 REMOVE "
 		    "checkpointOwner",
 		    "leaseCounter = 7" },
 		{ "checkpoint", NULL, "UpdateItem",
 		    "SET checkpoint = '200', checkpointSubSequenceNumber = 4, leaseCounter = 8, "
-		    "ownerSwitchesSinceCheckpoint = 0",
+		    "ownerSwitchesSinceCheckpoint = 0 REMOVE pendingCheckpoint, "
+		    "pendingCheckpointSubSequenceNumber, pendingCheckpointState",
 		    "leaseCounter = 7 AND leaseOwner = 'me'" },
 		{ "handoff checkpoint", NULL, "UpdateItem",
 		    "SET checkpoint = '200', checkpointSubSequenceNumber = 4, leaseCounter = 8, "
-		    "ownerSwitchesSinceCheckpoint = 0",
+		    "ownerSwitchesSinceCheckpoint = 0 REMOVE pendingCheckpoint, "
+		    "pendingCheckpointSubSequenceNumber, pendingCheckpointState",
 		    "leaseCounter = 7 AND checkpointOwner = 'me'" },
 		{ "release", NULL, "UpdateItem", "SET leaseCounter = 8 REMOVE leaseOwner",
 		    "leaseOwner = 'me' AND leaseCounter = 7" },
 		{ "handoff request", NULL, "UpdateItem",
-		    "SET leaseOwner = 'me', checkpointOwner = 'old', leaseCounter = 8",
+		    "SET leaseOwner = 'me', klsOwner = 'me', checkpointOwner = 'old', "
+		    "leaseCounter = 8",
 		    "leaseOwner = 'old' AND leaseCounter = 7 AND "
 		    "attribute_not_exists(checkpointOwner)" },
 		{ "handoff done", NULL, "UpdateItem", "SET leaseCounter = 8 REMOVE checkpointOwner",
@@ -305,7 +384,11 @@ test_lease_item_writes(void)
 	}
 	/* What each write leaves behind. */
 	CU_ASSERT_EQUAL(after[0].counter, 8);
+	CU_ASSERT_STRING_EQUAL(after[0].kls_owner, "me");
 	CU_ASSERT_STRING_EQUAL(after[1].owner, "me");
+	CU_ASSERT_STRING_EQUAL(after[1].kls_owner, "me");
+	CU_ASSERT_TRUE(lease_owner_is_kls(&after[1]));
+	CU_ASSERT_STRING_EQUAL(after[6].kls_owner, "me");
 	CU_ASSERT_EQUAL(after[1].owner_switches, 3);
 	CU_ASSERT_STRING_EQUAL(after[3].checkpoint, "200");
 	CU_ASSERT_EQUAL(after[3].checkpoint_sub, 4);
@@ -355,6 +438,8 @@ test_lease_item_landed(void)
 
 static CU_TestInfo lease_item_tests[] = {
 	{ "KCL item", test_lease_item_kcl_item },
+	{ "KCL 3.x rows that are not leases", test_lease_item_kcl3_rows },
+	{ "klsOwner", test_lease_item_kls_owner },
 	{ "malformed items refused", test_lease_item_malformed },
 	{ "writes and their conditions", test_lease_item_writes },
 	{ "landed retry told apart", test_lease_item_landed },

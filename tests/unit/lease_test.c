@@ -17,6 +17,8 @@ mk(const char *key, const char *owner, uint64_t counter, const char *checkpoint)
 	memset(&l, 0, sizeof(l));
 	snprintf(l.key, sizeof(l.key), "%s", key);
 	snprintf(l.owner, sizeof(l.owner), "%s", owner);
+	/* kls workers' leases; foreign ones clear it. */
+	snprintf(l.kls_owner, sizeof(l.kls_owner), "%s", owner);
 	l.counter = counter;
 	snprintf(l.checkpoint, sizeof(l.checkpoint), "%s", checkpoint);
 	return l;
@@ -231,6 +233,61 @@ test_lease_handoff_from_most_loaded(void)
 	lease_view_free(&lv);
 }
 
+/* A worker that is not kls (a KCL worker still running: no klsOwner on its leases) is
+ * never asked for a handoff, however many leases it holds; once its counters stand still
+ * for failover_ms its leases are taken like any expired ones. */
+static void
+test_lease_foreign_owner_waits_for_expiry(void)
+{
+	struct lease_view lv;
+	struct lease_plan plan;
+	struct lease_plan_params pp = { "me", 10000, 0 };
+	struct lease s[5];
+
+	for (int i = 0; i < 5; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "s%d", i);
+		s[i] = mk(key, i < 4 ? "kcl" : "wb", 1, "100");
+		if (i < 4)
+			s[i].kls_owner[0] = '\0';
+	}
+	/* One of KCL's leases still carries the marker of the kls worker it was taken
+	 * from: stale, so still foreign. */
+	strcpy(s[3].kls_owner, "wb");
+	lease_view_init(&lv);
+	lease_view_merge_scan(&lv, s, 5, SEC(0));
+	CU_ASSERT_EQUAL_FATAL(lease_plan_takes(&lv, &pp, SEC(1), &plan), 0);
+	/* wb (a kls worker) holds 1, KCL 4: wb is not above us by two, and KCL is never
+	 * asked. */
+	CU_ASSERT_EQUAL(plan.live_workers, 3);
+	CU_ASSERT_EQUAL(plan.target, 2);
+	CU_ASSERT_EQUAL(plan.nactions, 0);
+	CU_ASSERT_EQUAL(plan.foreign_leases, 4);
+	CU_ASSERT_STRING_EQUAL(plan.foreign_owner, "kcl");
+	CU_ASSERT_EQUAL(plan.foreign_owner_leases, 4);
+	lease_plan_free(&plan);
+
+	/* The renewers keep going: still nothing. */
+	for (int i = 0; i < 5; i++)
+		s[i].counter++;
+	lease_view_merge_scan(&lv, s, 5, SEC(9));
+	CU_ASSERT_EQUAL_FATAL(lease_plan_takes(&lv, &pp, SEC(18), &plan), 0);
+	CU_ASSERT_EQUAL(plan.nactions, 0);
+	lease_plan_free(&plan);
+
+	/* KCL stopped at SEC(9): expired at SEC(19), taken then (up to target); wb goes
+	 * on renewing. */
+	s[4].counter++;
+	lease_view_merge_scan(&lv, s, 5, SEC(19));
+	CU_ASSERT_EQUAL_FATAL(lease_plan_takes(&lv, &pp, SEC(19), &plan), 0);
+	CU_ASSERT_EQUAL(plan.foreign_leases, 0);
+	CU_ASSERT_EQUAL(plan.live_workers, 2);
+	CU_ASSERT_EQUAL(count_kind(&plan, LEASE_TAKE), 3);
+	CU_ASSERT_EQUAL(count_kind(&plan, LEASE_HANDOFF), 0);
+	lease_plan_free(&plan);
+	lease_view_free(&lv);
+}
+
 static void
 test_lease_balanced_no_ping_pong(void)
 {
@@ -322,6 +379,7 @@ test_lease_next_renew(void)
 }
 
 static CU_TestInfo lease_tests[] = {
+	{ "foreign owner waits for expiry", test_lease_foreign_owner_waits_for_expiry },
 	{ "merge keeps time while counter still", test_lease_merge_keeps_time_while_counter_still },
 	{ "owner change resets time", test_lease_owner_change_resets_time },
 	{ "expiry by observation", test_lease_expiry_by_observation },
