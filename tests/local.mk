@@ -422,6 +422,12 @@ tests_integration_multi_handoff_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_multi_handoff_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_multi_handoff_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 
+# == observe tests ==
+# shm/latency: the histograms readers publish and klsd adds to its metrics.
+check_PROGRAMS += tests/unit/latency_test
+tests_unit_latency_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_latency_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)
