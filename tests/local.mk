@@ -373,10 +373,11 @@ check_PROGRAMS += tests/integration/fanout_test
 tests_integration_fanout_test_SOURCES = tests/integration/fanout_test.c \
 	tests/klsd_fixture.c tests/klsd_fixture.h
 tests_integration_fanout_test_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_integration_fanout_test_LDADD = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_fanout_test_LDADD = ctl/libklsctl.a supervisor/libklsd.a shm/libklsshm.a \
+	$(TEST_COMMON_LIBS)
 tests_integration_fanout_test_DEPENDENCIES = reader/kls-reader supervisor/klsd$(EXEEXT) \
-	examples/filelog.la supervisor/libklsd.a shm/libklsshm.a tests/libklstest.a \
-	common/libklscommon.a
+	examples/filelog.la ctl/libklsctl.a supervisor/libklsd.a shm/libklsshm.a \
+	tests/libklstest.a common/libklscommon.a
 
 # == multi-worker tests ==
 # Several klsd on one machine sharing a stream and a lease table (issue 4). They run
