@@ -9,7 +9,7 @@
  * fork time; the registry then needs no mutex either, and klsd's loop updates it with
  * plain stores. MHD's epoll mode gives one descriptor to poll (no FD_SETSIZE limit with a
  * thousand reader pipes open) and never blocks. Rendering does run in the loop: 1000
- * shards (all eleven families, 3.9 MB of text) took 35 ms at -O2 on a busy 2-core host,
+ * shards (the eleven families of then, 3.9 MB of text) took 35 ms at -O2 on a busy 2-core host,
  * small next to lease deadlines of seconds.
  *
  * Names follow KCL's metrics in Prometheus spelling (kls_records_processed_total, ...).
