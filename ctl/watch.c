@@ -89,7 +89,8 @@ ctl_watch_text(const struct ctl_status *prev, const struct ctl_status *cur, FILE
 			snprintf(bs, sizeof(bs), "%.0f", rate.bytes_s);
 			total += rate.records_s;
 		}
-		fprintf(out, "%-5u %-28s %-9s %-8s %-8" PRIu32 " %12s %10s %12s %10s %-7s %8s %6s\n",
+		fprintf(out,
+		    "%-5u %-28s %-9s %-8s %-8" PRIu32 " %12s %10s %12s %10s %-7s %8s %6s\n",
 		    r->slot, shard,
 		    r->lease_torn || r->progress_torn ? "torn" : kls_slot_state_name(r->state), pid,
 		    r->lease_torn ? 0 : r->lease.restarts, recs, rs, bs, lag, mode ? mode : "-",

@@ -67,25 +67,33 @@ kls_lat_check(const struct kls_latency *h, enum kls_lat_kind kind, char *err, si
 	if (h->nbounds == 0) {
 		if (memcmp(h, &zero, sizeof(zero)) == 0)
 			return 0;
-		snprintf(err, errlen, "%s histogram: no bucket count but observations in it "
-		    "(a damaged table)", name);
+		snprintf(err, errlen,
+		    "%s histogram: no bucket count but observations in it "
+		    "(a damaged table)",
+		    name);
 		return -1;
 	}
 	if (h->nbounds != n) {
-		snprintf(err, errlen, "%s histogram: %" PRIu32 " buckets where this klsd has %zu "
-		    "(another kls build, or a damaged table)", name, h->nbounds, n);
+		snprintf(err, errlen,
+		    "%s histogram: %" PRIu32 " buckets where this klsd has %zu "
+		    "(another kls build, or a damaged table)",
+		    name, h->nbounds, n);
 		return -1;
 	}
 	for (size_t i = 0; i < KLS_LAT_SLOTS; i++) {
 		if (i >= n && h->bucket[i]) {
-			snprintf(err, errlen, "%s histogram: bucket %zu of %zu in use (a damaged "
-			    "table)", name, i, n);
+			snprintf(err, errlen,
+			    "%s histogram: bucket %zu of %zu in use (a damaged "
+			    "table)",
+			    name, i, n);
 			return -1;
 		}
 		/* Each term is at most count once the sum so far is: no overflow. */
 		if (h->bucket[i] > h->count || sum > h->count - h->bucket[i]) {
-			snprintf(err, errlen, "%s histogram: buckets add up to more than its "
-			    "%" PRIu64 " observations (a damaged table)", name, h->count);
+			snprintf(err, errlen,
+			    "%s histogram: buckets add up to more than its "
+			    "%" PRIu64 " observations (a damaged table)",
+			    name, h->count);
 			return -1;
 		}
 		sum += h->bucket[i];
@@ -99,8 +107,10 @@ diff(const char *name, const char *what, uint64_t prev, uint64_t cur, uint64_t *
     size_t errlen)
 {
 	if (cur < prev) {
-		snprintf(err, errlen, "%s histogram: %s went back from %" PRIu64 " to %" PRIu64
-		    " within one reader run (a damaged table)", name, what, prev, cur);
+		snprintf(err, errlen,
+		    "%s histogram: %s went back from %" PRIu64 " to %" PRIu64
+		    " within one reader run (a damaged table)",
+		    name, what, prev, cur);
 		return -1;
 	}
 	*out = cur - prev;
@@ -108,8 +118,8 @@ diff(const char *name, const char *what, uint64_t prev, uint64_t cur, uint64_t *
 }
 
 int
-kls_lat_delta(const struct kls_latency *prev, const struct kls_latency *cur,
-    enum kls_lat_kind kind, struct kls_latency *out, char *err, size_t errlen)
+kls_lat_delta(const struct kls_latency *prev, const struct kls_latency *cur, enum kls_lat_kind kind,
+    struct kls_latency *out, char *err, size_t errlen)
 {
 	struct kls_latency d = { .nbounds = cur->nbounds };
 	const char *name = (unsigned)kind < KLS_LAT_KINDS ? kind_names[kind] : "?";

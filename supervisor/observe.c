@@ -142,7 +142,8 @@ account_latency(struct klsd *k, struct held *h, const struct kls_progress *pr, p
 		if (kls_lat_take(&o->obs_lat[kind], h->proc.started_at.ns, cur[kind],
 		        (enum kls_lat_kind)kind, &d, err, sizeof(err)) < 0) {
 			if (!o->obs_lat_bad)
-				log_warnx("metrics: %s: progress group of reader %d: %s: not counted",
+				log_warnx(
+				    "metrics: %s: progress group of reader %d: %s: not counted",
 				    h->l.key, (int)pid, err);
 			o->obs_lat_bad = true;
 			continue;
@@ -150,7 +151,8 @@ account_latency(struct klsd *k, struct held *h, const struct kls_progress *pr, p
 		if (d.count == 0)
 			continue;
 		s = metrics_series(k->svc.m, id[kind], &l);
-		if (!s || metric_hist_add(s, d.bucket, d.nbounds, d.count, (double)d.sum_ns / 1e9) < 0)
+		if (!s ||
+		    metric_hist_add(s, d.bucket, d.nbounds, d.count, (double)d.sum_ns / 1e9) < 0)
 			log_warn("metrics: %s histogram of %s", kind ? "handler" : "GetRecords",
 			    h->l.key);
 	}
@@ -222,8 +224,9 @@ read_mode(struct klsd *k, struct held *h, const struct kls_progress *pr, kls_mon
 		h->svc.obs_mode = mode;
 	}
 	if (mode == KLS_READ_FANOUT) {
-		int64_t ns = pr->fanout_started_ns > 0 && pr->fanout_started_ns <= now.ns ?
-		    now.ns - pr->fanout_started_ns : 0;
+		int64_t ns = pr->fanout_started_ns > 0 && pr->fanout_started_ns <= now.ns
+		                 ? now.ns - pr->fanout_started_ns
+		                 : 0;
 		if (metrics_set(k->svc.m, KLS_M_FANOUT_SUBSCRIPTION_AGE, &l, (double)ns / 1e9) < 0)
 			log_warn("metrics: subscription age of %s", h->l.key);
 	}

@@ -26,8 +26,8 @@ test_latency_observe(void)
 		int bucket; /* -1: above the last bound */
 	} cases[] = {
 		{ KLS_LAT_GETRECORDS, 0, 0 },
-		{ KLS_LAT_GETRECORDS, -5, 0 },          /* a clock step: counted as 0 */
-		{ KLS_LAT_GETRECORDS, 5 * MS, 0 },      /* on the bound: that bucket */
+		{ KLS_LAT_GETRECORDS, -5, 0 },     /* a clock step: counted as 0 */
+		{ KLS_LAT_GETRECORDS, 5 * MS, 0 }, /* on the bound: that bucket */
 		{ KLS_LAT_GETRECORDS, 5 * MS + 1, 1 },
 		{ KLS_LAT_GETRECORDS, 250 * MS, 5 },
 		{ KLS_LAT_GETRECORDS, 10000 * MS, 10 },
@@ -94,7 +94,8 @@ test_latency_check_garbage(void)
 		    { .nbounds = KLS_LAT_HANDLER_N, .count = 3, .bucket = { 2, 2 } },
 		    "more than its 3 observations" },
 		{ "buckets that would overflow a sum",
-		    { .nbounds = KLS_LAT_HANDLER_N, .count = UINT64_MAX,
+		    { .nbounds = KLS_LAT_HANDLER_N,
+		        .count = UINT64_MAX,
 		        .bucket = { UINT64_MAX, 1 } },
 		    "more than its" },
 		{ "random words",
@@ -164,7 +165,8 @@ test_latency_restart(void)
 	 * last good snapshot stays: the next good one adds only what is new. */
 	memset(&cur, 0, sizeof(cur));
 	cur.nbounds = KLS_LAT_GETRECORDS_N;
-	CU_ASSERT_EQUAL(kls_lat_take(&t, 200, &cur, KLS_LAT_GETRECORDS, &add, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(kls_lat_take(&t, 200, &cur, KLS_LAT_GETRECORDS, &add, err, sizeof(err)),
+	    -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "GetRecords histogram: count went back from 1 to 0"));
 	CU_ASSERT_EQUAL(add.count, 0);
 	cur = t.seen;
@@ -174,12 +176,14 @@ test_latency_restart(void)
 	/* A bucket that went back alone is named. */
 	cur.bucket[0] = 0;
 	cur.bucket[1] = 2;
-	CU_ASSERT_EQUAL(kls_lat_take(&t, 200, &cur, KLS_LAT_GETRECORDS, &add, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(kls_lat_take(&t, 200, &cur, KLS_LAT_GETRECORDS, &add, err, sizeof(err)),
+	    -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "bucket 0 went back from 2 to 0"));
 	/* A handler-kind snapshot offered as GetRecords: another list length. */
 	memset(&cur, 0, sizeof(cur));
 	kls_lat_observe(&cur, KLS_LAT_HANDLER, 1 * MS);
-	CU_ASSERT_EQUAL(kls_lat_take(&t, 300, &cur, KLS_LAT_GETRECORDS, &add, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(kls_lat_take(&t, 300, &cur, KLS_LAT_GETRECORDS, &add, err, sizeof(err)),
+	    -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "13 buckets where this klsd has 11"));
 }
 
