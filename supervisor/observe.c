@@ -11,10 +11,10 @@
  * exported counters monotonic across reader restarts; at reap it adds the run's last
  * words, so a crash loses nothing that reached shm. A histogram that fails its checks
  * (shm/latency.h: another build's bucket list, buckets beyond the count, a total that
- * went back) is not added, and said once per run. A run's progress group is its own only once the
- * run has beaten its heartbeat: the reader publishes its fresh, zeroed group before the
- * first beat (reader/handshake.c), and until then the group still shows the previous
- * run, which was counted already.
+ * went back) is not added, and said once per run. A run's progress group is its own only
+ * once the run has beaten its heartbeat: the reader publishes its fresh, zeroed group
+ * before the first beat (reader/handshake.c), and until then the group still shows the
+ * previous run, which was counted already.
  *
  * The values are refreshed every OBSERVE_MS and right before nothing else: a scrape sees
  * them at most that old, and the loop does not read every slot on every turn.
@@ -204,7 +204,7 @@ observe_reaped(struct klsd *k, struct held *h)
 
 /* The kls_read_mode info gauge and, for fan-out, the subscription's age. */
 static void
-read_mode(struct klsd *k, struct held *h, const struct kls_progress *pr, kls_mono now)
+observe_mode(struct klsd *k, struct held *h, const struct kls_progress *pr, kls_mono now)
 {
 	struct metric_labels l = labels(k, h->l.key);
 	uint32_t mode = pr->read_mode;
@@ -277,7 +277,7 @@ observe_tick(struct klsd *k, kls_mono now)
 		if (pr.millis_behind >= 0 &&
 		    metrics_set(s->m, KLS_M_MILLIS_BEHIND, &l, (double)pr.millis_behind) < 0)
 			log_warn("metrics: millis behind %s", h->l.key);
-		read_mode(k, h, &pr, now);
+		observe_mode(k, h, &pr, now);
 	}
 	/* Series of shards no longer held go (their gauges would lie). */
 	for (size_t i = 0; i < s->nobserved;) {
