@@ -41,6 +41,15 @@ struct aws_client {
 	struct aws_creds_provider *creds;
 	struct http_client *http;
 	struct retry_rng rng; /* backoff jitter; one per client, so per thread */
+	/* The SigV4 signing key of the last request: it depends only on the secret, the
+	 * day, the region and the service, and deriving it is four HMACs per request.
+	 * Secret material: wiped when the credentials change and when the client is freed. */
+	struct {
+		bool valid;
+		char date8[9];
+		char secret[sizeof(((struct aws_credentials *)0)->secret_access_key)];
+		unsigned char key[32];
+	} sk;
 };
 
 static void
@@ -187,7 +196,26 @@ aws_client_free(struct aws_client *c)
 	if (c == NULL)
 		return;
 	http_client_free(c->http);
+	explicit_bzero(&c->sk, sizeof(c->sk));
 	free(c);
+}
+
+/* The signing key for this request's day and secret, derived when either changed. */
+static const unsigned char *
+signing_key(struct aws_client *c, const struct aws_credentials *cr, const char *date)
+{
+	if (c->sk.valid && memcmp(c->sk.date8, date, 8) == 0 &&
+	    strcmp(c->sk.secret, cr->secret_access_key) == 0)
+		return c->sk.key;
+	explicit_bzero(&c->sk, sizeof(c->sk));
+	memcpy(c->sk.date8, date, 8);
+	snprintf(c->sk.secret, sizeof(c->sk.secret), "%s", cr->secret_access_key);
+	if (sigv4_signing_key(c->sk.secret, c->sk.date8, c->region, c->service, c->sk.key) < 0) {
+		explicit_bzero(&c->sk, sizeof(c->sk));
+		return NULL; /* sigv4_sign derives it, and reports the failure */
+	}
+	c->sk.valid = true;
+	return c->sk.key;
 }
 
 /* Copies s[0..n) into dst, control bytes replaced: service text goes into logs. */
@@ -338,7 +366,7 @@ call(struct aws_client *c, const char *action, const char *body, size_t len,
 		struct sigv4_request sr = { "POST", "/", NULL, h, 3, body, body ? len : 0 };
 		struct sigv4_params sp = { cr.access_key_id, cr.secret_access_key, cr.session_token,
 			c->region, c->service, date, true, false };
-		if (sigv4_sign(&sr, &sp, &sig, &why) < 0) {
+		if (sigv4_sign_with_key(&sr, &sp, signing_key(c, &cr, date), &sig, &why) < 0) {
 			local_err(err, "LocalError", AWS_ERR_FATAL, "%s %s: signing failed: %s",
 			    c->service, action, why ? why : "unknown");
 			goto out;

@@ -80,19 +80,103 @@ first_bad(const unsigned char *s, size_t k)
 	return i;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/*
+ * 32 characters at a time with AVX2, for the long Data of 1 KB records where the
+ * table loop above costs ~5.7 instructions per character. Each character's high and
+ * low nibbles index two 16-entry tables of bits; a character is in the alphabet exactly
+ * when the two share no bit:
+ *   high nibble 2 -> 0x01, 3 -> 0x02, 4 and 6 -> 0x04, 5 and 7 -> 0x08, others -> 0x10;
+ *   low nibble  -> the bits of the high nibbles for which it is NOT in the alphabet
+ *   (0x10 always): 0 -> ' ' '@' '`' out; 1-9 -> only row 2 out; A -> '*' ':' out;
+ *   B -> ';' '[' '{' out ('+' in); C-E -> rows 2, 3, 5 and 7 out; F -> '?' '_' DEL out.
+ * Values come from adding an offset chosen by the high nibble ('/' gets its own: its
+ * nibble index is moved down by one): +19 for '+', +16 for '/', +4 for digits, -65 for
+ * A-Z, -71 for a-z. Then four 6-bit values are packed into 3 bytes per 32-bit lane
+ * with two multiply-adds, and the lanes' 12-byte halves joined into 24 bytes.
+ * Returns the characters consumed, a multiple of 32, stopping before the first block
+ * that holds anything else (the scalar loop then finds it and its exact offset).
+ * Each store writes 32 bytes for 24 decoded, so it runs only while that stays inside
+ * the room base64_decode's contract gives (and, decoding in place, behind what has
+ * been read).
+ */
+__attribute__((target("avx2"))) static size_t
+decode_avx2(unsigned char *o, const unsigned char *s, size_t n)
+{
+	const __m256i lut_lo = _mm256_setr_epi8(0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+	    0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b, 0x1b, 0x1a, 0x15, 0x11, 0x11, 0x11, 0x11, 0x11,
+	    0x11, 0x11, 0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b, 0x1b, 0x1a);
+	const __m256i lut_hi = _mm256_setr_epi8(0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08,
+	    0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x01, 0x02, 0x04, 0x08,
+	    0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10);
+	const __m256i lut_add = _mm256_setr_epi8(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+	const __m256i nib = _mm256_set1_epi8(0x0f), slash = _mm256_set1_epi8('/');
+	const __m256i pack6 = _mm256_set1_epi32(0x01400140), pack12 = _mm256_set1_epi32(0x00011000);
+	const __m256i order = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+	    2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+	const __m256i join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+	size_t done = 0;
+
+	/* The store for characters [done, done + 32) ends 32 bytes past 3/4 of done: within
+	 * base64_decoded_max(n) while 32 * 4/3 (43) characters are left from done. */
+	while (n - done >= 43) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(s + done));
+		__m256i hi = _mm256_and_si256(_mm256_srli_epi32(v, 4), nib);
+		__m256i lo = _mm256_and_si256(v, nib);
+		__m256i bad = _mm256_and_si256(_mm256_shuffle_epi8(lut_lo, lo),
+		    _mm256_shuffle_epi8(lut_hi, hi));
+		__m256i add;
+
+		if (!_mm256_testz_si256(bad, bad))
+			break;
+		add = _mm256_shuffle_epi8(lut_add,
+		    _mm256_add_epi8(hi, _mm256_cmpeq_epi8(v, slash)));
+		v = _mm256_add_epi8(v, add);
+		v = _mm256_madd_epi16(_mm256_maddubs_epi16(v, pack6), pack12);
+		v = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, order), join);
+		_mm256_storeu_si256((__m256i *)o, v);
+		o += 24;
+		done += 32;
+	}
+	return done;
+}
+
+/* The AVX2 loop when this CPU has AVX2 (libgcc's cpu model, read once per call). */
+static size_t
+decode_wide(unsigned char *o, const unsigned char *s, size_t n)
+{
+	return __builtin_cpu_supports("avx2") ? decode_avx2(o, s, n) : 0;
+}
+#else
+static size_t
+decode_wide(unsigned char *o, const unsigned char *s, size_t n)
+{
+	(void)o, (void)s, (void)n;
+	return 0;
+}
+#endif
+
 int
 base64_decode(void *outv, const char *in, size_t n, size_t *out_len, size_t *bad_off)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	unsigned char *o = outv;
-	size_t quads = n / 4, fast, q, at;
+	size_t quads = n / 4, fast, q, at, wide;
 	uint32_t x;
 
 	/* Every quad but a padded last one goes through the loop without a branch per
 	 * character; the last quad of a well-sized text is checked for padding below. */
 	fast = n % 4 == 0 && quads > 0 ? quads - 1 : quads;
+	/* Long runs go 32 characters at a time first; the quads after them, and a block
+	 * with a bad character in it, take the loops below. */
+	wide = decode_wide(o, s, fast * 4);
+	s += wide;
+	o += wide / 4 * 3;
 	/* Two quads per turn: their loads are independent, so they overlap in the CPU. */
-	for (q = 0; q + 2 <= fast; q += 2, s += 8, o += 6) {
+	for (q = wide / 4; q + 2 <= fast; q += 2, s += 8, o += 6) {
 		uint32_t y;
 		x = dec0[s[0]] | dec1[s[1]] | dec2[s[2]] | dec3[s[3]];
 		y = dec0[s[4]] | dec1[s[5]] | dec2[s[6]] | dec3[s[7]];

@@ -82,11 +82,20 @@ int
 buf_printf(struct kls_buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room = b->data && b->cap > b->len ? b->cap - b->len : 0;
 	int n;
 
+	/* Formatted straight into the room already allocated, which is the usual case for
+	 * a buffer reused across calls; only text that does not fit is formatted twice. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
 	va_end(ap);
+	if (n >= 0 && (size_t)n < room && (!b->limit || b->len + (size_t)n <= b->limit)) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	if (b->data)
+		b->data[b->len] = '\0'; /* whatever did not fit is not part of the buffer */
 	if (n < 0 || buf_reserve(b, (size_t)n) < 0)
 		return -1;
 	va_start(ap, fmt);

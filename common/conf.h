@@ -80,6 +80,12 @@ enum config_shard_end {
 	CONFIG_SHARD_END_HANDLER, /* the handler must; the shard stays open until it does */
 };
 
+/* Which metrics go to CloudWatch: KCL's metrics levels (NONE is cloudwatch = off). */
+enum config_cw_level {
+	CONFIG_CW_SUMMARY,  /* the ones KCL publishes at SUMMARY */
+	CONFIG_CW_DETAILED, /* all of them */
+};
+
 enum config_billing {
 	CONFIG_BILLING_ON_DEMAND,
 	CONFIG_BILLING_PROVISIONED,
@@ -151,6 +157,8 @@ struct config_metrics {
 	char listen[CONFIG_VALUE_MAX + 1]; /* "host:port"; "" = no /metrics endpoint */
 	bool cloudwatch;
 	char cloudwatch_namespace[CONFIG_VALUE_MAX + 1]; /* key "namespace" */
+	uint32_t cloudwatch_interval_ms; /* one statistic set per metric per interval */
+	enum config_cw_level cloudwatch_level;
 };
 
 /* One [handler] pair, passed to the handler's init in file order. */

@@ -25,6 +25,7 @@ _Static_assert(sizeof(enum config_read_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_poison_policy) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_shard_end) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_billing) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_cw_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_target) == sizeof(int), "enum size");
 _Static_assert(K_COUNT <= CONFIG_KEYS_MAX, "CONFIG_KEYS_MAX too small for the key table");
@@ -77,6 +78,11 @@ static const struct config_enum_name poison_names[] = {
 static const struct config_enum_name shard_end_names[] = {
     {"auto", CONFIG_SHARD_END_AUTO},
     {"handler", CONFIG_SHARD_END_HANDLER},
+    {NULL, 0},
+};
+static const struct config_enum_name cw_level_names[] = {
+    {"summary", CONFIG_CW_SUMMARY},
+    {"detailed", CONFIG_CW_DETAILED},
     {NULL, 0},
 };
 static const struct config_enum_name billing_names[] = {
@@ -194,6 +200,11 @@ const struct config_key config_keys[K_COUNT] = {
         0, bool_names, "off", CK_SUPER},
     [K_METRICS_NAMESPACE] = STR("metrics", "namespace", SYN_NAMESPACE, metrics,
         cloudwatch_namespace, 1, CONFIG_VALUE_MAX, CK_SUPER),
+    /* KCL's metricsBufferTimeMillis and metricsLevel defaults. */
+    [K_METRICS_CW_INTERVAL_MS] = U32("metrics", "cloudwatch_interval_ms", metrics,
+        cloudwatch_interval_ms, 1000, 3600000, "10000", CK_SUPER),
+    [K_METRICS_CW_LEVEL] = ENUM("metrics", "cloudwatch_level", metrics, cloudwatch_level,
+        cw_level_names, "detailed", CK_SUPER),
 };
 
 int

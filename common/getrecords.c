@@ -13,6 +13,16 @@
  * stack is one 64-bit word, so the nesting limit is also the stack's size. Every string
  * written to the arena is shorter than its JSON form, so reserving len + 1 bytes up
  * front is enough for any body and the arena never moves while views point into it.
+ *
+ * In place (getrecords_parse_inplace) the arena is the body itself. That is safe
+ * because the write cursor never catches up with the read cursor: every value written
+ * (a string and its NUL, a decoded Data and its NUL) takes fewer bytes than its JSON
+ * text with quotes, keys and punctuation are read and never written, and the first
+ * value written comes after at least `{"Records":[{"Data":"` (21 bytes) or a longer
+ * prefix. So the gap between the two only grows from at least 21 bytes, and the
+ * 8-byte word stores of the SWAR loops (which may write up to 7 bytes past a value)
+ * land on bytes already read. The only places that read a value twice (a sequence
+ * number with an escape in it, Data with an escape in it) look before they write.
  */
 #include "config.h"
 
@@ -119,6 +129,7 @@ struct scan {
 	const char *base; /* the body */
 	const char *end;  /* base + len; *end == '\0' */
 	char *out;        /* next free byte of the arena */
+	bool inplace;     /* the arena is the body: see the top of this file */
 	const struct getrecords_limits *lim;
 	struct getrecords_error *err;
 	const char *what;               /* "GetRecords response": starts every message */
@@ -831,20 +842,20 @@ read_decimal(struct scan *s, const char *p, size_t max, const char **val, size_t
 	if (*p == '"') {
 		const char *t = p + 1;
 		size_t n = 0;
+		/* Checked before anything is written: the general way below reads the string
+		 * again, which in place must still be there. */
 		while (s->end - (t + n) >= 8) {
-			uint64_t w = load8(t + n), m = nondigit_bytes(w);
-			memcpy(s->out + n, &w, 8);
+			uint64_t m = nondigit_bytes(load8(t + n));
 			if (m) {
 				n += first_byte(m);
 				break;
 			}
 			n += 8;
 		}
-		while (IS(t[n], C_DIGIT)) {
-			s->out[n] = t[n];
+		while (IS(t[n], C_DIGIT))
 			n++;
-		}
 		if (t[n] == '"' && n >= 1 && n <= max && (t[0] != '0' || n == 1)) {
+			memmove(s->out, t, n);
 			*val = s->out;
 			*len = n;
 			s->out[n] = '\0';
@@ -940,8 +951,13 @@ read_data(struct scan *s, const char *p, struct getrecords_record *r)
 	if (!(q = memchr(t, '"', (size_t)(s->end - t))))
 		return fail(s, s->end, EINVAL, "body ends inside a string");
 	n = (size_t)(q - t);
+	/* In place, a failed decode may have written over the text that the escaped way
+	 * (or this very test) would read again: look for an escape first (rare; memchr is
+	 * a small part of a decode). */
+	if (s->inplace && memchr(t, '\\', n))
+		return read_data_escaped(s, p, r);
 	if (base64_decode(o, t, n, &dlen, &bad) < 0) {
-		if (memchr(t, '\\', n))
+		if (!s->inplace && memchr(t, '\\', n))
 			return read_data_escaped(s, p, r);
 		if (bad == n)
 			return fail(s, t + bad, EINVAL, "base64 length %zu is not a multiple of 4", n);
@@ -1279,6 +1295,7 @@ result_clear(struct getrecords_result *res)
 	res->n_child_shards = 0;
 }
 
+/* arena NULL: decode in place, over the body (which then must be writable). */
 static int
 parse(const char *body, size_t len, const struct getrecords_limits *lim, struct kls_buf *arena,
     struct getrecords_result *res, struct getrecords_error *err, bool event)
@@ -1299,7 +1316,8 @@ parse(const char *body, size_t len, const struct getrecords_limits *lim, struct 
 	}
 	s.lim = lim;
 	result_clear(res);
-	buf_reset(arena);
+	if (arena)
+		buf_reset(arena);
 	if (body[len] != '\0') {
 		fail(&s, s.end, EINVAL, "body is not NUL-terminated");
 		goto bad;
@@ -1309,21 +1327,31 @@ parse(const char *body, size_t len, const struct getrecords_limits *lim, struct 
 		    GETRECORDS_DEPTH_LIMIT);
 		goto bad;
 	}
-	/* Decoded text is always shorter than its JSON form: one reservation covers it all. */
-	if (buf_reserve(arena, len + 1) < 0) {
-		fail(&s, body, errno == EMSGSIZE ? EMSGSIZE : ENOMEM,
-		    "cannot reserve %zu bytes for decoded records", len + 1);
-		goto bad;
+	if (!arena) {
+		/* The body is the arena; the cast is the caller's promise (parse_inplace). */
+		s.out = (char *)body;
+		s.inplace = true;
+	} else {
+		/* Decoded text is always shorter than its JSON form: one reservation covers
+		 * it all. */
+		if (buf_reserve(arena, len + 1) < 0) {
+			fail(&s, body, errno == EMSGSIZE ? EMSGSIZE : ENOMEM,
+			    "cannot reserve %zu bytes for decoded records", len + 1);
+			goto bad;
+		}
+		s.out = arena->data;
 	}
-	s.out = arena->data;
 	if (!read_body(&s, body, res))
 		goto bad;
-	arena->len = (size_t)(s.out - arena->data);
-	arena->data[arena->len] = '\0';
+	if (arena) {
+		arena->len = (size_t)(s.out - arena->data);
+		arena->data[arena->len] = '\0';
+	}
 	return 0;
 bad:
 	result_clear(res);
-	buf_reset(arena);
+	if (arena)
+		buf_reset(arena);
 	errno = err->errnum;
 	return -1;
 }
@@ -1340,4 +1368,11 @@ getrecords_parse_event(const char *body, size_t len, const struct getrecords_lim
     struct kls_buf *arena, struct getrecords_result *res, struct getrecords_error *err)
 {
 	return parse(body, len, lim, arena, res, err, true);
+}
+
+int
+getrecords_parse_inplace(char *body, size_t len, const struct getrecords_limits *lim,
+    struct getrecords_result *res, struct getrecords_error *err)
+{
+	return parse(body, len, lim, NULL, res, err, false);
 }

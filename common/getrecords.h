@@ -116,4 +116,14 @@ int getrecords_parse(const char *body, size_t len, const struct getrecords_limit
 int getrecords_parse_event(const char *body, size_t len, const struct getrecords_limits *lim,
     struct kls_buf *arena, struct getrecords_result *res, struct getrecords_error *err);
 
+/*
+ * getrecords_parse decoding in place: the records' strings and data are written over
+ * the body itself, so a batch needs one buffer, not two (each decoded value is shorter
+ * than its JSON text and lands on bytes already read). The views in res point into
+ * body and stay valid until body is changed or freed; afterwards body holds nothing
+ * else of use (on failure, nothing at all). Same rules and messages as getrecords_parse.
+ */
+int getrecords_parse_inplace(char *body, size_t len, const struct getrecords_limits *lim,
+    struct getrecords_result *res, struct getrecords_error *err);
+
 #endif

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "common/log.h"
 #include "common/retry.h"
@@ -28,6 +29,9 @@
 #define MAX_URL 8192
 #define MAX_REQUEST_HEADER 16384 /* one "Name: value" line we send */
 #define TRACE_LINE 1024
+/* libcurl's receive buffer: its default, and its largest (CURL_MAX_READ_SIZE). */
+#define RECV_BUFFER_MIN ((long)16 << 10)
+#define RECV_BUFFER_MAX ((long)512 << 10)
 
 /* Header names whose values the trace never shows. */
 static const char *const secret_headers[] = {
@@ -44,12 +48,18 @@ struct http_client {
 	http_trace_fn trace;
 	void *trace_arg;
 	long connects;
+	long recv_buffer; /* CURLOPT_BUFFERSIZE now: see grow_recv_buffer */
 	/* State of the transfer in progress. */
 	struct http_response *resp;
 	size_t body_cap;
 	size_t header_bytes;
 	bool too_large, headers_too_large, nomem;
 	char location[256];
+	/* The last URL that passed http_url_check, and whether its host is loopback:
+	 * clients call one endpoint again and again, and parsing it twice per request
+	 * cost as much as building the request's headers. */
+	char *checked_url;
+	bool checked_loopback;
 	const struct http_stream *stream; /* NULL: collect the body */
 	int streaming;                    /* -1 until the status is known, then 1 for a 2xx */
 	bool aborted;                     /* a stream callback ended the transfer */
@@ -63,6 +73,13 @@ static CURLcode curl_init_result;
 static void
 curl_init_once(void)
 {
+	/* libcrypto's error strings are a hash of a few thousand entries built at its
+	 * init, for text that only a failed TLS handshake shows: 0.5 MB of every kls
+	 * process's RSS. Without them OpenSSL's part of such a message reads
+	 * "error:0A000410:lib(20)::reason(1040)" (`openssl errstr 0A000410` names it);
+	 * certificate verification failures keep their words (X509_verify_cert_error_string
+	 * does not use the table). Must come before libcurl initializes OpenSSL. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
 	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
@@ -397,6 +414,7 @@ http_client_new(const struct http_config *cfg, struct aws_error *err)
 	h = c->curl;
 	c->max_body = cfg->max_response_bytes ? cfg->max_response_bytes : DEFAULT_MAX_RESPONSE;
 	c->max_headers = cfg->max_header_bytes ? cfg->max_header_bytes : DEFAULT_MAX_HEADERS;
+	c->recv_buffer = RECV_BUFFER_MIN;
 	c->trace = cfg->trace;
 	c->trace_arg = cfg->trace_arg;
 
@@ -450,13 +468,61 @@ http_client_free(struct http_client *c)
 	if (c == NULL)
 		return;
 	curl_easy_cleanup(c->curl);
+	free(c->checked_url);
 	free(c);
+}
+
+/* http_url_check for the request's URL, and whether its host is loopback. */
+static int
+check_url(struct http_client *c, const char *url, bool *loopback, struct aws_error *err)
+{
+	char *scheme, *host;
+
+	if (url && c->checked_url && strcmp(url, c->checked_url) == 0) {
+		*loopback = c->checked_loopback;
+		return 0;
+	}
+	if (http_url_check(url, err) < 0 || url_parts(url, &scheme, &host, NULL, err) < 0)
+		return -1;
+	*loopback = http_host_is_loopback(host);
+	curl_free(scheme);
+	curl_free(host);
+	free(c->checked_url);
+	/* Without the copy (out of memory) the next request is only checked again. */
+	if ((c->checked_url = strdup(url)) != NULL)
+		c->checked_loopback = *loopback;
+	return 0;
 }
 
 long
 http_client_connects(const struct http_client *c)
 {
 	return c->connects;
+}
+
+long
+http_client_recv_buffer(const struct http_client *c)
+{
+	return c->recv_buffer;
+}
+
+/*
+ * Follows the size of the responses with libcurl's receive buffer: one recv() and one
+ * poll() per buffer-full, so a 3 MB GetRecords body took ~190 of each with the 16 KiB
+ * default and takes ~7 with 512 KiB. Clients with small responses (DynamoDB, the
+ * metadata services) keep the small buffer. It grows to a quarter of the largest body
+ * seen, within libcurl's bounds, and never shrinks: a reader's batches stay alike.
+ */
+static void
+grow_recv_buffer(struct http_client *c, size_t body_len)
+{
+	long want = c->recv_buffer;
+
+	while (want < RECV_BUFFER_MAX && (size_t)want * 4 < body_len)
+		want *= 2;
+	/* A refused resize leaves the old buffer, which still works. */
+	if (want != c->recv_buffer && curl_easy_setopt(c->curl, CURLOPT_BUFFERSIZE, want) == CURLE_OK)
+		c->recv_buffer = want;
 }
 
 /* Frees a header list, wiping it first: it held the signature and the token. */
@@ -476,6 +542,7 @@ header_list(const struct http_request *req, struct aws_error *err)
 	struct curl_slist *list = NULL, *l;
 	bool have_expect = false;
 	char line[MAX_REQUEST_HEADER];
+	size_t used = 0; /* bytes of line written so far: what must be wiped */
 
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const char *name = req->headers[i].name, *value = req->headers[i].value;
@@ -492,10 +559,13 @@ header_list(const struct http_request *req, struct aws_error *err)
 		n = *value ? snprintf(line, sizeof(line), "%s: %s", name, value)
 			   : snprintf(line, sizeof(line), "%s;", name);
 		if (n < 0 || (size_t)n >= sizeof(line)) {
+			used = sizeof(line); /* a header that did not fit filled it */
 			set_err(err, 0, "LocalError", "request header %.64s longer than %d bytes",
 			    name, MAX_REQUEST_HEADER);
 			goto fail;
 		}
+		if ((size_t)n + 1 > used)
+			used = (size_t)n + 1;
 		if ((l = curl_slist_append(list, line)) == NULL)
 			goto nomem;
 		list = l;
@@ -507,12 +577,14 @@ header_list(const struct http_request *req, struct aws_error *err)
 			goto nomem;
 		list = l;
 	}
-	explicit_bzero(line, sizeof(line));
+	/* The lines held the signature and the token: wipe what was written (the whole
+	 * 16 KiB every call cost more than the rest of this function). */
+	explicit_bzero(line, used);
 	return list;
 nomem:
 	set_err(err, 0, "LocalError", "request headers: out of memory");
 fail:
-	explicit_bzero(line, sizeof(line));
+	explicit_bzero(line, used);
 	free_headers(list);
 	return NULL;
 }
@@ -620,8 +692,9 @@ http_request_stream(struct http_client *c, const struct http_request *req,
 {
 	CURL *h = c->curl;
 	struct curl_slist *headers = NULL;
-	char what[256], *scheme = NULL, *host = NULL;
+	char what[256];
 	const char *q;
+	bool loopback;
 	CURLcode rc;
 	long status = 0, connects = 0;
 	int ret = -1;
@@ -637,7 +710,7 @@ http_request_stream(struct http_client *c, const struct http_request *req,
 		    req->method ? req->method : "(null)");
 		return -1;
 	}
-	if (http_url_check(req->url, err) < 0 || url_parts(req->url, &scheme, &host, NULL, err) < 0)
+	if (check_url(c, req->url, &loopback, err) < 0)
 		return -1;
 	/* Name the request in errors without its query string. */
 	q = strchr(req->url, '?');
@@ -665,8 +738,7 @@ http_request_stream(struct http_client *c, const struct http_request *req,
 	 * reach it); elsewhere the environment decides, as with the AWS tools. */
 	if (curl_easy_setopt(h, CURLOPT_URL, req->url) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_PROXY, http_host_is_loopback(host) ? "" : NULL) !=
-	        CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_PROXY, loopback ? "" : NULL) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
 	        (curl_off_t)(c->stream ? 0 : c->body_cap)) != CURLE_OK ||
 	    set_method(h, req) < 0) {
@@ -691,6 +763,7 @@ http_request_stream(struct http_client *c, const struct http_request *req,
 		set_err(err, status, "NetworkError", "%s: no HTTP status received", what);
 		goto out;
 	}
+	grow_recv_buffer(c, resp->body->len);
 	ret = 0;
 out:
 	/* The list is freed below: the handle must not keep pointers into it or into
@@ -701,8 +774,6 @@ out:
 		(void)set_streaming(h, false, c->timeout_ms);
 	c->stream = NULL;
 	free_headers(headers);
-	curl_free(scheme);
-	curl_free(host);
 	c->resp = NULL;
 	return ret;
 }

@@ -92,6 +92,9 @@ int http_request_stream(struct http_client *c, const struct http_request *req,
 
 /* New connections this client has opened so far (reuse keeps it at 1). */
 long http_client_connects(const struct http_client *c);
+/* libcurl's receive buffer now: 16 KiB until responses of over 64 KiB arrive, then a
+ * quarter of the largest body seen, up to 512 KiB. */
+long http_client_recv_buffer(const struct http_client *c);
 
 /*
  * Whether kls may send requests to url: https anywhere, plain http only to 127.0.0.0/8,

@@ -730,7 +730,13 @@ kinesis_get_records(struct kinesis_client *c, const char *shard_id, const char *
 
 	if (kinesis_get_records_raw(c, shard_id, iterator, limit, resp, err) < 0)
 		return -1;
-	if (getrecords_parse(resp->data ? resp->data : "", resp->len, lim, arena, res, &gerr) < 0) {
+	if (!resp->data && buf_reserve(resp, 0) < 0) {
+		awsj_local_error(err, "NoMemory", "GetRecords %s: empty body: %s",
+		    shard_id ? shard_id : "?", strerror(errno));
+		return -1;
+	}
+	if ((arena ? getrecords_parse(resp->data, resp->len, lim, arena, res, &gerr)
+	           : getrecords_parse_inplace(resp->data, resp->len, lim, res, &gerr)) < 0) {
 		if (gerr.errnum == ENOMEM)
 			awsj_local_error(err, "NoMemory", "%s", gerr.message);
 		else

@@ -196,6 +196,8 @@ struct getrecords_result;
  * One GetRecords call scanned by common/getrecords: on 0 res holds the records,
  * NextShardIterator (NULL at the end of a closed shard), MillisBehindLatest and
  * ChildShards, as views into arena (valid until the next call with that arena).
+ * arena NULL decodes in place, into resp (getrecords_parse_inplace): the views then
+ * point into resp, valid until its next use, and a batch needs one buffer, not two.
  * resp is the caller's reusable body buffer; lim NULL = the service's limits. A body
  * the scanner refuses is err->type "BadResponse" with the scanner's message.
  */

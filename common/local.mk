@@ -53,4 +53,7 @@ common_libklscommon_a_SOURCES += \
 # == enhanced fan-out: stream consumers, SubscribeToShard ==
 common_libklscommon_a_SOURCES += common/kinesis_consumer.c common/kinesis_consumer.h
 
+# == CloudWatch PutMetricData bodies ==
+common_libklscommon_a_SOURCES += common/cloudwatch.c common/cloudwatch.h
+
 # == end of module blocks ==

@@ -32,6 +32,10 @@
  *                        (default no). Inside a KPL aggregate that is a checkpoint
  *                        inside the aggregate.
  *   path = FILE, fsync = yes|no   the record lines, as in filelog (optional)
+ *   shutdown_ms = N      a slow drain: shutdown_requested sleeps N ms, then returns
+ *                        without a checkpoint (default 0; at most 600000). Keep it
+ *                        below the reader's heartbeat_timeout_ms and klsd's
+ *                        drain_timeout_ms, or the reader is killed as hung.
  *
  * Exactly one of at_record, at_data and probability is required unless mode = none.
  * A fault at record k of a batch writes the lines of the k-1 records before it.
@@ -46,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <kls/handler.h>
@@ -74,6 +79,7 @@ struct fault {
 	uint64_t faults;      /* faults so far (from state_file) */
 	uint64_t seen;	      /* records given to this reader so far */
 	int exit_status;
+	uint64_t shutdown_ms;
 	int state_fd;	      /* -1 without state_file */
 	char state_path[PATH_MAX];
 	bool lines;
@@ -189,7 +195,8 @@ fault_configure(struct fault *f, const struct kls_handler_config *config, char *
 		errlen) == -1 ||
 	    ex_config_u64(config, "exit_status", 1, 255, &status, err, errlen) == -1 ||
 	    ex_config_bool(config, "checkpoint_before", false, &f->checkpoint_before, err,
-		errlen) == -1)
+		errlen) == -1 ||
+	    ex_config_u64(config, "shutdown_ms", 0, 600000, &f->shutdown_ms, err, errlen) == -1)
 		return -1;
 	f->at_data = kls_config_get(config, "at_data");
 	if (f->mode != FAULT_NONE &&
@@ -346,6 +353,23 @@ fault_process(void *state, const struct kls_record *records, size_t n, struct kl
 	return KLS_HANDLER_ERROR;
 }
 
+static int
+fault_shutdown_requested(void *state, struct kls_ctx *ctx)
+{
+	struct fault *f = state;
+	struct timespec left = { (time_t)(f->shutdown_ms / 1000),
+		(long)(f->shutdown_ms % 1000) * 1000000L };
+
+	if (f->shutdown_ms == 0)
+		return KLS_HANDLER_OK;
+	kls_log(ctx, KLS_LOG_INFO, "fault: %s shutdown: sleeping %" PRIu64 " ms", f->shard_id,
+	    f->shutdown_ms);
+	/* A signal that does not kill us only shortens the sleep: sleep the rest. */
+	while (nanosleep(&left, &left) == -1 && errno == EINTR)
+		;
+	return KLS_HANDLER_OK;
+}
+
 static void
 fault_destroy(void *state)
 {
@@ -358,5 +382,6 @@ KLS_HANDLER_EXPORT const struct kls_handler_v1 kls_handler = {
 	.version = PACKAGE_VERSION,
 	.init = fault_init,
 	.process = fault_process,
+	.shutdown_requested = fault_shutdown_requested,
 	.destroy = fault_destroy,
 };

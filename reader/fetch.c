@@ -155,7 +155,6 @@ fetch_open(struct reader *r)
 		return permanent ? READER_EXIT_PERMANENT : READER_EXIT_TRANSIENT;
 	}
 	buf_init(&r->resp, 0);
-	buf_init(&r->arena, 0);
 	getrecords_result_init(&r->res);
 	return READER_CONTINUE;
 }
@@ -168,7 +167,6 @@ fetch_close(struct reader *r)
 	creds_provider_free(r->creds);
 	r->creds = NULL;
 	buf_free(&r->resp);
-	buf_free(&r->arena);
 	getrecords_result_free(&r->res);
 	deagg_free(&r->deagg);
 	free(r->recs);
@@ -234,8 +232,10 @@ get_batch(struct reader *r, const struct getrecords_limits *lim, kls_mono *next)
 
 	pace_started(&r->pace, now);
 	fence_busy(&r->fence, FENCE_NETWORK, "GetRecords");
+	/* Decoded in place: the batch's records live in the response body, so a batch
+	 * costs one body's memory, not two. */
 	rc = kinesis_get_records(r->kc, r->shard_id, r->iterator, (int)r->cfg->reader.max_records,
-	    lim, &r->resp, &r->arena, &r->res, &err);
+	    lim, &r->resp, NULL, &r->res, &err);
 	fence_idle(&r->fence);
 	now = mono_now();
 	/* Every call, answered or not: a throttled or timed-out call took that long too.

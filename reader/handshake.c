@@ -99,7 +99,12 @@ reader_look(struct reader *r, kls_mono now)
 		return LOOK_EXPIRED;
 	switch (r->lease.command) {
 	case KLS_CMD_RUN: return LOOK_RUN;
-	case KLS_CMD_DRAIN: return LOOK_DRAIN;
+	case KLS_CMD_DRAIN:
+		/* Here, not in deliver_finish: a drain seen while a checkpoint waits for
+		 * klsd (handshake_persist) does not end that wait, and shows all the same. */
+		if (!r->title_draining)
+			reader_title(r, true);
+		return LOOK_DRAIN;
 	default: return LOOK_STOP;
 	}
 }

@@ -29,4 +29,7 @@ reader_libklsreader_a_SOURCES += reader/deagg.c reader/deagg.h
 # == enhanced fan-out: the SubscribeToShard loop ==
 reader_libklsreader_a_SOURCES += reader/subscribe.c reader/subscribe.h
 
+# == process title (with [draining]) ==
+reader_libklsreader_a_SOURCES += reader/title.c
+
 # == end of module blocks ==

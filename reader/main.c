@@ -16,7 +16,8 @@
  *      mapping stays usable afterwards. From here on errors reach kls-ctl through the
  *      progress group, not only the log;
  *   4. the configuration klsd validated, from the sealed memfd;
- *   5. process title "kls-reader: <stream> <shard>" (now that both are known);
+ *   5. process title "kls-reader: <stream> <shard>" (now that both are known;
+ *      title.c adds " [draining]" when klsd asks for a drain);
  *   6. optional privilege drop to [kls] user (only when running as root), then the
  *      parent-death signal again: a credential change clears it;
  *   7. dlopen the handler and check its ABI block (any failure is permanent: exit 2);
@@ -362,7 +363,7 @@ main(int argc, char **argv, char **envp)
 	}
 	r.cfg = cfg;
 	log_init("kls-reader", cfg->kls.log_target, cfg->kls.log_level);
-	setproctitle("-kls-reader: %s %s", cfg->kls.stream, r.shard_id);
+	reader_title(&r, false);
 	if (drop_privileges(&r, parent) < 0) {
 		rc = READER_EXIT_PERMANENT;
 		goto out;

@@ -63,7 +63,7 @@ struct reader {
 	struct aws_creds_provider *creds;
 	struct kinesis_client *kc;
 	struct pace pace;
-	struct kls_buf resp, arena;
+	struct kls_buf resp; /* the GetRecords body, and the batch decoded in place */
 	struct getrecords_result res;
 	struct deagg deagg;
 	struct kls_record *recs; /* the batch as handed to the handler (deagg.c) */
@@ -78,7 +78,13 @@ struct reader {
 	char skip_seq[KLS_SHM_SEQ_MAX];
 	uint64_t skip_sub;
 	bool first_batch_done; /* dead_letter.c: lease.first_batch applies to one batch */
+	bool title_draining;   /* title.c: the process title says [draining] */
 };
+
+/* ---- title.c: the process title ---- */
+
+/* "kls-reader: <stream> <shard>", with " [draining]" when draining. */
+void reader_title(struct reader *r, bool draining);
 
 /* ---- handshake.c: the progress group and the checkpoint sink ---- */
 
@@ -97,7 +103,7 @@ void handshake_wake(struct reader *r);
 /*
  * Re-reads the lease group (a torn read keeps the last clean copy) and says what it
  * asks: READER_CONTINUE while RUN and before the deadline, else the step to take,
- * one of the LOOK_* values.
+ * one of the LOOK_* values. The first DRAIN seen sets the [draining] title.
  */
 enum look {
 	LOOK_RUN = 0,

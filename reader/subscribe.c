@@ -56,6 +56,9 @@ struct sub {
 	bool consumer_fresh; /* looked up since the last ResourceNotFound on subscribe */
 	char cont[KINESIS_SEQUENCE_MAX + 1]; /* the last ContinuationSequenceNumber, or "" */
 	struct eventstream_decoder dec;
+	/* The records of one event, decoded: the event's payload stays in the decoder's
+	 * buffer (read-only), so fan-out decodes into an arena, not in place as polling. */
+	struct kls_buf arena;
 	struct getrecords_limits lim;
 	int64_t silence_ms;
 	uint64_t subscriptions;
@@ -118,7 +121,7 @@ on_message(struct sub *s, const struct eventstream_message *m)
 	struct reader *r = s->r;
 	struct subscribe_event ev;
 
-	if (subscribe_event_parse(m, &s->lim, &r->arena, &r->res, &ev, &s->err) < 0) {
+	if (subscribe_event_parse(m, &s->lim, &s->arena, &r->res, &ev, &s->err) < 0) {
 		/* The service's words, with the call, the shard and the type in front. */
 		char what[sizeof(s->err.message)];
 
@@ -357,6 +360,7 @@ sub_open(struct sub *s, struct reader *r)
 	s->r = r;
 	s->silence_ms = (int64_t)SUBSCRIBE_SILENCE_TIMEOUTS * cfg->aws.request_timeout_ms;
 	getrecords_limits_default(&s->lim);
+	buf_init(&s->arena, 0);
 	if (eventstream_init(&s->dec, NULL) < 0) {
 		log_error("%s: event stream decoder", r->shard_id);
 		return READER_EXIT_TRANSIENT;
@@ -385,6 +389,7 @@ sub_close(struct sub *s)
 {
 	kinesis_client_free(s->kc);
 	eventstream_free(&s->dec);
+	buf_free(&s->arena);
 }
 
 int

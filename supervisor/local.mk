@@ -6,7 +6,8 @@ supervisor_libklsd_a_SOURCES = \
 	supervisor/lease.c supervisor/lease.h
 
 # == control socket and metrics ==
-# klsd links these with $(MHD_LIBS) $(MSGPACK_LIBS) (KLS_AWS_LIBS has msgpack).
+# klsd links these with $(MSGPACK_LIBS) (KLS_AWS_LIBS has msgpack); libmicrohttpd is
+# loaded with dlopen when /metrics starts (metrics_http.c says why).
 supervisor_libklsd_a_CFLAGS += $(MHD_CFLAGS)
 supervisor_libklsd_a_SOURCES += \
 	supervisor/control.c supervisor/control.h \
@@ -28,10 +29,13 @@ sbin_PROGRAMS += supervisor/klsd
 supervisor_klsd_SOURCES = supervisor/main.c
 supervisor_klsd_CFLAGS = $(AM_CFLAGS) $(KLS_AWS_CFLAGS)
 supervisor_klsd_LDADD = supervisor/libklsd.a shm/libklsshm.a common/libklscommon.a \
-	$(KLS_AWS_LIBS) $(MHD_LIBS)
+	$(KLS_AWS_LIBS)
 
 # == klsd service: notify, daemon, control commands, metrics, reload, poison records ==
 supervisor_libklsd_a_SOURCES += supervisor/service.c supervisor/service.h \
 	supervisor/commands.c supervisor/observe.c supervisor/reload.c supervisor/poison.c
+
+# == CloudWatch metrics: KCL names, statistic sets, publisher thread ==
+supervisor_libklsd_a_SOURCES += supervisor/cloudwatch.c supervisor/cloudwatch.h
 
 # == end of module blocks ==

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <libutil.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -118,6 +119,10 @@ main(int argc, char **argv)
 	bool check = false, foreground = false;
 	int c, status;
 
+	/* One malloc arena, not one per thread: the DynamoDB pool's threads each kept an
+	 * arena of their own (~80 KB touched apiece) for a few requests a second, which
+	 * cannot contend for a lock worth having four heaps for. */
+	mallopt(M_ARENA_MAX, 1);
 	log_init("klsd", LOG_TARGET_STDERR, LOG_LEVEL_INFO);
 	if (!(cfg = config_new()) || !a.overrides) {
 		fprintf(stderr, "klsd: out of memory\n");

@@ -1,10 +1,14 @@
 /*
- * klsd's Prometheus metrics ([metrics] listen): the registry of supervisor/metrics.h fed
- * from klsd's own counters (renewals, takes, losses, reader restarts, poison records,
- * leases held) and from the progress group each reader publishes in shm (records and
- * bytes processed, millis behind latest, the GetRecords and handler latency histograms,
- * the read mode and, for fan-out, subscription age and resubscriptions), labelled by
- * stream, shard and worker.
+ * klsd's metrics: the Prometheus registry of supervisor/metrics.h ([metrics] listen) and
+ * the CloudWatch statistic sets of supervisor/cloudwatch.h ([metrics] cloudwatch), both
+ * fed by one observation of klsd's own counters (renewals, takes, losses, reader
+ * restarts, poison records, leases held) and of the progress group each reader publishes
+ * in shm (records and bytes processed, millis behind latest). Prometheus labels them by
+ * stream, shard and worker; CloudWatch gets one sample per observation (a counter's
+ * increase, a gauge's value) and a statistic set per metric and shard per interval.
+ * Prometheus alone also gets the GetRecords and handler latency histograms, the read
+ * mode and, for fan-out, subscription age and resubscriptions (CloudWatch has no
+ * definition for them: cw_acc_sample ignores them).
  *
  * A reader's totals (histograms included) count from 0 in each run, so klsd counts what
  * it has seen of each run (held_svc.obs_*) and adds the difference, which keeps the
@@ -21,10 +25,12 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "supervisor/cloudwatch.h"
 #include "supervisor/klsd_int.h"
 #include "supervisor/metrics.h"
 #include "shm/latency.h"
@@ -40,12 +46,55 @@ static const enum kls_metric counter_metric[SVC_NCOUNTERS] = {
 	[SVC_POISON_RECORDS] = KLS_M_POISON_RECORDS,
 };
 
+/* Attempts per PutMetricData request and their backoff: all of it well inside the
+ * shortest interval, so retries do not make intervals queue up. */
+static const struct aws_retry_policy cw_retry = { 3, 200, 2000 };
+
+/* Starts the CloudWatch publisher ([metrics] cloudwatch on at start or by a reload). */
+static int
+cw_open(struct klsd *k, kls_mono now)
+{
+	struct klsd_svc *s = &k->svc;
+	const struct config *c = &k->cfg;
+	struct cwpub_config pc = {
+		.region = c->kls.region,
+		.endpoint = c->aws.cloudwatch_endpoint[0] ? c->aws.cloudwatch_endpoint : NULL,
+		.creds = k->creds,
+		.connect_timeout_ms = c->aws.connect_timeout_ms,
+		.timeout_ms = c->aws.request_timeout_ms,
+		.retry = cw_retry,
+	};
+	char err[512];
+
+	if (!(s->cwacc = cw_acc_new()) || !(s->cw = cwpub_start(&pc, err, sizeof(err)))) {
+		log_errorx("CloudWatch metrics: %s", s->cwacc ? err : "out of memory");
+		cw_acc_free(s->cwacc);
+		s->cwacc = NULL;
+		return -1;
+	}
+	s->next_cw = mono_add_ms(now, c->metrics.cloudwatch_interval_ms);
+	log_info("CloudWatch metrics: namespace %s, every %" PRIu32 " ms, to %s",
+	    c->metrics.cloudwatch_namespace, c->metrics.cloudwatch_interval_ms,
+	    pc.endpoint ? pc.endpoint : "the region's endpoint");
+	return 0;
+}
+
+/* Whether anything consumes the observations. */
+static bool
+observing(const struct klsd_svc *s)
+{
+	return s->m || s->cwacc;
+}
+
 int
 observe_open(struct klsd *k)
 {
 	struct klsd_svc *s = &k->svc;
 	char err[512];
 
+	if (k->cfg.metrics.cloudwatch && cw_open(k, mono_now()) < 0)
+		return -1;
+	s->next_observe = KLS_MONO_ZERO;
 	if (!k->cfg.metrics.listen[0])
 		return 0;
 	if (!(s->m = metrics_new())) {
@@ -60,15 +109,29 @@ observe_open(struct klsd *k)
 	}
 	log_info("metrics: serving /metrics on %s (port %u)", k->cfg.metrics.listen,
 	    (unsigned)metrics_http_port(s->mh));
-	s->next_observe = KLS_MONO_ZERO;
 	return 0;
 }
+
+static void observe_counters(struct klsd *k);
 
 void
 observe_close(struct klsd *k)
 {
 	struct klsd_svc *s = &k->svc;
 
+	if (s->cw) {
+		/* The last interval too (readers reaped since the last look were counted at
+		 * reap), then a request timeout's grace to send what waits. */
+		if (k->cfg.metrics.cloudwatch) {
+			observe_counters(k);
+			cwpub_flush(s->cw, s->cwacc, k->cfg.metrics.cloudwatch_namespace, k->me,
+			    k->cfg.metrics.cloudwatch_level, wall_now_ms());
+		}
+		cwpub_stop(s->cw, k->cfg.aws.request_timeout_ms);
+	}
+	cw_acc_free(s->cwacc);
+	s->cw = NULL;
+	s->cwacc = NULL;
 	metrics_http_stop(s->mh);
 	metrics_free(s->m);
 	free(s->observed);
@@ -84,12 +147,40 @@ labels(const struct klsd *k, const char *shard)
 }
 
 static void
+cw_sample(struct klsd *k, enum kls_metric id, const char *shard, double v)
+{
+	struct klsd_svc *s = &k->svc;
+
+	if (!s->cwacc || !k->cfg.metrics.cloudwatch)
+		return;
+	if (cw_acc_sample(s->cwacc, id, shard, v) < 0 && !s->cw_warned) {
+		s->cw_warned = true;
+		log_warn("CloudWatch metrics: a sample for %s was not kept (not logged again)",
+		    shard ? shard : "the worker");
+	}
+}
+
+/* One observation of a counter: its increase v (0 included: CloudWatch's sample count
+ * and minimum want the quiet seconds too). */
+static void
 add(struct klsd *k, enum kls_metric id, const char *shard, double v)
 {
 	struct metric_labels l = labels(k, shard);
 
-	if (v > 0 && metrics_add(k->svc.m, id, &l, v) < 0)
+	if (k->svc.m && v > 0 && metrics_add(k->svc.m, id, &l, v) < 0)
 		log_warn("metrics: %s", shard ? shard : "counter");
+	cw_sample(k, id, shard, v);
+}
+
+/* One observation of a gauge. */
+static void
+set(struct klsd *k, enum kls_metric id, const char *shard, double v)
+{
+	struct metric_labels l = labels(k, shard);
+
+	if (k->svc.m && metrics_set(k->svc.m, id, &l, v) < 0)
+		log_warn("metrics: %s", shard ? shard : "gauge");
+	cw_sample(k, id, shard, v);
 }
 
 /* Remembers that shard has series, so they go when the lease goes. */
@@ -132,7 +223,7 @@ account_latency(struct klsd *k, struct held *h, const struct kls_progress *pr, p
 	struct held_svc *o = &h->svc;
 	struct metric_labels l = labels(k, h->l.key);
 
-	if (pid <= 0 || pr->writer_pid != pid)
+	if (!k->svc.m || pid <= 0 || pr->writer_pid != pid)
 		return;
 	for (int kind = 0; kind < KLS_LAT_KINDS; kind++) {
 		struct metric_series *s;
@@ -176,10 +267,10 @@ account(struct klsd *k, struct held *h, const struct kls_progress *pr, pid_t pid
 		    (double)(pr->fanout_resubscribes - o->obs_resubscribes));
 		o->obs_resubscribes = pr->fanout_resubscribes;
 	}
-	if (pr->records > o->obs_records)
-		add(k, KLS_M_RECORDS_PROCESSED, h->l.key, (double)(pr->records - o->obs_records));
-	if (pr->bytes > o->obs_bytes)
-		add(k, KLS_M_BYTES_PROCESSED, h->l.key, (double)(pr->bytes - o->obs_bytes));
+	add(k, KLS_M_RECORDS_PROCESSED, h->l.key,
+	    pr->records > o->obs_records ? (double)(pr->records - o->obs_records) : 0);
+	add(k, KLS_M_BYTES_PROCESSED, h->l.key,
+	    pr->bytes > o->obs_bytes ? (double)(pr->bytes - o->obs_bytes) : 0);
 	if (pr->records > o->obs_records)
 		o->obs_records = pr->records;
 	if (pr->bytes > o->obs_bytes)
@@ -198,7 +289,7 @@ void
 observe_reaped(struct klsd *k, struct held *h)
 {
 	/* Reaped: proc.pid is cleared, the lease group still names the run's reader. */
-	if (k->svc.m && h->have_progress && run_published(h))
+	if (observing(&k->svc) && h->have_progress && run_published(h))
 		account(k, h, &h->progress, h->pub.reader_pid);
 }
 
@@ -209,6 +300,8 @@ observe_mode(struct klsd *k, struct held *h, const struct kls_progress *pr, kls_
 	struct metric_labels l = labels(k, h->l.key);
 	uint32_t mode = pr->read_mode;
 
+	if (!k->svc.m)
+		return; /* CloudWatch only */
 	if (mode != KLS_READ_POLLING && mode != KLS_READ_FANOUT)
 		return; /* none yet, or a newer minor's mode */
 	if (h->svc.obs_mode != mode) {
@@ -232,24 +325,11 @@ observe_mode(struct klsd *k, struct held *h, const struct kls_progress *pr, kls_
 	}
 }
 
-kls_mono
-observe_tick(struct klsd *k, kls_mono now)
+/* klsd's own counters and the leases it holds. */
+static void
+observe_counters(struct klsd *k)
 {
 	struct klsd_svc *s = &k->svc;
-	struct metric_labels l = labels(k, NULL);
-	int64_t mhd;
-	kls_mono next;
-
-	if (!s->m)
-		return KLS_MONO_NEVER;
-	/* MHD's own timers (idle connections) run from here too. */
-	mhd = metrics_http_timeout_ms(s->mh);
-	if (mhd == 0 && metrics_http_handle(s->mh) < 0)
-		log_warnx("/metrics: the HTTP server reported a failure");
-	next = mhd >= 0 ? mono_add_ms(now, mhd > 0 ? mhd : OBSERVE_MS) : KLS_MONO_NEVER;
-	if (mono_before(now, s->next_observe))
-		return mono_before(s->next_observe, next) ? s->next_observe : next;
-	s->next_observe = mono_add_ms(now, OBSERVE_MS);
 
 	for (int c = 0; c < SVC_NCOUNTERS; c++) {
 		if (counter_metric[c] == KLS_M_COUNT || c == SVC_POISON_RECORDS)
@@ -257,13 +337,60 @@ observe_tick(struct klsd *k, kls_mono now)
 		add(k, counter_metric[c], NULL, (double)(s->count[c] - s->count_published[c]));
 		s->count_published[c] = s->count[c];
 	}
-	if (metrics_set(s->m, KLS_M_LEASES_HELD, &l, (double)k->nheld) < 0)
-		log_warn("metrics: leases held");
+	set(k, KLS_M_LEASES_HELD, NULL, (double)k->nheld);
+}
+
+/* CloudWatch: turned on or off by a reload, and the end of an interval. */
+static void
+cw_tick(struct klsd *k, kls_mono now)
+{
+	struct klsd_svc *s = &k->svc;
+	const struct config_metrics *c = &k->cfg.metrics;
+
+	if (!c->cloudwatch) {
+		if (s->cwacc)
+			cw_acc_clear(s->cwacc);
+		return;
+	}
+	if (!s->cw)
+		return;
+	if (mono_before(now, s->next_cw))
+		return;
+	s->next_cw = mono_add_ms(now, c->cloudwatch_interval_ms);
+	cwpub_flush(s->cw, s->cwacc, c->cloudwatch_namespace, k->me, c->cloudwatch_level,
+	    wall_now_ms());
+}
+
+kls_mono
+observe_tick(struct klsd *k, kls_mono now)
+{
+	struct klsd_svc *s = &k->svc;
+	int64_t mhd;
+	kls_mono next = KLS_MONO_NEVER;
+
+	/* A reload turned CloudWatch on (a failure to start was logged; not retried). */
+	if (k->cfg.metrics.cloudwatch && !s->cwacc && !s->cw_warned && cw_open(k, now) < 0)
+		s->cw_warned = true;
+	if (!observing(s))
+		return KLS_MONO_NEVER;
+	if (s->mh) {
+		/* MHD's own timers (idle connections) run from here too. */
+		mhd = metrics_http_timeout_ms(s->mh);
+		if (mhd == 0 && metrics_http_handle(s->mh) < 0)
+			log_warnx("/metrics: the HTTP server reported a failure");
+		next = mhd >= 0 ? mono_add_ms(now, mhd > 0 ? mhd : OBSERVE_MS) : KLS_MONO_NEVER;
+	}
+	if (mono_before(now, s->next_observe))
+		return mono_before(s->next_observe, next) ? s->next_observe : next;
+	s->next_observe = mono_add_ms(now, OBSERVE_MS);
+
+	observe_counters(k);
 	for (size_t i = 0; i < k->nheld; i++) {
 		struct held *h = k->held[i];
 		struct kls_progress pr;
 
-		note_shard(s, h->l.key);
+		if (s->m)
+			note_shard(s, h->l.key);
 		if (h->proc.restarts > h->svc.obs_restarts) {
 			add(k, KLS_M_READER_RESTARTS, h->l.key,
 			    (double)(h->proc.restarts - h->svc.obs_restarts));
@@ -273,14 +400,13 @@ observe_tick(struct klsd *k, kls_mono now)
 		    kls_shm_progress_read(h->s, &pr, KLS_SHM_READ_TRIES) < 0)
 			continue;
 		account(k, h, &pr, h->proc.pid);
-		l.shard = h->l.key;
-		if (pr.millis_behind >= 0 &&
-		    metrics_set(s->m, KLS_M_MILLIS_BEHIND, &l, (double)pr.millis_behind) < 0)
-			log_warn("metrics: millis behind %s", h->l.key);
+		if (pr.millis_behind >= 0)
+			set(k, KLS_M_MILLIS_BEHIND, h->l.key, (double)pr.millis_behind);
 		observe_mode(k, h, &pr, now);
 	}
+	cw_tick(k, now);
 	/* Series of shards no longer held go (their gauges would lie). */
-	for (size_t i = 0; i < s->nobserved;) {
+	for (size_t i = 0; s->m && i < s->nobserved;) {
 		if (held_find(k, s->observed[i])) {
 			i++;
 			continue;
@@ -294,6 +420,6 @@ observe_tick(struct klsd *k, kls_mono now)
 void
 observe_poison(struct klsd *k, const char *shard)
 {
-	if (k->svc.m)
+	if (observing(&k->svc))
 		add(k, KLS_M_POISON_RECORDS, shard, 1);
 }

@@ -5,7 +5,8 @@
  *               daemon mode and pidfile, the control socket and /metrics in the poll
  *               loop, and the shards klsd will not take for a while
  *   commands.c  the control socket's commands: status, workers, release, drain, reload
- *   observe.c   Prometheus metrics from klsd's counters and the readers' progress groups
+ *   observe.c   Prometheus and CloudWatch metrics from klsd's counters and the readers'
+ *               progress groups (cloudwatch.c publishes the latter from a thread)
  *   reload.c    SIGHUP: re-read the configuration, refuse what needs a restart, apply the
  *               rest, restart readers one by one when what they read changed
  *   poison.c    poison records: a reader that keeps crashing at the same checkpoint
@@ -31,6 +32,8 @@ struct klsd;
 struct held;
 struct metrics;
 struct metrics_http;
+struct cw_acc;
+struct cwpub;
 
 /* Counters of klsd's own events, for status and metrics. */
 enum svc_counter {
@@ -105,6 +108,10 @@ struct klsd_svc {
 	kls_mono next_observe;
 	char (*observed)[LEASE_KEY_MAX]; /* shards with metric series */
 	size_t nobserved, observed_cap;
+	struct cw_acc *cwacc; /* [metrics] cloudwatch: this interval's statistic sets */
+	struct cwpub *cw;     /* the publisher thread, started when cloudwatch is first on */
+	kls_mono next_cw;     /* end of the interval */
+	bool cw_warned;       /* a sample could not be kept (logged once) */
 	uint64_t count[SVC_NCOUNTERS];
 	uint64_t count_published[SVC_NCOUNTERS];
 	struct svc_avoid *avoid;

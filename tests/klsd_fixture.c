@@ -403,3 +403,37 @@ fixture_reader_pids(const struct klsd_fixture *f, pid_t *out, int max)
 	fclose(fp);
 	return n;
 }
+
+int
+fixture_handler_lines(const struct klsd_fixture *f, const char *prefix, const char *containing)
+{
+	char cmd[512], buf[64] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "cat %s/%s-shardId-* 2>/dev/null | grep -c -- '%s'", f->dir,
+	    prefix, containing);
+	if (!(p = popen(cmd, "r")))
+		return -1;
+	if (!fgets(buf, sizeof(buf), p))
+		buf[0] = '\0';
+	pclose(p);
+	return atoi(buf);
+}
+
+int64_t
+fixture_kill_readers_gone(struct klsd_fixture *f, const pid_t *pids, int n, int timeout_ms)
+{
+	kls_mono t0 = mono_now(), end = mono_add_ms(t0, timeout_ms);
+
+	fixture_stop(f, SIGKILL, timeout_ms);
+	for (;;) {
+		bool gone = true;
+		for (int i = 0; i < n; i++)
+			gone &= !fixture_alive(pids[i]);
+		if (gone)
+			return mono_diff_ms(t0, mono_now());
+		if (!mono_before(mono_now(), end))
+			return -1;
+		sleep_ms(10);
+	}
+}

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/dynamodb.h"
@@ -87,9 +88,18 @@ bool fixture_wait_log(const struct klsd_fixture *f, bool fake, const char *const
 /* Prints klsd's log to stderr (for a failing test). */
 void fixture_dump_log(const struct klsd_fixture *f);
 
+/* Lines containing `containing` in the file handler's output files
+ * <dir>/<prefix>-shardId-* (prefix "out", "out2"); -1 when they could not be read. */
+int fixture_handler_lines(const struct klsd_fixture *f, const char *prefix,
+    const char *containing);
+
 /* Whether a process is alive (not a zombie). */
 bool fixture_alive(pid_t pid);
 /* The pids of the fake readers that logged "start" lines, for liveness checks. */
 int fixture_reader_pids(const struct klsd_fixture *f, pid_t *out, int max);
+/* Kills klsd with SIGKILL, then waits up to timeout_ms for the n processes in pids (its
+ * readers) to be gone. Milliseconds from just before the kill until they all were, or
+ * -1 when one is still alive at the timeout. */
+int64_t fixture_kill_readers_gone(struct klsd_fixture *f, const pid_t *pids, int n, int timeout_ms);
 
 #endif

@@ -423,6 +423,27 @@ tests_integration_multi_handoff_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_integration_multi_handoff_test_LDADD = $(KLSD_TEST_LIBS)
 tests_integration_multi_handoff_test_DEPENDENCIES = $(MULTI_TEST_DEPS)
 
+# == CloudWatch tests ==
+check_PROGRAMS += tests/unit/cloudwatch_test
+tests_unit_cloudwatch_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_cloudwatch_test_LDADD = $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/unit/cwpub_test
+tests_unit_cwpub_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_cwpub_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
+check_PROGRAMS += tests/integration/klsd_cloudwatch_test
+tests_integration_klsd_cloudwatch_test_SOURCES = tests/integration/klsd_cloudwatch_test.c \
+	tests/klsd_fixture.c tests/klsd_fixture.h
+tests_integration_klsd_cloudwatch_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_integration_klsd_cloudwatch_test_LDADD = $(KLSD_TEST_LIBS)
+tests_integration_klsd_cloudwatch_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
+	reader/kls-reader$(EXEEXT) examples/filelog.la $(KLSD_TEST_DEPS)
+
+# == handler built outside the tree ==
+# make install DESTDIR=..., tests/handlers/outside.c built against the installed kls.pc
+# out of the tree, run by the installed klsd and kls-reader against the emulators.
+TESTS += tests/outside_handler_test.sh
+EXTRA_DIST += tests/outside_handler_test.sh tests/handlers/outside.c
+
 # == observe tests ==
 # shm/latency: the histograms readers publish and klsd adds to its metrics.
 check_PROGRAMS += tests/unit/latency_test

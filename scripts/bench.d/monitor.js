@@ -6,9 +6,13 @@
  *       Waits until the readers have counted TOTAL records (and, with a fixture, until
  *       every shard's persisted checkpoint is its last sequence number), sampling every
  *       100 ms: klsd's VmHWM, each reader's VmHWM and Pss (smaps_rollup), and, when done,
- *       the CPU time of klsd and its readers from /proc/<pid>/stat. Prints one JSON object.
- *   node monitor.js restart KLS_CTL APP FIXTURE_URL KILLS TIMEOUT_S
- *       Once every shard has a reader that has fetched, SIGKILLs the reader of KILLS
+ *       the CPU time of klsd and its readers from /proc/<pid>/stat. Also the steady state:
+ *       CPU and records from the first sample with at least 5% of TOTAL counted (start-up
+ *       behind us) to the last one. Prints one JSON object.
+ *   node monitor.js restart KLS_CTL APP FIXTURE_URL KILLS TIMEOUT_S [BASE_STATS_FILE]
+ *       Once every shard has a reader that has fetched (since BASE_STATS_FILE, the
+ *       fixture's /stats taken before klsd started: readers that start quickly may have
+ *       fetched before this watcher is up), SIGKILLs the reader of KILLS
  *       different shards one after another and times each until its replacement's first
  *       GetRecords reached the fixture (CLOCK_MONOTONIC on both sides). Prints a JSON array
  *       of milliseconds.
@@ -41,6 +45,14 @@ function procKb(pid, file, key) {
 	} catch (e) {
 		return 0
 	}
+}
+
+// CPU seconds of klsd, the readers it reaped and the live readers of st: [all, klsd alone].
+function treeCpu(klsdPid, st) {
+	const [own, reaped] = procCpu(klsdPid)
+	let readers = 0
+	for (const s of st.shards) if (s.reader_pid) readers += procCpu(s.reader_pid)[0]
+	return [own + reaped + readers, own]
 }
 
 // [utime + stime, cutime + cstime] of pid in seconds.
@@ -87,6 +99,7 @@ async function consume([ctl, app, klsdPid, total, timeoutS, fixtureUrl]) {
 	const r = { klsd_hwm_kb: 0, reader_hwm_kb: 0, reader_pss_kb: 0, reader_pss_samples: 0, first_record_ms: null }
 	let st = null
 	let records = 0
+	let steady0 = null // {records, cpu, klsd} at the first sample past 5% of total
 	for (;;) {
 		st = status(ctl, app)
 		r.klsd_hwm_kb = Math.max(r.klsd_hwm_kb, procKb(klsdPid, 'status', 'VmHWM'))
@@ -103,6 +116,10 @@ async function consume([ctl, app, klsdPid, total, timeoutS, fixtureUrl]) {
 				}
 			}
 			if (records > 0 && r.first_record_ms === null) r.first_record_ms = nowMs() - t0
+			if (steady0 === null && records >= total * 0.05 && records < total) {
+				const [cpu, klsd] = treeCpu(klsdPid, st)
+				steady0 = { records, cpu, klsd }
+			}
 			const checkpointed = !fixtureUrl || st.shards.every((s) => !last[s.shard_id] || s.checkpoint === last[s.shard_id] || s.checkpoint === 'SHARD_END')
 			if (records >= total && checkpointed && st.shards.length >= Object.keys(last).length) break
 		}
@@ -116,15 +133,24 @@ async function consume([ctl, app, klsdPid, total, timeoutS, fixtureUrl]) {
 	r.done_ms = nowMs() - t0
 	r.records = records
 	// CPU so far: klsd itself, the readers it reaped (its cutime/cstime) and the live ones.
-	const [own, reaped] = procCpu(klsdPid)
-	let readers = 0
-	for (const s of st.shards) if (s.reader_pid) readers += procCpu(s.reader_pid)[0]
-	r.cpu_s_at_done = Number((own + reaped + readers).toFixed(2))
+	const [cpu, own] = treeCpu(klsdPid, st)
+	r.cpu_s_at_done = Number(cpu.toFixed(2))
 	r.klsd_cpu_s_at_done = own
+	// The steady state: what the records between the two samples cost, start-up and
+	// shutdown left out (CPU times are in 10 ms ticks: runs of seconds make them good).
+	r.steady = null
+	if (steady0 !== null && records > steady0.records) {
+		const n = records - steady0.records
+		r.steady = {
+			records: n,
+			cpu_us_per_record: Number((((cpu - steady0.cpu) * 1e6) / n).toFixed(3)),
+			klsd_cpu_us_per_record: Number((((own - steady0.klsd) * 1e6) / n).toFixed(3)),
+		}
+	}
 	console.log(JSON.stringify(r))
 }
 
-async function restart([ctl, app, fixtureUrl, kills, timeoutS]) {
+async function restart([ctl, app, fixtureUrl, kills, timeoutS, baseFile]) {
 	const deadline = nowMs() + Number(timeoutS) * 1000
 	const readerOf = (st, id) => (st ? (st.shards.find((s) => s.shard_id === id) || {}).reader_pid : 0)
 	// Every shard read by a live reader of this klsd that has fetched: a new iterator and a
@@ -138,7 +164,7 @@ async function restart([ctl, app, fixtureUrl, kills, timeoutS]) {
 			return false
 		}
 	}
-	const base = await getJson(`${fixtureUrl}/stats`)
+	const base = baseFile ? JSON.parse(fs.readFileSync(baseFile, 'utf8')) : await getJson(`${fixtureUrl}/stats`)
 	const baseOf = (id) => base.shards.find((s) => s.shard_id === id)
 	let fx, st
 	for (;;) {
@@ -179,9 +205,9 @@ async function restart([ctl, app, fixtureUrl, kills, timeoutS]) {
 
 const [mode, ...args] = process.argv.slice(2)
 if (mode === 'consume' && args.length >= 5) consume(args)
-else if (mode === 'restart' && args.length === 5) restart(args)
+else if (mode === 'restart' && (args.length === 5 || args.length === 6)) restart(args)
 else {
 	console.error('usage: node monitor.js consume KLS_CTL APP KLSD_PID TOTAL TIMEOUT_S [FIXTURE_URL]\n' +
-		'       node monitor.js restart KLS_CTL APP FIXTURE_URL KILLS TIMEOUT_S')
+		'       node monitor.js restart KLS_CTL APP FIXTURE_URL KILLS TIMEOUT_S [BASE_STATS_FILE]')
 	process.exit(2)
 }

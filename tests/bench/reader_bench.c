@@ -79,6 +79,7 @@ serve(void *arg, const struct stub_request *req, struct stub_response *resp)
 struct result {
 	double cpu_s, sys_s;
 	long maxrss_kb;
+	long minflt, nvcsw; /* page faults and voluntary context switches */
 	double wall_s;
 	int status;
 };
@@ -117,6 +118,8 @@ run(struct feed *f, struct result *out)
 	out->sys_s = (double)(after.ru_stime.tv_sec - before.ru_stime.tv_sec) +
 	             (double)(after.ru_stime.tv_usec - before.ru_stime.tv_usec) / 1e6;
 	out->maxrss_kb = after.ru_maxrss;
+	out->minflt = after.ru_minflt - before.ru_minflt;
+	out->nvcsw = after.ru_nvcsw - before.ru_nvcsw;
 	rc =
 	    WIFEXITED(out->status) && WEXITSTATUS(out->status) == 4 && fx.prog.records == f->records
 	        ? 0
@@ -197,19 +200,28 @@ main(int argc, char **argv)
 		if (run(&one, &small) < 0 || run(&f, &full) < 0)
 			return 1;
 	}
-	printf("one call:  %zu records, %.3f s CPU (%.3f s system), max RSS %ld KiB\n",
-	    f.per_call * f.aggregate, small.cpu_s, small.sys_s, small.maxrss_kb);
-	printf("full run:  %zu records of %zu bytes (%zu per Kinesis record), %.3f s CPU "
-	       "(%.3f s system), %.1f s wall, max RSS %ld KiB\n",
-	    f.records, f.record_bytes, f.aggregate, full.cpu_s, full.sys_s, full.wall_s,
-	    full.maxrss_kb);
-	printf("{\"records\":%zu,\"record_bytes\":%zu,\"aggregate\":%zu,\"cpu_us_per_record\":%.3f,"
-	       "\"steady_cpu_us_per_record\":%.3f,\"steady_system_us_per_record\":%.3f,"
-	       "\"startup_cpu_ms\":%.1f,\"max_rss_kib\":%ld}\n",
-	    f.records, f.record_bytes, f.aggregate, full.cpu_s * 1e6 / (double)f.records,
-	    (full.cpu_s - small.cpu_s) * 1e6 / (double)(f.records - f.per_call * f.aggregate),
-	    (full.sys_s - small.sys_s) * 1e6 / (double)(f.records - f.per_call * f.aggregate),
-	    small.cpu_s * 1e3, full.maxrss_kb);
+	{
+		size_t first = f.per_call * f.aggregate; /* user records in the one-call run */
+		size_t calls = (f.records / f.aggregate + f.per_call - 1) / f.per_call;
+
+		printf("one call:  %zu records, %.3f s CPU (%.3f s system), max RSS %ld KiB, "
+		       "%ld page faults, %ld voluntary switches\n",
+		    first, small.cpu_s, small.sys_s, small.maxrss_kb, small.minflt, small.nvcsw);
+		printf("full run:  %zu records of %zu bytes (%zu per Kinesis record), %.3f s CPU "
+		       "(%.3f s system), %.1f s wall, max RSS %ld KiB, %ld page faults, "
+		       "%ld voluntary switches\n",
+		    f.records, f.record_bytes, f.aggregate, full.cpu_s, full.sys_s, full.wall_s,
+		    full.maxrss_kb, full.minflt, full.nvcsw);
+		printf("{\"records\":%zu,\"record_bytes\":%zu,\"aggregate\":%zu,"
+		       "\"cpu_us_per_record\":%.3f,\"steady_cpu_us_per_record\":%.3f,"
+		       "\"steady_system_us_per_record\":%.3f,\"startup_cpu_ms\":%.1f,"
+		       "\"max_rss_kib\":%ld,\"steady_faults_per_call\":%.1f}\n",
+		    f.records, f.record_bytes, f.aggregate, full.cpu_s * 1e6 / (double)f.records,
+		    (full.cpu_s - small.cpu_s) * 1e6 / (double)(f.records - first),
+		    (full.sys_s - small.sys_s) * 1e6 / (double)(f.records - first),
+		    small.cpu_s * 1e3, full.maxrss_kb,
+		    (double)(full.minflt - small.minflt) / (double)(calls - 1));
+	}
 	free(f.b64);
 	return 0;
 }

@@ -137,23 +137,6 @@ log_line(const struct klsd_fixture *f, const char *const *words, int nth)
 	return found;
 }
 
-/* Lines of the file handler's output for shard files matching prefix ("out", "out2"). */
-static int
-handler_lines(const struct klsd_fixture *f, const char *prefix, const char *containing)
-{
-	char cmd[512], buf[64] = "";
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "cat %s/%s-shardId-* 2>/dev/null | grep -c -- '%s'", f->dir,
-	    prefix, containing);
-	if (!(p = popen(cmd, "r")))
-		return -1;
-	if (!fgets(buf, sizeof(buf), p))
-		buf[0] = '\0';
-	pclose(p);
-	return atoi(buf);
-}
-
 /* process() calls the file handler saw: distinct (shard, reader pid, t0) of its lines
  * (support.h: every line of one batch carries the batch's t0). */
 static int
@@ -180,7 +163,7 @@ wait_lines(const struct klsd_fixture *f, const char *prefix, const char *contain
 	kls_mono end = mono_add_ms(mono_now(), timeout_ms);
 
 	do {
-		if (handler_lines(f, prefix, containing) >= n)
+		if (fixture_handler_lines(f, prefix, containing) >= n)
 			return true;
 		sleep_ms(200);
 	} while (mono_before(mono_now(), end));
@@ -647,7 +630,7 @@ test_klsd_service_metrics_and_watch(void)
 	}
 	CU_ASSERT_EQUAL(fixture_put(&f, 0, 600), 0);
 	CU_ASSERT_TRUE(wait_lines(&f, "out", "rec-", 600, 90000));
-	lines = handler_lines(&f, "out", "rec-");
+	lines = fixture_handler_lines(&f, "out", "rec-");
 	/* Processed-record counters equal what the file handler wrote (nothing crashed, so
 	 * every record once); bytes are "rec-NNNNN", 9 each. */
 	end = mono_add_ms(mono_now(), 10000);
@@ -774,11 +757,11 @@ test_klsd_service_poison_dead_letter(void)
 		goto out;
 	/* The batch with the poison record set aside, the rest processed. */
 	CU_ASSERT_TRUE(wait_lines(&f, "out", "rec-00299", 1, 90000));
-	CU_ASSERT_EQUAL(handler_lines(&f, "out", POISON), 0);
+	CU_ASSERT_EQUAL(fixture_handler_lines(&f, "out", POISON), 0);
 	for (int i = 200; i < 300; i += 33) {
 		char rec[16];
 		snprintf(rec, sizeof(rec), "rec-%05d", i);
-		CU_ASSERT_TRUE(handler_lines(&f, "out", rec) >= 1);
+		CU_ASSERT_TRUE(fixture_handler_lines(&f, "out", rec) >= 1);
 	}
 	snprintf(cmd, sizeof(cmd), "cat %s/*.dead", dir);
 	text[0] = '\0';
@@ -829,7 +812,7 @@ test_klsd_service_poison_release(void)
 	frame_reply_free(&rep);
 	sleep_ms(3000);
 	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
-	CU_ASSERT_EQUAL(handler_lines(&f, "out", "rec-00200"), 0);
+	CU_ASSERT_EQUAL(fixture_handler_lines(&f, "out", "rec-00200"), 0);
 	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 out:
 	fixture_done(&f);
@@ -876,7 +859,7 @@ test_klsd_service_poison_retry(void)
 	for (int i = 1; i < nd; i++)
 		CU_ASSERT_TRUE(delays[i] >= delays[i - 1] && delays[i] <= 400);
 	CU_ASSERT_TRUE(nd >= 4 && delays[0] == 100 && delays[3] == 400);
-	CU_ASSERT_EQUAL(handler_lines(&f, "out", "rec-00200"), 0);
+	CU_ASSERT_EQUAL(fixture_handler_lines(&f, "out", "rec-00200"), 0);
 	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 out:
 	fixture_done(&f);

@@ -193,21 +193,31 @@ check_lines(const struct fake_klsd *fx, const struct stream *st, size_t from, pi
 	CU_ASSERT_EQUAL(n, k);
 }
 
-/* /proc/<pid>/cmdline is the process title setproctitle wrote. */
+/* /proc/<pid>/cmdline up to its first NUL: the process title setproctitle wrote
+ * ("" once the process is gone). */
 static void
-check_title(pid_t pid, const char *stream, const char *shard)
+read_title(pid_t pid, char *title, size_t size)
 {
-	char path[64], title[512] = "", want[512];
+	char path[64];
 	FILE *f;
 	size_t n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
 	if ((f = fopen(path, "r"))) {
-		n = fread(title, 1, sizeof(title) - 1, f);
+		n = fread(title, 1, size - 1, f);
 		fclose(f);
 	}
 	title[n] = '\0';
-	snprintf(want, sizeof(want), "kls-reader: %s %s", stream, shard);
+}
+
+static void
+check_title(pid_t pid, const char *stream, const char *shard, bool draining)
+{
+	char title[512], want[512];
+
+	read_title(pid, title, sizeof(title));
+	snprintf(want, sizeof(want), "kls-reader: %s %s%s", stream, shard,
+	    draining ? " [draining]" : "");
 	if (strcmp(title, want) != 0)
 		fprintf(stderr, "\ntitle \"%s\", want \"%s\"\n", title, want);
 	CU_ASSERT_STRING_EQUAL(title, want);
@@ -320,7 +330,7 @@ test_reader_delivers_in_order_auto_checkpoints(void)
 	/* Waiting, it still beats; and ps shows what it reads. */
 	CU_ASSERT(mono_diff_ms(kls_shm_heartbeat_get(fx.s), mono_now()) < 2000);
 	CU_ASSERT_EQUAL(kls_shm_slot_state(fx.s), KLS_SLOT_ACTIVE);
-	check_title(fx.pid, st.name, fx.shard_id);
+	check_title(fx.pid, st.name, fx.shard_id, false);
 
 	fx.hold = false;
 	CU_ASSERT(fk_until(&fx, all_checkpointed_250, RUN_TIMEOUT_MS));
@@ -504,6 +514,57 @@ test_reader_watchdog_kills_hung_handler(void)
 	CU_ASSERT(mono_diff_ms(t0, mono_now()) < 20000);
 	CU_ASSERT(mono_diff_ms(t0, mono_now()) >= 2900);
 	CU_ASSERT_EQUAL(fx.prog.handler_state, KLS_HANDLER_PROCESS);
+	fk_close(&fx);
+	stream_drop(&st);
+}
+
+static bool
+in_shutdown(const struct fake_klsd *fx)
+{
+	return fx->prog.handler_state == KLS_HANDLER_SHUTDOWN;
+}
+
+/*
+ * The process title: "kls-reader: <stream> <shard>" while reading, and " [draining]"
+ * added as soon as klsd asks for a drain, while shutdown_requested still runs (fault's
+ * shutdown_ms makes it take 3 s); then the reader exits 0 with every record written.
+ */
+static void
+test_reader_title_draining(void)
+{
+	char title[512], want[512];
+	struct stream st;
+	struct fake_klsd fx;
+	kls_mono t0;
+	bool seen = false;
+
+	CU_ASSERT_EQUAL_FATAL(stream_create(&st, "kls-rd-title", 1), 0);
+	CU_ASSERT_EQUAL_FATAL(stream_put(&st, 120), 0);
+	CU_ASSERT_EQUAL_FATAL(start(&fx, &(struct run){ .stream = st.name,
+	                                     .handler = "fault",
+	                                     .handler_lines = "mode = none\nshutdown_ms = 3000" }),
+	    0);
+	CU_ASSERT_FATAL(fk_until(&fx, has_records_120, RUN_TIMEOUT_MS));
+	check_title(fx.pid, st.name, fx.shard_id, false);
+
+	fk_command(&fx, KLS_CMD_DRAIN);
+	snprintf(want, sizeof(want), "kls-reader: %s %s [draining]", st.name, fx.shard_id);
+	t0 = mono_now();
+	while (!fx.exited && !seen && mono_diff_ms(t0, mono_now()) < 20000) {
+		fk_serve(&fx, 50);
+		read_title(fx.pid, title, sizeof(title));
+		seen = strcmp(title, want) == 0;
+	}
+	if (!seen)
+		fprintf(stderr, "\ntitle \"%s\", want \"%s\"\n", title, want);
+	CU_ASSERT(seen);
+	/* And shown while shutdown_requested sleeps, not only after it. */
+	CU_ASSERT(fk_until(&fx, in_shutdown, 20000));
+	check_title(fx.pid, st.name, fx.shard_id, true);
+	fk_wait(&fx);
+	CU_ASSERT(exited_with(&fx, 0));
+	CU_ASSERT(mono_diff_ms(t0, mono_now()) >= 2900);
+	check_lines(&fx, &st, 0, fx.pid);
 	fk_close(&fx);
 	stream_drop(&st);
 }
@@ -820,6 +881,7 @@ static CU_TestInfo reader_tests[] = {
 	{ "lease deadline", test_reader_deadline },
 	{ "watchdog kills a hung handler at the deadline",
 	    test_reader_watchdog_kills_hung_handler },
+	{ "process title shows [draining]", test_reader_title_draining },
 	{ "dies with klsd", test_reader_dies_with_klsd },
 	{ "handler load fails", test_reader_handler_load_fails },
 	{ "handler crash", test_reader_handler_crash },

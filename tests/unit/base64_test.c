@@ -125,6 +125,55 @@ test_base64_alphabet_exhaustive(void)
 	CU_ASSERT_EQUAL(wrong, 0);
 }
 
+/* The same in long texts, where the decoder works 32 characters at a time: every byte
+ * value at every offset of a 160-character text (five blocks), valid exactly when in
+ * the alphabet, refused at exactly its offset otherwise, the rest decoded as before. */
+static void
+test_base64_alphabet_in_long_text(void)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char plain[120], *dec, want[120];
+	char text[161], mut[161];
+	size_t len, bad;
+	int wrong = 0;
+
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (unsigned char)(i * 37 + 11);
+	CU_ASSERT_EQUAL_FATAL(base64_encode(text, plain, sizeof(plain)), 160);
+	for (size_t at = 0; at < 160; at++) {
+		for (int c = 0; c < 256; c++) {
+			const char *pos = c ? strchr(alphabet, c) : NULL;
+			int rc;
+
+			memcpy(mut, text, sizeof(mut));
+			mut[at] = (char)c;
+			rc = decode(mut, 160, &dec, &len, &bad);
+			if (pos) {
+				/* Valid: the bytes are those of the changed text. */
+				unsigned char *ref = malloc(120);
+				size_t rlen = 0, rbad;
+				char quad[4];
+				memcpy(want, plain, sizeof(want));
+				memcpy(quad, mut + at / 4 * 4, 4);
+				if (base64_decode(ref, quad, 4, &rlen, &rbad) == 0 && rlen == 3)
+					memcpy(want + at / 4 * 3, ref, 3);
+				if (rc != 0 || len != 120 || memcmp(dec, want, 120) != 0)
+					wrong++;
+				free(ref);
+			} else if (c == '=' && at >= 156) {
+				/* Padding in the last quad: the tail's own rules (tested above). */
+			} else if (rc != -1 || bad != at) {
+				if (wrong < 3)
+					fprintf(stderr, "byte 0x%02x at %zu: rc %d, bad %zu\n", c, at, rc, bad);
+				wrong++;
+			}
+			free(dec);
+		}
+	}
+	CU_ASSERT_EQUAL(wrong, 0);
+}
+
 /* Random bytes of every length 0..600: our encoding equals OpenSSL's, decoding it gives
  * the bytes back, both into a fresh buffer and in place, and OpenSSL agrees. */
 static void
@@ -168,6 +217,7 @@ static CU_TestInfo base64_tests[] = {
 	{ "RFC 4648 vectors", test_base64_rfc4648_vectors },
 	{ "rejects malformed text at the right offset", test_base64_rejects_malformed },
 	{ "alphabet, exhaustively", test_base64_alphabet_exhaustive },
+	{ "alphabet in long texts", test_base64_alphabet_in_long_text },
 	{ "round trip matches OpenSSL", test_base64_roundtrip_matches_openssl },
 	CU_TEST_INFO_NULL,
 };

@@ -33,6 +33,42 @@ test_buf_limit_refuses(void)
 	buf_free(&b);
 }
 
+/* buf_printf formats into the room a buffer already has: text that fits, text that
+ * fills it exactly, text that needs more, and text the limit refuses although the
+ * allocation would hold it. The buffer stays NUL-terminated and unchanged on failure. */
+static void
+test_buf_printf_room(void)
+{
+	static const struct {
+		size_t limit, reserve;
+		const char *before, *arg;
+		int rc;
+		const char *after;
+	} cases[] = {
+		{ 0, 64, "ab", "cdef", 0, "abcdef" },
+		{ 0, 8, "ab", "cdefgh", 0, "abcdefgh" },      /* 8 + NUL: exactly the room */
+		{ 0, 8, "ab", "cdefghijk", 0, "abcdefghijk" }, /* grows */
+		{ 6, 0, "ab", "cdef", 0, "abcdef" },           /* up to the limit */
+		{ 6, 0, "ab", "cdefg", -1, "ab" },             /* past it, though allocated */
+		{ 0, 0, "", "", 0, "" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kls_buf b;
+		buf_init(&b, cases[i].limit);
+		CU_ASSERT_EQUAL_FATAL(buf_puts(&b, cases[i].before), 0);
+		CU_ASSERT_EQUAL_FATAL(buf_reserve(&b, cases[i].reserve), 0);
+		if (cases[i].limit)
+			CU_ASSERT_TRUE(b.cap > cases[i].limit + 1); /* room past the limit */
+		errno = 0;
+		CU_ASSERT_EQUAL(buf_printf(&b, "%s", cases[i].arg), cases[i].rc);
+		if (cases[i].rc < 0)
+			CU_ASSERT_EQUAL(errno, EMSGSIZE);
+		CU_ASSERT_EQUAL(b.len, strlen(cases[i].after));
+		CU_ASSERT_STRING_EQUAL(b.data, cases[i].after);
+		buf_free(&b);
+	}
+}
+
 static void
 test_buf_json_string_escapes(void)
 {
@@ -57,6 +93,7 @@ test_buf_json_string_escapes(void)
 static CU_TestInfo buf_tests[] = {
 	{ "append grows", test_buf_append_grows },
 	{ "limit refuses", test_buf_limit_refuses },
+	{ "printf uses the room it has", test_buf_printf_room },
 	{ "json string escapes", test_buf_json_string_escapes },
 	CU_TEST_INFO_NULL,
 };

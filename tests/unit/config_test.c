@@ -118,6 +118,8 @@ test_config_defaults(void)
 	CU_ASSERT_STRING_EQUAL(cfg->metrics.listen, "");
 	CU_ASSERT_FALSE(cfg->metrics.cloudwatch);
 	CU_ASSERT_STRING_EQUAL(cfg->metrics.cloudwatch_namespace, "orders");
+	CU_ASSERT_EQUAL(cfg->metrics.cloudwatch_interval_ms, 10000);
+	CU_ASSERT_EQUAL(cfg->metrics.cloudwatch_level, CONFIG_CW_DETAILED);
 	CU_ASSERT_EQUAL(cfg->handler_count, 0);
 	config_free(cfg);
 }
@@ -818,6 +820,10 @@ static const struct {
     {K_HANDLER, "/usr/lib/kls/../x.so", 0},
     {K_HANDLER, "/usr/lib/kls/..", 0},
     {K_METRICS_NAMESPACE, "KLS/Orders #1", 1},
+    {K_METRICS_CW_LEVEL, "SUMMARY", 1},
+    {K_METRICS_CW_LEVEL, "none", 0},
+    {K_METRICS_CW_INTERVAL_MS, "1000", 1},
+    {K_METRICS_CW_INTERVAL_MS, "999", 0},
     {K_MAX_RECORDS, "+5", 0},
     {K_MAX_RECORDS, " 5", 0},
     {K_MAX_RECORDS, "0010", 1},

@@ -46,18 +46,86 @@ fx_fini(struct fx *f)
 	getrecords_result_free(&f->res);
 }
 
-/* Parses a copy of body[0..len) in an exact-size heap buffer (so ASan sees any read past
- * its NUL) and frees the copy before returning: the views must not point into it. */
+static bool
+same_opt(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether two results say the same thing (views may point to different places). */
+static bool
+same_result(const struct getrecords_result *a, const struct getrecords_result *b)
+{
+	if (a->n_records != b->n_records || a->next_iterator_len != b->next_iterator_len ||
+	    !same_opt(a->next_iterator, b->next_iterator) ||
+	    a->millis_behind_latest != b->millis_behind_latest ||
+	    a->n_child_shards != b->n_child_shards)
+		return false;
+	for (size_t i = 0; i < a->n_records; i++) {
+		const struct getrecords_record *x = &a->records[i], *y = &b->records[i];
+		if (x->data_len != y->data_len || memcmp(x->data, y->data, x->data_len + 1) != 0 ||
+		    x->partition_key_len != y->partition_key_len ||
+		    memcmp(x->partition_key, y->partition_key, x->partition_key_len + 1) != 0 ||
+		    x->sequence_number_len != y->sequence_number_len ||
+		    strcmp(x->sequence_number, y->sequence_number) != 0 ||
+		    x->sub_sequence_number != y->sub_sequence_number ||
+		    x->arrival_ms != y->arrival_ms ||
+		    !same_opt(x->explicit_hash_key, y->explicit_hash_key) ||
+		    x->encryption != y->encryption)
+			return false;
+	}
+	for (size_t i = 0; i < a->n_child_shards; i++) {
+		const struct getrecords_child_shard *x = &a->child_shards[i], *y = &b->child_shards[i];
+		if (strcmp(x->shard_id, y->shard_id) != 0 || x->n_parents != y->n_parents ||
+		    strcmp(x->starting_hash_key, y->starting_hash_key) != 0 ||
+		    strcmp(x->ending_hash_key, y->ending_hash_key) != 0)
+			return false;
+		for (size_t k = 0; k < x->n_parents; k++)
+			if (strcmp(x->parents[k], y->parents[k]) != 0)
+				return false;
+	}
+	return true;
+}
+
+/* Bodies getrecords_parse_inplace read differently from getrecords_parse (the first
+ * few are printed). */
+static unsigned long inplace_disagreed;
+
+/*
+ * Parses a copy of body[0..len) in an exact-size heap buffer (so ASan sees any read past
+ * its NUL) and frees the copy before returning: the views must not point into it.
+ * Every body is also parsed in place, in a copy of its own, and must give the same
+ * result or the same error (unless the arena is capped): so every case of this file
+ * checks both.
+ */
 static int
 fx_parse_n(struct fx *f, const char *body, size_t len)
 {
-	char *copy = malloc(len + 1);
-	int rc;
+	char *copy = malloc(len + 1), *mine = malloc(len + 1);
+	struct getrecords_result res;
+	struct getrecords_error err;
+	int rc, rc2;
 
 	memcpy(copy, body, len);
 	copy[len] = '\0';
+	memcpy(mine, copy, len + 1);
 	rc = getrecords_parse(copy, len, &f->lim, &f->arena, &f->res, &f->err);
 	free(copy);
+	getrecords_result_init(&res);
+	memset(&err, 0, sizeof(err));
+	rc2 = getrecords_parse_inplace(mine, len, &f->lim, &res, &err);
+	/* A capped arena can refuse what in place (no arena) reads. */
+	if (f->arena.limit == 0 && (rc != rc2 || (rc == 0 && !same_result(&f->res, &res)) ||
+	    (rc < 0 && (err.errnum != f->err.errnum || err.offset != f->err.offset ||
+			   strcmp(err.message, f->err.message) != 0)))) {
+		CU_FAIL("getrecords_parse_inplace disagrees with getrecords_parse");
+		if (inplace_disagreed++ < 3)
+			fprintf(stderr, "in place: %d (%s), with an arena: %d (%s), for:\n%.*s\n",
+			    rc2, rc2 ? err.message : "", rc, rc ? f->err.message : "",
+			    (int)(len < 2000 ? len : 2000), body);
+	}
+	getrecords_result_free(&res);
+	free(mine);
 	return rc;
 }
 
@@ -463,6 +531,10 @@ test_getrecords_malformed(void)
 		{ "{\"Records\":[],\"MillisBehindLatest\":-5}", EINVAL, "MillisBehindLatest: negative number" },
 		/* bad base64 */
 		{ R1(SEQ ",\"Data\":\"Zm9vYmF\"," PK), EINVAL, "Records[0].Data: base64 length 7 is not a multiple of 4" },
+		/* Decoded in place, the valid prefix ("\\\\\\" ...) lands on the text: a backslash
+		 * there must not send the check down the escaped way afterwards. */
+		{ R1("\"Data\":\"" "XFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxcXFxc" "A\"," SEQ "," PK),
+		    EINVAL, "Records[0].Data: base64 length 65 is not a multiple of 4 at offset 86" },
 		{ R1(SEQ ",\"Data\":\"Zm9v!mFy\"," PK), EINVAL, "Records[0].Data: invalid base64 at offset 101" },
 		{ R1(SEQ ",\"Data\":\"Zh==\"," PK), EINVAL, "Records[0].Data: invalid base64" },
 		{ R1(SEQ ",\"Data\":\"Zg==Zg==\"," PK), EINVAL, "Records[0].Data: invalid base64" },

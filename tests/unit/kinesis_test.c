@@ -715,42 +715,48 @@ test_kinesis_get_records_scanned(void)
 		    "{\"Records\":[{\"Data\":\"!!\",\"PartitionKey\":\"pk\",\"SequenceNumber\":\"1\"}]}" },
 		{ "GetRecords", { 0 }, { 0 }, 0, "{\"Records\":[],\"NextShardIterator\":null}" },
 	};
-	struct stub_script script = { .steps = steps, .n = N(steps) };
-	struct getrecords_result res;
-	struct kls_buf resp, arena;
-	struct fixture f;
-	struct aws_error err;
+	/* With an arena, and in place (arena NULL): the same answers. */
+	for (int inplace = 0; inplace < 2; inplace++) {
+		struct stub_script script = { .steps = steps, .n = N(steps) };
+		struct getrecords_result res;
+		struct kls_buf resp, arena_buf, *arena = inplace ? NULL : &arena_buf;
+		struct fixture f;
+		struct aws_error err;
 
-	buf_init(&resp, 0);
-	buf_init(&arena, 0);
-	getrecords_result_init(&res);
-	CU_ASSERT_EQUAL_FATAL(fixture_start(&f, &script), 0);
-	CU_ASSERT_EQUAL_FATAL(kinesis_get_records(f.kc, "shardId-1", "it-1", 100, NULL, &resp, &arena,
-				  &res, &err),
-	    0);
-	CU_ASSERT_EQUAL_FATAL(res.n_records, 1);
-	CU_ASSERT_EQUAL(res.records[0].data_len, 5);
-	CU_ASSERT_EQUAL(memcmp(res.records[0].data, "hello", 5), 0);
-	CU_ASSERT_STRING_EQUAL(res.records[0].sequence_number, "4960");
-	CU_ASSERT_EQUAL(res.records[0].arrival_ms, 1700000000250);
-	CU_ASSERT_STRING_EQUAL(res.next_iterator, "it-2");
-	CU_ASSERT_EQUAL(res.millis_behind_latest, 42);
-	CU_ASSERT_EQUAL(kinesis_get_records(f.kc, "shardId-1", "it-2", 100, NULL, &resp, &arena, &res,
-			    &err),
-	    -1);
-	CU_ASSERT_STRING_EQUAL(err.type, "BadResponse");
-	assert_contains(err.message, "GetRecords shardId-1: BadResponse: ", "scanner");
-	assert_contains(err.message, "Records[0].Data", "scanner");
-	CU_ASSERT_EQUAL(kinesis_get_records(f.kc, "shardId-1", "it-3", 100, NULL, &resp, &arena, &res,
-			    &err),
-	    0);
-	CU_ASSERT_EQUAL(res.n_records, 0);
-	CU_ASSERT_PTR_NULL(res.next_iterator); /* the end of a closed shard */
-	CU_ASSERT_STRING_EQUAL(script.failure, "");
-	getrecords_result_free(&res);
-	buf_free(&resp);
-	buf_free(&arena);
-	fixture_stop(&f);
+		buf_init(&resp, 0);
+		buf_init(&arena_buf, 0);
+		getrecords_result_init(&res);
+		CU_ASSERT_EQUAL_FATAL(fixture_start(&f, &script), 0);
+		CU_ASSERT_EQUAL_FATAL(kinesis_get_records(f.kc, "shardId-1", "it-1", 100, NULL, &resp, arena,
+					  &res, &err),
+		    0);
+		if (inplace)
+			CU_ASSERT(res.records[0].data >= (const unsigned char *)resp.data &&
+			    res.records[0].data < (const unsigned char *)resp.data + resp.len);
+		CU_ASSERT_EQUAL_FATAL(res.n_records, 1);
+		CU_ASSERT_EQUAL(res.records[0].data_len, 5);
+		CU_ASSERT_EQUAL(memcmp(res.records[0].data, "hello", 5), 0);
+		CU_ASSERT_STRING_EQUAL(res.records[0].sequence_number, "4960");
+		CU_ASSERT_EQUAL(res.records[0].arrival_ms, 1700000000250);
+		CU_ASSERT_STRING_EQUAL(res.next_iterator, "it-2");
+		CU_ASSERT_EQUAL(res.millis_behind_latest, 42);
+		CU_ASSERT_EQUAL(kinesis_get_records(f.kc, "shardId-1", "it-2", 100, NULL, &resp, arena, &res,
+				    &err),
+		    -1);
+		CU_ASSERT_STRING_EQUAL(err.type, "BadResponse");
+		assert_contains(err.message, "GetRecords shardId-1: BadResponse: ", "scanner");
+		assert_contains(err.message, "Records[0].Data", "scanner");
+		CU_ASSERT_EQUAL(kinesis_get_records(f.kc, "shardId-1", "it-3", 100, NULL, &resp, arena, &res,
+				    &err),
+		    0);
+		CU_ASSERT_EQUAL(res.n_records, 0);
+		CU_ASSERT_PTR_NULL(res.next_iterator); /* the end of a closed shard */
+		CU_ASSERT_STRING_EQUAL(script.failure, "");
+		getrecords_result_free(&res);
+		buf_free(&resp);
+		buf_free(&arena_buf);
+		fixture_stop(&f);
+	}
 }
 
 static void

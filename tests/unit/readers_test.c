@@ -75,8 +75,9 @@ test_readers_backoff(void)
 	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, t, 0, 10), 2);
 }
 
-/* A stand-in reader: checks the arguments and descriptors reader_proto.h promises,
- * reports through its exit status (0 = all as promised), after writing a wake byte. */
+/* A stand-in reader: checks the arguments and descriptors reader_proto.h promises and
+ * the environment (klsd's, plus GnuTLS's implicit initialization turned off), reports
+ * through its exit status (0 = all as promised), after writing a wake byte. */
 static const char fake_script[] =
     "#!/bin/sh\n"
     "[ \"$1 $2 $3 $4 $5 $6 $7 $8\" = \"--config-fd 3 --shm /kls.x --slot 7 --wake-fd 4\" ] || exit "
@@ -85,6 +86,8 @@ static const char fake_script[] =
     "for fd in 5 6 7 8 9; do [ -e /proc/self/fd/$fd ] && exit 12; done\n"
     "grep -q '^SigBlk:[[:space:]]*0*$' /proc/self/status || exit 13\n"
     "printf x >&4 || exit 14\n"
+    "[ \"$GNUTLS_NO_IMPLICIT_INIT\" = 1 ] || exit 15\n"
+    "[ \"$KLS_READERS_TEST\" = kept ] || exit 16\n"
     "exit 0\n";
 
 static void
@@ -115,6 +118,8 @@ test_readers_spawn(void)
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_BLOCK, &block, &old);
 
+	setenv("KLS_READERS_TEST", "kept", 1);
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
 	rs = (struct reader_spawn){ .exe = exe, .config_fd = cfd, .shm_name = "/kls.x" };
 	reader_proc_init(&p, "shardId-000000000007", 7);
 	CU_ASSERT_EQUAL(p.wake_fd, -1);

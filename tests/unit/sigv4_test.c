@@ -467,6 +467,57 @@ test_sigv4_rejects_bad_input(void)
 	sigv4_signed_free(&s);
 }
 
+/* A signing key the caller derived once gives the signature sigv4_sign derives itself,
+ * and the key really is used: another key signs differently. */
+static void
+test_sigv4_given_signing_key(void)
+{
+	const struct http_header h[] = { { "Host", "dynamodb.eu-west-1.amazonaws.com" } };
+	struct sigv4_request req = { "POST", "/", NULL, h, 1, "{}", 2 };
+	struct sigv4_params p = { "AKID", "SECRET", NULL, "eu-west-1", "dynamodb",
+		"20240102T030405Z", true, false };
+	unsigned char key[32];
+	char derived[65];
+	struct sigv4_signed s;
+
+	sigv4_signed_init(&s);
+	CU_ASSERT_EQUAL_FATAL(sigv4_sign(&req, &p, &s, NULL), 0);
+	memcpy(derived, s.signature, sizeof(derived));
+	CU_ASSERT_EQUAL_FATAL(sigv4_signing_key("SECRET", "20240102", "eu-west-1", "dynamodb", key), 0);
+	CU_ASSERT_EQUAL_FATAL(sigv4_sign_with_key(&req, &p, key, &s, NULL), 0);
+	CU_ASSERT_STRING_EQUAL(s.signature, derived);
+	key[0] ^= 1;
+	CU_ASSERT_EQUAL_FATAL(sigv4_sign_with_key(&req, &p, key, &s, NULL), 0);
+	CU_ASSERT_STRING_NOT_EQUAL(s.signature, derived);
+	sigv4_signed_free(&s);
+}
+
+/* The signing key chain against OpenSSL's own HMAC, for secrets that make the first
+ * HMAC key shorter than, exactly and longer than SHA-256's 64-byte block. */
+static void
+test_sigv4_signing_key_matches_openssl(void)
+{
+	static const size_t lens[] = { 1, 40, 60, 61, 100, 127 };
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		char secret[128], k0[4 + 128];
+		unsigned char want[32], a[32], b[32], got[32];
+		unsigned int n = 32;
+
+		for (size_t j = 0; j < lens[i]; j++)
+			secret[j] = (char)('A' + (j * 7) % 26);
+		secret[lens[i]] = '\0';
+		snprintf(k0, sizeof(k0), "AWS4%s", secret);
+		HMAC(EVP_sha256(), k0, (int)strlen(k0), (const unsigned char *)"20240102", 8, a, &n);
+		HMAC(EVP_sha256(), a, 32, (const unsigned char *)"us-east-1", 9, b, &n);
+		HMAC(EVP_sha256(), b, 32, (const unsigned char *)"kinesis", 7, a, &n);
+		HMAC(EVP_sha256(), a, 32, (const unsigned char *)"aws4_request", 12, want, &n);
+		CU_ASSERT_EQUAL_FATAL(
+		    sigv4_signing_key(secret, "20240102", "us-east-1", "kinesis", got), 0);
+		CU_ASSERT_EQUAL(memcmp(got, want, 32), 0);
+	}
+}
+
 static CU_TestInfo sigv4_tests[] = {
 	{ "AWS suite, all cases", test_sigv4_aws_suite },
 	{ "canonical uri", test_sigv4_canonical_uri },
@@ -474,6 +525,8 @@ static CU_TestInfo sigv4_tests[] = {
 	{ "query parameter bound", test_sigv4_query_too_many_params },
 	{ "adds date and token", test_sigv4_adds_date_and_token },
 	{ "rejects bad input", test_sigv4_rejects_bad_input },
+	{ "given signing key", test_sigv4_given_signing_key },
+	{ "signing key matches OpenSSL HMAC", test_sigv4_signing_key_matches_openssl },
 	CU_TEST_INFO_NULL,
 };
 

@@ -1,0 +1,573 @@
+/*
+ * klsd's CloudWatch metrics (see cloudwatch.h): the KCL mapping, the per-interval
+ * accumulator of the main thread, and the publisher thread with its bounded queue.
+ */
+#include "config.h"
+
+#include "supervisor/cloudwatch.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/aws.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/retry.h"
+#include "supervisor/lease.h"
+
+/* KCL's names (ProcessTask, DynamoDBLeaseRenewer, DynamoDBLeaseTaker) and levels; the
+ * Reader operation is kls's own (KCL has no reader processes to restart). */
+static const struct cw_metric_def defs[KLS_M_COUNT] = {
+	[KLS_M_RECORDS_PROCESSED] = { "RecordsProcessed", "ProcessTask", 1, CW_UNIT_COUNT,
+	    CONFIG_CW_SUMMARY, 0 },
+	[KLS_M_BYTES_PROCESSED] = { "DataBytesProcessed", "ProcessTask", 1, CW_UNIT_BYTES,
+	    CONFIG_CW_SUMMARY, 0 },
+	[KLS_M_MILLIS_BEHIND] = { "MillisBehindLatest", "ProcessTask", 1, CW_UNIT_MILLISECONDS,
+	    CONFIG_CW_SUMMARY, 0 },
+	[KLS_M_LEASES_HELD] = { "CurrentLeases", "RenewAllLeases", 0, CW_UNIT_COUNT,
+	    CONFIG_CW_SUMMARY, 0 },
+	[KLS_M_LEASE_RENEWALS] = { "RenewLease.Success", "RenewAllLeases", 0, CW_UNIT_COUNT,
+	    CONFIG_CW_DETAILED, 0 },
+	[KLS_M_LEASE_TAKES] = { "TakenLeases", "TakeLeases", 0, CW_UNIT_COUNT, CONFIG_CW_SUMMARY,
+	    0 },
+	[KLS_M_LEASES_LOST] = { "LostLeases", "RenewAllLeases", 0, CW_UNIT_COUNT, CONFIG_CW_SUMMARY,
+	    0 },
+	[KLS_M_READER_RESTARTS] = { "ReaderRestarts", "Reader", 1, CW_UNIT_COUNT, CONFIG_CW_SUMMARY,
+	    1 },
+	[KLS_M_POISON_RECORDS] = { "PoisonRecords", "Reader", 1, CW_UNIT_COUNT, CONFIG_CW_SUMMARY,
+	    1 },
+};
+
+const struct cw_metric_def *
+cw_metric_def(enum kls_metric id)
+{
+	if ((unsigned)id >= KLS_M_COUNT || !defs[id].name)
+		return NULL;
+	return &defs[id];
+}
+
+/* ---------------------------------------------------------------- accumulator */
+
+struct cw_stat {
+	double count, sum, min, max;
+};
+
+/* One shard's statistic sets ("" for the worker's). */
+struct acc_entry {
+	char shard[LEASE_KEY_MAX];
+	uint64_t hash;
+	struct cw_stat st[KLS_M_COUNT];
+};
+
+struct cw_acc {
+	struct acc_entry *e;
+	size_t n, cap;
+	size_t *slot;  /* entry index + 1; 0 = empty; open addressing */
+	size_t nslots; /* a power of two, at least twice n */
+};
+
+struct cw_acc *
+cw_acc_new(void)
+{
+	return calloc(1, sizeof(struct cw_acc));
+}
+
+void
+cw_acc_free(struct cw_acc *a)
+{
+	if (!a)
+		return;
+	free(a->e);
+	free(a->slot);
+	free(a);
+}
+
+void
+cw_acc_clear(struct cw_acc *a)
+{
+	a->n = 0;
+	if (a->slot)
+		memset(a->slot, 0, a->nslots * sizeof(*a->slot));
+}
+
+size_t
+cw_acc_count(const struct cw_acc *a)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		for (int m = 0; m < KLS_M_COUNT; m++)
+			c += a->e[i].st[m].count > 0;
+	return c;
+}
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static void
+slot_put(struct cw_acc *a, size_t i)
+{
+	size_t k = a->e[i].hash & (a->nslots - 1);
+
+	while (a->slot[k])
+		k = (k + 1) & (a->nslots - 1);
+	a->slot[k] = i + 1;
+}
+
+static struct acc_entry *
+entry(struct cw_acc *a, const char *shard)
+{
+	uint64_t h = hash_str(shard);
+	struct acc_entry *e;
+
+	for (size_t k = a->nslots ? h & (a->nslots - 1) : 0; a->nslots && a->slot[k];
+	     k = (k + 1) & (a->nslots - 1)) {
+		e = &a->e[a->slot[k] - 1];
+		if (e->hash == h && strcmp(e->shard, shard) == 0)
+			return e;
+	}
+	if (strlen(shard) >= LEASE_KEY_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (a->n == CWACC_SHARDS_MAX + 1) { /* + 1: the worker's entry */
+		errno = ENOSPC;
+		return NULL;
+	}
+	if (a->n == a->cap) {
+		size_t ncap = a->cap ? a->cap * 2 : 16;
+		struct acc_entry *ne = realloc(a->e, ncap * sizeof(*ne));
+		if (!ne)
+			return NULL;
+		a->e = ne;
+		a->cap = ncap;
+	}
+	if (2 * (a->n + 1) > a->nslots) {
+		size_t ns = a->nslots ? a->nslots * 2 : 32, *nslot = calloc(ns, sizeof(*nslot));
+		if (!nslot)
+			return NULL;
+		free(a->slot);
+		a->slot = nslot;
+		a->nslots = ns;
+		for (size_t i = 0; i < a->n; i++)
+			slot_put(a, i);
+	}
+	e = &a->e[a->n];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->shard, sizeof(e->shard), "%s", shard);
+	e->hash = h;
+	slot_put(a, a->n++);
+	return e;
+}
+
+int
+cw_acc_sample(struct cw_acc *a, enum kls_metric id, const char *shard, double v)
+{
+	const struct cw_metric_def *d = cw_metric_def(id);
+	struct acc_entry *e;
+	struct cw_stat *st;
+
+	if (!d)
+		return 0;
+	if (!isfinite(v)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (d->events_only && v == 0)
+		return 0;
+	if (!(e = entry(a, d->per_shard && shard ? shard : "")))
+		return -1;
+	st = &e->st[id];
+	if (st->count == 0) {
+		st->min = st->max = v;
+	} else {
+		st->min = v < st->min ? v : st->min;
+		st->max = v > st->max ? v : st->max;
+	}
+	st->count++;
+	st->sum += v;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- publisher */
+
+/* One datum of a snapshot: the metric and its shard, copied, so the snapshot owns
+ * everything the publisher reads. */
+struct cw_item {
+	enum kls_metric id;
+	char shard[LEASE_KEY_MAX];
+	struct cw_stat st;
+};
+
+struct snapshot {
+	struct snapshot *next;
+	char ns[CONFIG_VALUE_MAX + 1];
+	char worker[LEASE_OWNER_MAX];
+	int64_t ts_ms;
+	size_t n;
+	struct cw_item item[];
+};
+
+struct cwpub {
+	pthread_t tid;
+	bool started;
+	/* mu guards the queue, stop, give_up_ns, stats and the outage fields; it is never
+	 * held across a request or a wait for one. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* CLOCK_MONOTONIC: a new snapshot, or stop */
+	struct snapshot *head, *tail;
+	size_t queued;
+	bool stop;
+	int64_t give_up_ns; /* after stop: no new attempt past this monotonic time */
+	struct cwpub_stats st;
+	bool outage;           /* a drop was logged; the next success is logged too */
+	uint64_t outage_drops; /* datums dropped since */
+	/* The publisher thread's own. */
+	struct aws_client *aws;
+	struct aws_retry_policy retry;
+	struct cw_limits limits;
+	struct retry_rng rng;
+	struct kls_buf body, resp;
+};
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* n datums could not be delivered: counted always, logged once per outage. */
+static void
+dropped(struct cwpub *p, size_t n, bool request, const char *why)
+{
+	bool first;
+
+	pthread_mutex_lock(&p->mu);
+	p->st.datums_dropped += n;
+	p->st.requests_failed += request;
+	first = !p->outage;
+	p->outage = true;
+	p->outage_drops += n;
+	pthread_mutex_unlock(&p->mu);
+	if (first)
+		log_warnx("CloudWatch PutMetricData: %s; %zu metrics dropped (further drops are "
+		          "counted, not logged, until a request succeeds)",
+		    why, n);
+}
+
+static void
+delivered(struct cwpub *p, size_t n)
+{
+	bool was;
+	uint64_t drops;
+
+	pthread_mutex_lock(&p->mu);
+	p->st.requests_sent++;
+	p->st.datums_sent += n;
+	was = p->outage;
+	drops = p->outage_drops;
+	p->outage = false;
+	p->outage_drops = 0;
+	pthread_mutex_unlock(&p->mu);
+	if (was)
+		log_info("CloudWatch PutMetricData succeeds again (%llu metrics were dropped)",
+		    (unsigned long long)drops);
+}
+
+/* Whether klsd is stopping and the time to try has run out. */
+static bool
+giving_up(struct cwpub *p)
+{
+	bool r;
+
+	pthread_mutex_lock(&p->mu);
+	r = p->stop && mono_ns() >= p->give_up_ns;
+	pthread_mutex_unlock(&p->mu);
+	return r;
+}
+
+/* Sleeps ms, or less when klsd starts to stop. */
+static void
+backoff(struct cwpub *p, int64_t ms)
+{
+	int64_t until = mono_ns() + ms * 1000000;
+	struct timespec ts = { (time_t)(until / 1000000000), (long)(until % 1000000000) };
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop && mono_ns() < until)
+		if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* One request of n datums in p->body, with retries on throttling and 5xx. */
+static void
+send_request(struct cwpub *p, size_t n)
+{
+	struct aws_error err;
+	char why[sizeof(err.type) + sizeof(err.message) + 32];
+
+	for (int attempt = 0;; attempt++) {
+		if (giving_up(p)) {
+			dropped(p, n, true, "klsd is stopping and the time to send ran out");
+			return;
+		}
+		if (aws_call(p->aws, "PutMetricData", p->body.data, p->body.len, &p->resp, &err) ==
+		    0) {
+			delivered(p, n);
+			return;
+		}
+		if ((err.cls != AWS_ERR_THROTTLED && err.cls != AWS_ERR_RETRYABLE) ||
+		    attempt + 1 >= p->retry.max_attempts) {
+			snprintf(why, sizeof(why), "%s (HTTP %ld): %s, %d attempt%s", err.type,
+			    err.http_status, err.message, attempt + 1, attempt ? "s" : "");
+			dropped(p, n, true, why);
+			return;
+		}
+		/* Throttling backs off harder, as aws_call_retry does. */
+		backoff(p,
+		    retry_backoff_ms(&p->rng, err.cls == AWS_ERR_THROTTLED ? attempt + 2 : attempt,
+		        p->retry.base_ms, p->retry.cap_ms));
+	}
+}
+
+static void
+send_snapshot(struct cwpub *p, const struct snapshot *s)
+{
+	struct cw_datum *d = calloc(s->n ? s->n : 1, sizeof(*d));
+	struct cw_dimension *dims = calloc(s->n ? 2 * s->n : 1, sizeof(*dims));
+	char why[512];
+	size_t k = 0, used;
+
+	if (!d || !dims) {
+		dropped(p, s->n, false, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct cw_item *it = &s->item[i];
+		const struct cw_metric_def *def = cw_metric_def(it->id);
+		struct cw_dimension *dm = &dims[2 * k];
+		dm[0] = (struct cw_dimension){ "Operation", def->operation };
+		dm[1] = def->per_shard ? (struct cw_dimension){ "ShardId", it->shard }
+		                       : (struct cw_dimension){ "WorkerIdentifier", s->worker };
+		d[k] = (struct cw_datum){ def->name, dm, 2, def->unit, s->ts_ms, it->st.count,
+			it->st.sum, it->st.min, it->st.max };
+		if (cw_datum_check(&d[k], why, sizeof(why)) < 0) {
+			dropped(p, 1, false, why);
+			continue;
+		}
+		k++;
+	}
+	for (size_t off = 0; off < k; off += used) {
+		if (cw_encode(s->ns, d + off, k - off, &p->limits, &p->body, &used, why,
+		        sizeof(why)) < 0) {
+			dropped(p, k - off, false, why);
+			break;
+		}
+		send_request(p, used);
+	}
+out:
+	free(d);
+	free(dims);
+}
+
+static void *
+pub_main(void *arg)
+{
+	struct cwpub *p = arg;
+	struct snapshot *s;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (!(s = p->head))
+			break; /* stopping, and everything was sent or dropped */
+		if (!(p->head = s->next))
+			p->tail = NULL;
+		p->queued--;
+		pthread_mutex_unlock(&p->mu);
+		send_snapshot(p, s);
+		free(s);
+		pthread_mutex_lock(&p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void
+pub_free(struct cwpub *p)
+{
+	while (p->head) {
+		struct snapshot *s = p->head;
+		p->head = s->next;
+		free(s);
+	}
+	aws_client_free(p->aws);
+	buf_free(&p->body);
+	buf_free(&p->resp);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+struct cwpub *
+cwpub_start(const struct cwpub_config *cfg, char *err, size_t errlen)
+{
+	struct aws_service_config sc = {
+		.service = CW_SERVICE,
+		.region = cfg->region,
+		.endpoint = cfg->endpoint,
+		.target_prefix = CW_TARGET_PREFIX,
+		.content_type = CW_CONTENT_TYPE,
+		.connect_timeout_ms = cfg->connect_timeout_ms,
+		.timeout_ms = cfg->timeout_ms,
+		.max_response_bytes = 1u << 20, /* PutMetricData answers with an empty body */
+		.creds = cfg->creds,
+	};
+	struct aws_error ae;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	struct cwpub *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	buf_init(&p->body, 0);
+	buf_init(&p->resp, 0);
+	p->retry = cfg->retry;
+	if (p->retry.max_attempts < 1)
+		p->retry.max_attempts = 1;
+	p->limits = cfg->limits.max_datums ? cfg->limits : cw_limits_default();
+	retry_rng_seed_random(&p->rng);
+	if (!(p->aws = aws_client_new(&sc, &ae))) {
+		snprintf(err, errlen, "CloudWatch client: %s", ae.message);
+		pub_free(p);
+		return NULL;
+	}
+	/* Signals stay with the main thread's signalfd. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&p->tid, NULL, pub_main, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		snprintf(err, errlen, "CloudWatch publisher thread: %s", strerror(rc));
+		pub_free(p);
+		return NULL;
+	}
+	p->started = true;
+	return p;
+}
+
+size_t
+cwpub_flush(struct cwpub *p, struct cw_acc *a, const char *ns, const char *worker,
+    enum config_cw_level level, int64_t ts_ms)
+{
+	size_t n = 0, lost = 0;
+	struct snapshot *s, *old = NULL;
+	bool first = false;
+
+	for (size_t i = 0; i < a->n; i++)
+		for (int m = 0; m < KLS_M_COUNT; m++)
+			n += a->e[i].st[m].count > 0 && defs[m].name && defs[m].level <= level;
+	if (n == 0) {
+		cw_acc_clear(a);
+		return 0;
+	}
+	if (!(s = malloc(sizeof(*s) + n * sizeof(s->item[0])))) {
+		cw_acc_clear(a);
+		dropped(p, n, false, "out of memory for a snapshot");
+		return 0;
+	}
+	s->next = NULL;
+	snprintf(s->ns, sizeof(s->ns), "%s", ns);
+	snprintf(s->worker, sizeof(s->worker), "%s", worker);
+	s->ts_ms = ts_ms;
+	s->n = 0;
+	for (size_t i = 0; i < a->n; i++)
+		for (int m = 0; m < KLS_M_COUNT; m++) {
+			const struct cw_stat *st = &a->e[i].st[m];
+			if (!(st->count > 0 && defs[m].name && defs[m].level <= level))
+				continue;
+			s->item[s->n].id = (enum kls_metric)m;
+			memcpy(s->item[s->n].shard, a->e[i].shard, LEASE_KEY_MAX);
+			s->item[s->n++].st = *st;
+		}
+	cw_acc_clear(a);
+
+	pthread_mutex_lock(&p->mu);
+	if (p->queued == CWPUB_QUEUE_MAX) {
+		/* The publisher is behind (CloudWatch slow or away): the oldest interval goes. */
+		old = p->head;
+		if (!(p->head = old->next))
+			p->tail = NULL;
+		p->queued--;
+		lost = old->n;
+		p->st.datums_dropped += lost;
+		first = !p->outage;
+		p->outage = true;
+		p->outage_drops += lost;
+	}
+	if (p->tail)
+		p->tail->next = s;
+	else
+		p->head = s;
+	p->tail = s;
+	p->queued++;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	free(old);
+	if (first)
+		log_warnx(
+		    "CloudWatch: %d intervals wait to be sent; dropping the oldest (%zu "
+		    "metrics; further drops are counted, not logged, until a request succeeds)",
+		    CWPUB_QUEUE_MAX, lost);
+	return n;
+}
+
+void
+cwpub_stats(struct cwpub *p, struct cwpub_stats *out)
+{
+	pthread_mutex_lock(&p->mu);
+	*out = p->st;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+cwpub_stop(struct cwpub *p, int64_t wait_ms)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	p->give_up_ns = mono_ns() + wait_ms * 1000000;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	if (p->started)
+		pthread_join(p->tid, NULL);
+	pub_free(p);
+}
