@@ -137,25 +137,6 @@ log_line(const struct klsd_fixture *f, const char *const *words, int nth)
 	return found;
 }
 
-/* process() calls the file handler saw: distinct (shard, reader pid, t0) of its lines
- * (support.h: every line of one batch carries the batch's t0). */
-static int
-handler_batches(const struct klsd_fixture *f, const char *prefix)
-{
-	char cmd[512], buf[64] = "";
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd),
-	    "cat %s/%s-shardId-* 2>/dev/null | cut -d' ' -f1,5,6 | sort -u | wc -l", f->dir,
-	    prefix);
-	if (!(p = popen(cmd, "r")))
-		return -1;
-	if (!fgets(buf, sizeof(buf), p))
-		buf[0] = '\0';
-	pclose(p);
-	return atoi(buf);
-}
-
 static bool
 wait_lines(const struct klsd_fixture *f, const char *prefix, const char *containing, int n,
     int timeout_ms)
@@ -647,7 +628,7 @@ test_klsd_service_metrics_and_watch(void)
 	CU_ASSERT_EQUAL(scrape_sum(port, "kls_leases_held"), 2);
 	/* One handler observation per process() call, as the file handler saw them; each
 	 * batch came from a GetRecords call of its own (and idle calls add more). */
-	batches = handler_batches(&f, "out");
+	batches = fixture_handler_batches(&f, "out");
 	end = mono_add_ms(mono_now(), 10000);
 	do {
 		handled = scrape_sum(port, "kls_handler_seconds_count");
