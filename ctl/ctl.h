@@ -75,6 +75,12 @@ int ctl_status_read(const struct kls_shm *t, unsigned tries, struct ctl_status *
 void ctl_status_free(struct ctl_status *st);
 /* Renders a status read; 0, or -1 when writing failed. */
 int ctl_status_text(const struct ctl_status *st, FILE *out);
+/* The row's read mode: "polling", "fan-out", or NULL (torn, not started, unknown). */
+const char *ctl_row_mode(const struct ctl_row *r);
+/* Fan-out rows: how long the current subscription has run (*age_ms; -1 between two
+ * subscriptions) and the resubscriptions of the reader's run. false for other rows. */
+bool ctl_row_fanout(const struct ctl_row *r, kls_mono now, int64_t *age_ms,
+    uint64_t *resubscribes);
 int ctl_status_json(const struct ctl_status *st, FILE *out);
 
 /* ---- gokini import (import_gokini.c) ---- */

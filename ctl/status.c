@@ -18,9 +18,10 @@
 
 /* Text table columns. */
 enum { C_SLOT, C_SHARD, C_STATE, C_PID, C_UPTIME, C_RESTARTS, C_LEASE, C_LEFT, C_CHECKPOINT,
-	C_RECORDS, C_BYTES, C_BEHIND, C_ERROR, NCOLS };
+	C_RECORDS, C_BYTES, C_BEHIND, C_MODE, C_SUB_AGE, C_RESUBS, C_ERROR, NCOLS };
 static const char *const headings[NCOLS] = { "SLOT", "SHARD", "STATE", "PID", "UPTIME",
-	"RESTARTS", "LEASE", "LEFT", "CHECKPOINT", "RECORDS", "BYTES", "BEHIND_MS", "LAST_ERROR" };
+	"RESTARTS", "LEASE", "LEFT", "CHECKPOINT", "RECORDS", "BYTES", "BEHIND_MS", "MODE",
+	"SUB_AGE", "RESUBS", "LAST_ERROR" };
 /* Wide enough for the longest cell: an error text, or a 129-digit sequence number with
  * its sub-sequence. */
 #define CELL (KLS_SHM_ERROR_MAX + 32)
@@ -117,6 +118,32 @@ row_checkpoint(const struct ctl_row *r, char *buf, size_t size)
 	return true;
 }
 
+const char *
+ctl_row_mode(const struct ctl_row *r)
+{
+	if (r->progress_torn)
+		return NULL;
+	switch (r->progress.read_mode) {
+	case KLS_READ_POLLING: return "polling";
+	case KLS_READ_FANOUT: return "fan-out";
+	default: return NULL;
+	}
+}
+
+bool
+ctl_row_fanout(const struct ctl_row *r, kls_mono now, int64_t *age_ms, uint64_t *resubscribes)
+{
+	const struct kls_progress *p = &r->progress;
+
+	if (r->progress_torn || p->read_mode != KLS_READ_FANOUT)
+		return false;
+	/* A start in the future is no age (foreign bytes, or another boot's clock). */
+	*age_ms = p->fanout_started_ns > 0 && p->fanout_started_ns <= now.ns ?
+	    mono_diff_ms((kls_mono){ p->fanout_started_ns }, now) : -1;
+	*resubscribes = p->fanout_resubscribes;
+	return true;
+}
+
 static bool
 row_lease_left(const struct ctl_row *r, kls_mono now, int64_t *ms)
 {
@@ -159,8 +186,9 @@ fill_cells(const struct ctl_row *r, kls_mono now, char cells[NCOLS][CELL])
 {
 	const struct kls_lease *l = &r->lease;
 	const struct kls_progress *p = &r->progress;
-	const char *e = row_error(r);
-	int64_t left;
+	const char *e = row_error(r), *mode = ctl_row_mode(r);
+	int64_t left, age;
+	uint64_t resubs;
 
 	for (int c = 0; c < NCOLS; c++)
 		snprintf(cells[c], CELL, "-");
@@ -190,6 +218,13 @@ fill_cells(const struct ctl_row *r, kls_mono now, char cells[NCOLS][CELL])
 		snprintf(cells[C_BYTES], CELL, "%" PRIu64, p->bytes);
 		if (p->millis_behind >= 0)
 			snprintf(cells[C_BEHIND], CELL, "%" PRId64, p->millis_behind);
+		if (mode)
+			snprintf(cells[C_MODE], CELL, "%s", mode);
+	}
+	if (ctl_row_fanout(r, now, &age, &resubs)) {
+		if (age >= 0)
+			fmt_duration(cells[C_SUB_AGE], CELL, age);
+		snprintf(cells[C_RESUBS], CELL, "%" PRIu64, resubs);
 	}
 	if (e)
 		ctl_fmt_safe(cells[C_ERROR], CELL, e);
@@ -257,8 +292,9 @@ json_row(const struct ctl_row *r, kls_mono now)
 	const struct kls_progress *p = &r->progress;
 	json_object *o = json_object_new_object();
 	char ckpt[CELL];
-	int64_t left;
-	bool lt = r->lease_torn, pt = r->progress_torn;
+	int64_t left, age = -1;
+	uint64_t resubs = 0;
+	bool lt = r->lease_torn, pt = r->progress_torn, fan = ctl_row_fanout(r, now, &age, &resubs);
 
 	if (!o)
 		return NULL;
@@ -277,6 +313,11 @@ json_row(const struct ctl_row *r, kls_mono now)
 	    row_lease_left(r, now, &left) ? json_object_new_int64(left) : NULL);
 	json_object_object_add(o, "millis_behind",
 	    pt || p->millis_behind < 0 ? NULL : json_object_new_int64(p->millis_behind));
+	json_object_object_add(o, "read_mode", json_str(ctl_row_mode(r)));
+	/* Fan-out only (null otherwise); the age is null between two subscriptions. */
+	json_object_object_add(o, "subscription_age_ms",
+	    fan && age >= 0 ? json_object_new_int64(age) : NULL);
+	json_object_object_add(o, "resubscribes", fan ? json_object_new_uint64(resubs) : NULL);
 	json_object_object_add(o, "last_error", json_str(row_error(r)));
 	return o;
 }

@@ -1,7 +1,8 @@
 /*
  * kls-ctl status --watch: the shm table read every N seconds and shown as a table with
  * each shard's lag (millis behind latest) and its records and bytes per second, computed
- * from two consecutive reads. Like status, it never asks klsd.
+ * from two consecutive reads, and each shard's read mode (for fan-out, the current
+ * subscription's age and the resubscriptions). Like status, it never asks klsd.
  *
  * A rate needs the same reader run in both reads (same slot, shard and reader pid, and
  * totals that did not go back): a reader restarted in between counts from 0 again, and
@@ -57,13 +58,17 @@ ctl_watch_text(const struct ctl_status *prev, const struct ctl_status *cur, FILE
 	ctl_fmt_safe(stream, sizeof(stream), cur->stream);
 	fprintf(out, "application %s  stream %s  klsd pid %ld%s  %zu shards  (rates over %.1f s)\n",
 	    app, stream, cur->klsd_pid, cur->klsd_alive ? "" : " (not running)", cur->n, seconds);
-	fprintf(out, "%-5s %-28s %-9s %-8s %-8s %12s %10s %12s %10s\n", "SLOT", "SHARD", "STATE",
-	    "PID", "RESTARTS", "RECORDS", "REC/S", "BYTES/S", "LAG_MS");
+	fprintf(out, "%-5s %-28s %-9s %-8s %-8s %12s %10s %12s %10s %-7s %8s %6s\n", "SLOT",
+	    "SHARD", "STATE", "PID", "RESTARTS", "RECORDS", "REC/S", "BYTES/S", "LAG_MS", "MODE",
+	    "SUB_AGE", "RESUBS");
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct ctl_row *r = &cur->rows[i];
 		struct ctl_rate rate;
 		char shard[WATCH_CELL], pid[24] = "-", recs[24] = "-", rs[24] = "-", bs[24] = "-",
-		                        lag[24] = "-";
+		                        lag[24] = "-", sub_age[24] = "-", resubs[24] = "-";
+		const char *mode = ctl_row_mode(r);
+		int64_t age;
+		uint64_t n_resubs;
 
 		ctl_watch_rate(find_slot(prev, r->slot), r, seconds, &rate);
 		ctl_fmt_safe(shard, sizeof(shard), r->lease_torn ? "-" : r->lease.shard_id);
@@ -74,15 +79,22 @@ ctl_watch_text(const struct ctl_status *prev, const struct ctl_status *cur, FILE
 			if (r->progress.millis_behind >= 0)
 				snprintf(lag, sizeof(lag), "%" PRId64, r->progress.millis_behind);
 		}
+		if (ctl_row_fanout(r, cur->now, &age, &n_resubs)) {
+			if (age >= 0)
+				snprintf(sub_age, sizeof(sub_age), "%" PRId64 "s", age / 1000);
+			snprintf(resubs, sizeof(resubs), "%" PRIu64, n_resubs);
+		}
 		if (rate.known) {
 			snprintf(rs, sizeof(rs), "%.1f", rate.records_s);
 			snprintf(bs, sizeof(bs), "%.0f", rate.bytes_s);
 			total += rate.records_s;
 		}
-		fprintf(out, "%-5u %-28s %-9s %-8s %-8" PRIu32 " %12s %10s %12s %10s\n", r->slot,
-		    shard,
+		fprintf(out,
+		    "%-5u %-28s %-9s %-8s %-8" PRIu32 " %12s %10s %12s %10s %-7s %8s %6s\n",
+		    r->slot, shard,
 		    r->lease_torn || r->progress_torn ? "torn" : kls_slot_state_name(r->state), pid,
-		    r->lease_torn ? 0 : r->lease.restarts, recs, rs, bs, lag);
+		    r->lease_torn ? 0 : r->lease.restarts, recs, rs, bs, lag, mode ? mode : "-",
+		    sub_age, resubs);
 	}
 	fprintf(out, "total %.1f records/s\n", total);
 	return ferror(out) ? -1 : 0;

@@ -125,6 +125,7 @@ deliver_batch(struct reader *r, const struct kls_record *recs, size_t n)
 {
 	const struct kls_record *last = &recs[n - 1];
 	struct kls_progress before = r->prog;
+	kls_mono t0;
 	int rc, c;
 
 	if (reader_ctx_delivered(&r->ctx, last) < 0) {
@@ -151,7 +152,10 @@ deliver_batch(struct reader *r, const struct kls_record *recs, size_t n)
 		r->prog = before; /* never handed over: not delivered */
 		return expired(r);
 	}
+	t0 = mono_now();
 	rc = handler_process(&r->h, r->state, recs, n, &r->ctx.pub);
+	/* Published by call_end with the handler state: no publish of its own. */
+	kls_lat_observe(&r->prog.handler, KLS_LAT_HANDLER, mono_now().ns - t0.ns);
 	call_end(r);
 	if (rc != KLS_HANDLER_OK) {
 		log_errorx("%s: handler %s: process() returned %d for %zu records ending at %s: "

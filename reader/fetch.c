@@ -238,6 +238,9 @@ get_batch(struct reader *r, const struct getrecords_limits *lim, kls_mono *next)
 	    lim, &r->resp, NULL, &r->res, &err);
 	fence_idle(&r->fence);
 	now = mono_now();
+	/* Every call, answered or not: a throttled or timed-out call took that long too.
+	 * Published with the batch (or the next publish after a failure). */
+	kls_lat_observe(&r->prog.getrecords, KLS_LAT_GETRECORDS, now.ns - r->pace.last_start.ns);
 	if (rc < 0) {
 		if (strcmp(err.type, "ExpiredIteratorException") == 0) {
 			log_info("%s: shard iterator expired; getting a new one", r->shard_id);

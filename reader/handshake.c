@@ -41,6 +41,8 @@ progress_start(struct reader *r)
 
 	memset(&r->prog, 0, sizeof(r->prog));
 	r->prog.read_mode = KLS_READ_POLLING;
+	/* Claims the minor-2 fields (histograms from zero) for this run. */
+	r->prog.writer_pid = (int32_t)getpid();
 	r->prog.millis_behind = -1;
 	r->req_gen = r->lease.ckpt_gen;
 	/* A previous reader of this slot may have left a request klsd has not answered

@@ -314,6 +314,10 @@ subscribe_once(struct sub *s, kls_mono *next)
 	s->started = s->last_event = s->last_look = now;
 	s->events = 0;
 	s->subscriptions++;
+	/* For kls-ctl status and the metrics: one publish per call, none per event. */
+	r->prog.fanout_started_ns = now.ns;
+	r->prog.fanout_resubscribes = s->subscriptions - 1;
+	progress_publish(r);
 	log_debug("%s: SubscribeToShard %s%s%s (subscription %" PRIu64 ")", r->shard_id,
 	    kinesis_iterator_type_name(pos.type), pos.sequence_number ? " " : "",
 	    pos.sequence_number ? pos.sequence_number : "", s->subscriptions);
@@ -322,6 +326,9 @@ subscribe_once(struct sub *s, kls_mono *next)
 	rc = kinesis_subscribe_to_shard(s->kc, s->consumer_arn, r->shard_id, &pos, &stream, &err);
 	fence_idle(&r->fence);
 	now = mono_now();
+	/* No subscription until the next call: kls-ctl must not show a backoff as age. */
+	r->prog.fanout_started_ns = 0;
+	progress_publish(r);
 	if (s->events > 0)
 		s->consumer_fresh = false;
 	switch (s->end) {

@@ -3,6 +3,7 @@
 noinst_LIBRARIES += shm/libklsshm.a
 shm_libklsshm_a_SOURCES = \
 	shm/table.c shm/table.h \
+	shm/latency.c shm/latency.h \
 	shm/seqcount.c shm/seqcount.h \
 	shm/futex.c shm/futex.h \
 	shm/proc.c

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "common/clock.h"
+#include "shm/latency.h"
 
 struct stat;
 
@@ -28,7 +29,10 @@ struct stat;
 #define KLS_SHM_MAJOR 1
 /* Minor 1: lease.hash_start/hash_end, progress.kpl_* (KPL de-aggregation), and
  * lease.first_batch (poison records sent to the dead-letter directory).
- * Minor 2: progress.req_flags (coalesced automatic checkpoints). */
+ * Minor 2: progress.req_flags (coalesced automatic checkpoints), progress.writer_pid,
+ * progress.fanout_* (subscription start, resubscribes), and the latency histograms
+ * progress.getrecords/handler, which extend the progress group into what minor 1 called
+ * slot.reserved1 (shm/README.md, "Versions"). */
 #define KLS_SHM_MINOR 2
 
 #define KLS_SHM_MAX_SLOTS 65536u
@@ -209,8 +213,23 @@ struct kls_progress {
 	/* Minor 2: KLS_REQ_* flags of request req_gen. 0 (an older reader, or a handler's
 	 * own checkpoint) asks for the write now and for an answer. */
 	uint32_t req_flags;
-	uint32_t reserved_pad;
-	uint8_t reserved[80];
+	/* Minor 2. getpid() of the reader that writes the minor-2 fields past offset 752;
+	 * klsd uses them only when it names the slot's current reader. A reader of an older
+	 * minor writes 0 here (its reserved bytes) on every publish, and never writes past
+	 * 752, where a previous reader of the slot may have left its histograms. */
+	int32_t writer_pid;
+	/* Minor 2, fan-out (read_mode KLS_READ_FANOUT): CLOCK_BOOTTIME when the current
+	 * SubscribeToShard call was made, 0 between subscriptions; and the calls made after
+	 * the first one of this run (subscriptions that ended and were made again). */
+	int64_t fanout_started_ns;
+	uint64_t fanout_resubscribes;
+	uint8_t reserved[64];
+	/* ---- minor 2: the group grows past minor 1's end (752), into minor 1's
+	 * slot.reserved1; meaningful only when writer_pid is the reader's pid ---- */
+	/* Totals since the reader started: GetRecords calls (polling only; empty in fan-out
+	 * mode, where no call answers with records) and process() calls. */
+	struct kls_latency getrecords;
+	struct kls_latency handler;
 };
 
 struct kls_shm_lease_group {
@@ -238,7 +257,7 @@ struct kls_shm_slot {
 	uint8_t reserved0[56];
 	struct kls_shm_lease_group lease;       /* own cache lines: no false sharing */
 	struct kls_shm_progress_group progress; /* between the two writers */
-	uint8_t reserved1[448];
+	uint8_t reserved1[144];
 };
 
 /* Cross-process atomics must be lock-free (a lock-based atomic is not address-free). */
@@ -303,7 +322,14 @@ KLS_SHM_AT(struct kls_progress, kpl_dropped_aggregates, 608);
 KLS_SHM_AT(struct kls_progress, kpl_dropped_records, 616);
 KLS_SHM_AT(struct kls_progress, kpl_invalid, 624);
 KLS_SHM_AT(struct kls_progress, req_flags, 664);
-_Static_assert(sizeof(struct kls_progress) == 752, "progress payload size");
+KLS_SHM_AT(struct kls_progress, writer_pid, 668);
+KLS_SHM_AT(struct kls_progress, fanout_started_ns, 672);
+KLS_SHM_AT(struct kls_progress, fanout_resubscribes, 680);
+KLS_SHM_AT(struct kls_progress, reserved, 688);
+/* Minor 1's progress payload ended here; its slot.reserved1 started at 832 + 16 + 752. */
+KLS_SHM_AT(struct kls_progress, getrecords, 752);
+KLS_SHM_AT(struct kls_progress, handler, 904);
+_Static_assert(sizeof(struct kls_progress) == 1056, "progress payload size");
 
 KLS_SHM_AT(struct kls_shm_lease_group, v, 8);
 KLS_SHM_AT(struct kls_shm_progress_group, heartbeat_ns, 8);
@@ -312,6 +338,7 @@ KLS_SHM_AT(struct kls_shm_slot, state, 0);
 KLS_SHM_AT(struct kls_shm_slot, wake, 4);
 KLS_SHM_AT(struct kls_shm_slot, lease, 64);
 KLS_SHM_AT(struct kls_shm_slot, progress, 832);
+KLS_SHM_AT(struct kls_shm_slot, reserved1, 1904);
 _Static_assert(sizeof(struct kls_shm_slot) == 2048, "slot size");
 /* The group copies move 8-byte words. */
 _Static_assert(sizeof(struct kls_lease) % 8 == 0 && sizeof(struct kls_progress) % 8 == 0,

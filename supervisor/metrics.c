@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "supervisor/metrics.h"
+#include "shm/latency.h"
 
 #include <errno.h>
 #include <math.h>
@@ -16,7 +17,8 @@
 
 enum metric_type { M_COUNTER, M_GAUGE, M_HISTOGRAM };
 
-enum { L_STREAM = 1, L_SHARD = 2, L_WORKER = 4, L_ALL = 7 };
+enum { L_STREAM = 1, L_SHARD = 2, L_WORKER = 4, L_ALL = 7, L_MODE = 8 };
+#define NLABELS 4
 
 struct family_def {
 	const char *name;
@@ -27,11 +29,9 @@ struct family_def {
 	size_t nbuckets;
 };
 
-/* GetRecords answers in tens to hundreds of milliseconds; a handler may take seconds. */
-static const double getrecords_buckets[] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-static const double handler_buckets[] = {
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+/* The readers' lists (shm/latency.h): klsd adds their bucket counts as they are. */
+static const double getrecords_buckets[] = KLS_LAT_GETRECORDS_BOUNDS;
+static const double handler_buckets[] = KLS_LAT_HANDLER_BOUNDS;
 #define BUCKETS(b) b, sizeof(b) / sizeof(b[0])
 /* Rendering formats a family's bounds into an array of this many. */
 #define BUCKETS_MAX 16
@@ -55,7 +55,8 @@ static const struct family_def defs[KLS_M_COUNT] = {
     [KLS_M_LEASES_LOST] = {"kls_leases_lost_total", "Leases lost to another worker or to expiry.",
         M_COUNTER, L_STREAM | L_WORKER, NULL, 0},
     [KLS_M_GETRECORDS_SECONDS] = {"kls_getrecords_seconds",
-        "GetRecords request latency in seconds.", M_HISTOGRAM, L_ALL, BUCKETS(getrecords_buckets)},
+        "GetRecords request latency in seconds (polling shards only).", M_HISTOGRAM, L_ALL,
+        BUCKETS(getrecords_buckets)},
     [KLS_M_HANDLER_SECONDS] = {"kls_handler_seconds",
         "Time the handler spent on one batch, in seconds.", M_HISTOGRAM, L_ALL,
         BUCKETS(handler_buckets)},
@@ -63,12 +64,22 @@ static const struct family_def defs[KLS_M_COUNT] = {
         "Readers started again after they exited or crashed.", M_COUNTER, L_ALL, NULL, 0},
     [KLS_M_POISON_RECORDS] = {"kls_poison_records_total",
         "Times the poison-record policy was applied to a batch.", M_COUNTER, L_ALL, NULL, 0},
+    [KLS_M_READ_MODE] = {"kls_read_mode",
+        "How the shard's reader reads: 1 for its mode (polling or fan-out), 0 for a mode it "
+        "no longer uses.", M_GAUGE, L_ALL | L_MODE, NULL, 0},
+    [KLS_M_FANOUT_SUBSCRIPTION_AGE] = {"kls_fanout_subscription_age_seconds",
+        "Age of the fan-out shard's current SubscribeToShard subscription, 0 between two.",
+        M_GAUGE, L_ALL, NULL, 0},
+    [KLS_M_FANOUT_RESUBSCRIBES] = {"kls_fanout_resubscribes_total",
+        "SubscribeToShard calls after the first of each reader run (subscriptions renewed).",
+        M_COUNTER, L_ALL, NULL, 0},
 };
 
 struct metric_series {
 	const struct family_def *def;
 	uint64_t hash;     /* of the label values, for the family's index */
-	char *label[3];    /* stream, shard, worker; NULL when the family does not use it */
+	char *label[NLABELS]; /* stream, shard, worker, mode; NULL when the family does not
+	                       * use it */
 	double value;      /* counter, gauge; histogram: sum */
 	uint64_t count;    /* histogram observations */
 	uint64_t *bucket;  /* histogram: observations per bucket (not cumulative) */
@@ -88,7 +99,7 @@ struct metrics {
 	struct family fam[KLS_M_COUNT];
 };
 
-static const char *const label_names[3] = {"stream", "shard", "worker"};
+static const char *const label_names[NLABELS] = {"stream", "shard", "worker", "mode"};
 
 struct metrics *
 metrics_new(void)
@@ -99,7 +110,7 @@ metrics_new(void)
 static void
 series_free(struct metric_series *s)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NLABELS; i++)
 		free(s->label[i]);
 	free(s->bucket);
 	free(s->labels_text);
@@ -156,7 +167,7 @@ labels_text(const struct metric_series *s)
 
 	buf_init(&b, 0);
 	rc = buf_puts(&b, ""); /* an empty text is still a string */
-	for (int i = 0; i < 3 && !rc; i++) {
+	for (int i = 0; i < NLABELS && !rc; i++) {
 		if (!s->label[i])
 			continue;
 		rc = buf_printf(&b, "%s%s=\"", b.len ? "," : "", label_names[i]);
@@ -169,13 +180,13 @@ labels_text(const struct metric_series *s)
 	return t;
 }
 
-/* FNV-1a over the three values, each ended by a byte no value contains at that spot. */
+/* FNV-1a over the values, each ended by a byte no value contains at that spot. */
 static uint64_t
-hash_labels(const char *const v[3])
+hash_labels(const char *const v[NLABELS])
 {
 	uint64_t h = 14695981039346656037ull;
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < NLABELS; i++) {
 		for (const char *p = v[i] ? v[i] : ""; *p; p++)
 			h = (h ^ (unsigned char)*p) * 1099511628211ull;
 		h = (h ^ 0xff) * 1099511628211ull;
@@ -213,14 +224,16 @@ index_rebuild(struct family *f, size_t want)
 }
 
 static struct metric_series *
-index_find(const struct family *f, uint64_t hash, const char *const want[3])
+index_find(const struct family *f, uint64_t hash, const char *const want[NLABELS])
 {
 	if (!f->nslots)
 		return NULL;
 	for (size_t k = hash & (f->nslots - 1); f->slot[k]; k = (k + 1) & (f->nslots - 1)) {
 		struct metric_series *s = f->s[f->slot[k] - 1];
-		if (s->hash == hash && label_eq(s->label[0], want[0]) &&
-		    label_eq(s->label[1], want[1]) && label_eq(s->label[2], want[2]))
+		bool eq = s->hash == hash;
+		for (int i = 0; i < NLABELS && eq; i++)
+			eq = label_eq(s->label[i], want[i]);
+		if (eq)
 			return s;
 	}
 	return NULL;
@@ -230,7 +243,8 @@ struct metric_series *
 metrics_series(struct metrics *m, enum kls_metric id, const struct metric_labels *l)
 {
 	uint64_t hash;
-	const char *want[3] = {l ? l->stream : NULL, l ? l->shard : NULL, l ? l->worker : NULL};
+	const char *want[NLABELS] = {l ? l->stream : NULL, l ? l->shard : NULL,
+	    l ? l->worker : NULL, l ? l->mode : NULL};
 	const struct family_def *d;
 	struct family *f;
 	struct metric_series *s;
@@ -241,7 +255,7 @@ metrics_series(struct metrics *m, enum kls_metric id, const struct metric_labels
 	}
 	d = &defs[id];
 	f = &m->fam[id];
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < NLABELS; i++) {
 		if (!(d->labels & (1u << i)))
 			want[i] = NULL;
 		else if (want[i] && strlen(want[i]) > METRICS_LABEL_MAX) {
@@ -272,7 +286,7 @@ metrics_series(struct metrics *m, enum kls_metric id, const struct metric_labels
 		return NULL;
 	s->def = d;
 	s->hash = hash;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NLABELS; i++)
 		if ((d->labels & (1u << i)) && !(s->label[i] = strdup(want[i] ? want[i] : ""))) {
 			series_free(s);
 			return NULL;
@@ -323,6 +337,31 @@ metric_observe(struct metric_series *s, double v)
 		}
 	s->count++;
 	s->value += v;
+	return 0;
+}
+
+int
+metric_hist_add(struct metric_series *s, const uint64_t *bucket, size_t nbucket, uint64_t count,
+    double sum)
+{
+	uint64_t total = 0;
+
+	if (s->def->type != M_HISTOGRAM || nbucket != s->def->nbuckets || !isfinite(sum) ||
+	    sum < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (size_t i = 0; i < nbucket; i++) {
+		if (bucket[i] > count - total) {
+			errno = EINVAL;
+			return -1;
+		}
+		total += bucket[i];
+	}
+	for (size_t i = 0; i < nbucket; i++)
+		s->bucket[i] += bucket[i];
+	s->count += count;
+	s->value += sum;
 	return 0;
 }
 

@@ -9,7 +9,7 @@
  * fork time; the registry then needs no mutex either, and klsd's loop updates it with
  * plain stores. MHD's epoll mode gives one descriptor to poll (no FD_SETSIZE limit with a
  * thousand reader pipes open) and never blocks. Rendering does run in the loop: 1000
- * shards (all eleven families, 3.9 MB of text) took 35 ms at -O2 on a busy 2-core host,
+ * shards (the eleven families of then, 3.9 MB of text) took 35 ms at -O2 on a busy 2-core host,
  * small next to lease deadlines of seconds.
  *
  * Names follow KCL's metrics in Prometheus spelling (kls_records_processed_total, ...).
@@ -35,6 +35,9 @@ enum kls_metric {
 	KLS_M_HANDLER_SECONDS,    /* histogram: handler process() time per batch */
 	KLS_M_READER_RESTARTS,    /* counter: reader respawns */
 	KLS_M_POISON_RECORDS,     /* counter: poison-record policy applications */
+	KLS_M_READ_MODE,          /* gauge (all, and mode): 1 for the reader's read mode */
+	KLS_M_FANOUT_SUBSCRIPTION_AGE, /* gauge: seconds since the current subscription */
+	KLS_M_FANOUT_RESUBSCRIBES,     /* counter: SubscribeToShard calls after the first */
 	KLS_M_COUNT
 };
 
@@ -44,6 +47,7 @@ struct metric_labels {
 	const char *stream;
 	const char *shard;
 	const char *worker;
+	const char *mode; /* kls_read_mode only: "polling" or "fan-out" */
 };
 
 /* Bounds on what the registry holds. */
@@ -71,6 +75,13 @@ int metric_add(struct metric_series *s, double v);
 int metric_set(struct metric_series *s, double v);
 /* Histogram only: records one observation (-1 EINVAL on another type or NaN). */
 int metric_observe(struct metric_series *s, double v);
+/* Histogram only: adds observations made elsewhere (a reader's, from shm): bucket[i]
+ * observations in bucket i (not cumulative; nbucket must be the family's bucket count),
+ * count in all (those above the last bound too), sum their sum. -1 EINVAL when it is no
+ * histogram, nbucket differs, the buckets add up to more than count or sum is negative
+ * or not finite; nothing is added then. */
+int metric_hist_add(struct metric_series *s, const uint64_t *bucket, size_t nbucket,
+    uint64_t count, double sum);
 /* Look-up and update in one call; 0, or -1 with the errno of the calls above. */
 int metrics_add(struct metrics *m, enum kls_metric id, const struct metric_labels *l, double v);
 int metrics_set(struct metrics *m, enum kls_metric id, const struct metric_labels *l, double v);

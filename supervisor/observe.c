@@ -6,13 +6,19 @@
  * in shm (records and bytes processed, millis behind latest). Prometheus labels them by
  * stream, shard and worker; CloudWatch gets one sample per observation (a counter's
  * increase, a gauge's value) and a statistic set per metric and shard per interval.
+ * Prometheus alone also gets the GetRecords and handler latency histograms, the read
+ * mode and, for fan-out, subscription age and resubscriptions (CloudWatch has no
+ * definition for them: cw_acc_sample ignores them).
  *
- * A reader's totals count from 0 in each run, so klsd counts what it has seen of each run
- * (held_svc.obs_*) and adds the difference; at reap it adds the run's last words, so a
- * crash loses nothing that reached shm. A run's progress group is its own only once the
- * run has beaten its heartbeat: the reader publishes its fresh, zeroed group before the
- * first beat (reader/handshake.c), and until then the group still shows the previous
- * run, which was counted already.
+ * A reader's totals (histograms included) count from 0 in each run, so klsd counts what
+ * it has seen of each run (held_svc.obs_*) and adds the difference, which keeps the
+ * exported counters monotonic across reader restarts; at reap it adds the run's last
+ * words, so a crash loses nothing that reached shm. A histogram that fails its checks
+ * (shm/latency.h: another build's bucket list, buckets beyond the count, a total that
+ * went back) is not added, and said once per run. A run's progress group is its own only
+ * once the run has beaten its heartbeat: the reader publishes its fresh, zeroed group
+ * before the first beat (reader/handshake.c), and until then the group still shows the
+ * previous run, which was counted already.
  *
  * The values are refreshed every OBSERVE_MS and right before nothing else: a scrape sees
  * them at most that old, and the loop does not read every slot on every turn.
@@ -27,6 +33,7 @@
 #include "supervisor/cloudwatch.h"
 #include "supervisor/klsd_int.h"
 #include "supervisor/metrics.h"
+#include "shm/latency.h"
 
 #define OBSERVE_MS 1000
 
@@ -136,7 +143,7 @@ observe_close(struct klsd *k)
 static struct metric_labels
 labels(const struct klsd *k, const char *shard)
 {
-	return (struct metric_labels){ k->cfg.kls.stream, shard, k->me };
+	return (struct metric_labels){ k->cfg.kls.stream, shard, k->me, NULL };
 }
 
 static void
@@ -194,15 +201,71 @@ note_shard(struct klsd_svc *s, const char *shard)
 	snprintf(s->observed[s->nobserved++], LEASE_KEY_MAX, "%s", shard);
 }
 
-/* Counts what the run of h's reader did beyond what was counted already. */
+static const char *
+mode_name(uint32_t mode)
+{
+	return mode == KLS_READ_FANOUT ? "fan-out" : "polling";
+}
+
+/* The run's histograms beyond what was added already. pid is the run's reader: the
+ * minor-2 tail of the group is its only if it says so (shm/table.h, writer_pid). */
 static void
-account(struct klsd *k, struct held *h, const struct kls_progress *pr)
+account_latency(struct klsd *k, struct held *h, const struct kls_progress *pr, pid_t pid)
+{
+	static const enum kls_metric id[KLS_LAT_KINDS] = {
+		[KLS_LAT_GETRECORDS] = KLS_M_GETRECORDS_SECONDS,
+		[KLS_LAT_HANDLER] = KLS_M_HANDLER_SECONDS,
+	};
+	const struct kls_latency *cur[KLS_LAT_KINDS] = {
+		[KLS_LAT_GETRECORDS] = &pr->getrecords,
+		[KLS_LAT_HANDLER] = &pr->handler,
+	};
+	struct held_svc *o = &h->svc;
+	struct metric_labels l = labels(k, h->l.key);
+
+	if (!k->svc.m || pid <= 0 || pr->writer_pid != pid)
+		return;
+	for (int kind = 0; kind < KLS_LAT_KINDS; kind++) {
+		struct metric_series *s;
+		struct kls_latency d;
+		char err[256];
+
+		if (kls_lat_take(&o->obs_lat[kind], h->proc.started_at.ns, cur[kind],
+		        (enum kls_lat_kind)kind, &d, err, sizeof(err)) < 0) {
+			if (!o->obs_lat_bad)
+				log_warnx(
+				    "metrics: %s: progress group of reader %d: %s: not counted",
+				    h->l.key, (int)pid, err);
+			o->obs_lat_bad = true;
+			continue;
+		}
+		if (d.count == 0)
+			continue;
+		s = metrics_series(k->svc.m, id[kind], &l);
+		if (!s ||
+		    metric_hist_add(s, d.bucket, d.nbounds, d.count, (double)d.sum_ns / 1e9) < 0)
+			log_warn("metrics: %s histogram of %s", kind ? "handler" : "GetRecords",
+			    h->l.key);
+	}
+}
+
+/* Counts what the run of h's reader (pid) did beyond what was counted already. */
+static void
+account(struct klsd *k, struct held *h, const struct kls_progress *pr, pid_t pid)
 {
 	struct held_svc *o = &h->svc;
 
 	if (o->obs_run.ns != h->proc.started_at.ns) {
+		/* A new run: its reader counts from zero again. */
 		o->obs_run = h->proc.started_at;
-		o->obs_records = o->obs_bytes = 0;
+		o->obs_records = o->obs_bytes = o->obs_resubscribes = 0;
+		o->obs_lat_bad = false; /* kls_lat_take starts the histograms again itself */
+	}
+	account_latency(k, h, pr, pid);
+	if (pr->fanout_resubscribes > o->obs_resubscribes) {
+		add(k, KLS_M_FANOUT_RESUBSCRIBES, h->l.key,
+		    (double)(pr->fanout_resubscribes - o->obs_resubscribes));
+		o->obs_resubscribes = pr->fanout_resubscribes;
 	}
 	add(k, KLS_M_RECORDS_PROCESSED, h->l.key,
 	    pr->records > o->obs_records ? (double)(pr->records - o->obs_records) : 0);
@@ -225,8 +288,41 @@ run_published(const struct held *h)
 void
 observe_reaped(struct klsd *k, struct held *h)
 {
+	/* Reaped: proc.pid is cleared, the lease group still names the run's reader. */
 	if (observing(&k->svc) && h->have_progress && run_published(h))
-		account(k, h, &h->progress);
+		account(k, h, &h->progress, h->pub.reader_pid);
+}
+
+/* The kls_read_mode info gauge and, for fan-out, the subscription's age. */
+static void
+observe_mode(struct klsd *k, struct held *h, const struct kls_progress *pr, kls_mono now)
+{
+	struct metric_labels l = labels(k, h->l.key);
+	uint32_t mode = pr->read_mode;
+
+	if (!k->svc.m)
+		return; /* CloudWatch only */
+	if (mode != KLS_READ_POLLING && mode != KLS_READ_FANOUT)
+		return; /* none yet, or a newer minor's mode */
+	if (h->svc.obs_mode != mode) {
+		/* A reload changed it: the old mode's series says 0 rather than vanish. */
+		if (h->svc.obs_mode) {
+			l.mode = mode_name(h->svc.obs_mode);
+			if (metrics_set(k->svc.m, KLS_M_READ_MODE, &l, 0) < 0)
+				log_warn("metrics: read mode of %s", h->l.key);
+		}
+		l.mode = mode_name(mode);
+		if (metrics_set(k->svc.m, KLS_M_READ_MODE, &l, 1) < 0)
+			log_warn("metrics: read mode of %s", h->l.key);
+		h->svc.obs_mode = mode;
+	}
+	if (mode == KLS_READ_FANOUT) {
+		int64_t ns = pr->fanout_started_ns > 0 && pr->fanout_started_ns <= now.ns
+		                 ? now.ns - pr->fanout_started_ns
+		                 : 0;
+		if (metrics_set(k->svc.m, KLS_M_FANOUT_SUBSCRIPTION_AGE, &l, (double)ns / 1e9) < 0)
+			log_warn("metrics: subscription age of %s", h->l.key);
+	}
 }
 
 /* klsd's own counters and the leases it holds. */
@@ -303,9 +399,10 @@ observe_tick(struct klsd *k, kls_mono now)
 		if (!h->proc.pid || !run_published(h) ||
 		    kls_shm_progress_read(h->s, &pr, KLS_SHM_READ_TRIES) < 0)
 			continue;
-		account(k, h, &pr);
+		account(k, h, &pr, h->proc.pid);
 		if (pr.millis_behind >= 0)
 			set(k, KLS_M_MILLIS_BEHIND, h->l.key, (double)pr.millis_behind);
+		observe_mode(k, h, &pr, now);
 	}
 	cw_tick(k, now);
 	/* Series of shards no longer held go (their gauges would lie). */

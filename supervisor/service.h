@@ -56,6 +56,10 @@ struct held_svc {
 	kls_mono obs_run;
 	uint64_t obs_records, obs_bytes;
 	uint32_t obs_restarts;
+	struct kls_lat_run obs_lat[KLS_LAT_KINDS]; /* the run's histograms as last added */
+	uint64_t obs_resubscribes;
+	bool obs_lat_bad;   /* a histogram of this run failed its checks (logged once) */
+	uint32_t obs_mode;  /* enum kls_read_mode the kls_read_mode gauge shows as 1 */
 	/* reload.c: the reader still runs with the previous configuration */
 	bool reload_pending;
 	pid_t reload_pid; /* the run reload.c drained */

@@ -404,20 +404,40 @@ fixture_reader_pids(const struct klsd_fixture *f, pid_t *out, int max)
 	return n;
 }
 
-int
-fixture_handler_lines(const struct klsd_fixture *f, const char *prefix, const char *containing)
+/* The number a shell pipeline prints; -1 when it cannot run. */
+static int
+shell_count(const char *cmd)
 {
-	char cmd[512], buf[64] = "";
+	char buf[64] = "";
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "cat %s/%s-shardId-* 2>/dev/null | grep -c -- '%s'", f->dir,
-	    prefix, containing);
 	if (!(p = popen(cmd, "r")))
 		return -1;
 	if (!fgets(buf, sizeof(buf), p))
 		buf[0] = '\0';
 	pclose(p);
 	return atoi(buf);
+}
+
+int
+fixture_handler_lines(const struct klsd_fixture *f, const char *prefix, const char *containing)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cat %s/%s-shardId-* 2>/dev/null | grep -c -- '%s'", f->dir,
+	    prefix, containing);
+	return shell_count(cmd);
+}
+
+int
+fixture_handler_batches(const struct klsd_fixture *f, const char *prefix)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+	    "cat %s/%s-shardId-* 2>/dev/null | cut -d' ' -f1,5,6 | sort -u | wc -l", f->dir,
+	    prefix);
+	return shell_count(cmd);
 }
 
 int64_t

@@ -92,6 +92,9 @@ void fixture_dump_log(const struct klsd_fixture *f);
  * <dir>/<prefix>-shardId-* (prefix "out", "out2"); -1 when they could not be read. */
 int fixture_handler_lines(const struct klsd_fixture *f, const char *prefix,
     const char *containing);
+/* process() calls the file handler saw in those files: distinct (shard, reader pid, t0)
+ * of their lines (examples/support.h: the lines of one batch share its t0). */
+int fixture_handler_batches(const struct klsd_fixture *f, const char *prefix);
 
 /* Whether a process is alive (not a zombie). */
 bool fixture_alive(pid_t pid);

@@ -373,10 +373,11 @@ check_PROGRAMS += tests/integration/fanout_test
 tests_integration_fanout_test_SOURCES = tests/integration/fanout_test.c \
 	tests/klsd_fixture.c tests/klsd_fixture.h
 tests_integration_fanout_test_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_integration_fanout_test_LDADD = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
+tests_integration_fanout_test_LDADD = ctl/libklsctl.a supervisor/libklsd.a shm/libklsshm.a \
+	$(TEST_COMMON_LIBS)
 tests_integration_fanout_test_DEPENDENCIES = reader/kls-reader supervisor/klsd$(EXEEXT) \
-	examples/filelog.la supervisor/libklsd.a shm/libklsshm.a tests/libklstest.a \
-	common/libklscommon.a
+	examples/filelog.la ctl/libklsctl.a supervisor/libklsd.a shm/libklsshm.a \
+	tests/libklstest.a common/libklscommon.a
 
 # == multi-worker tests ==
 # Several klsd on one machine sharing a stream and a lease table (issue 4). They run
@@ -460,6 +461,12 @@ tests_integration_klsd_cloudwatch_test_DEPENDENCIES = supervisor/klsd$(EXEEXT) \
 # out of the tree, run by the installed klsd and kls-reader against the emulators.
 TESTS += tests/outside_handler_test.sh
 EXTRA_DIST += tests/outside_handler_test.sh tests/handlers/outside.c
+
+# == observe tests ==
+# shm/latency: the histograms readers publish and klsd adds to its metrics.
+check_PROGRAMS += tests/unit/latency_test
+tests_unit_latency_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_latency_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
 
 # == end of test blocks ==
 

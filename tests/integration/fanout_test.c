@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <json-c/json.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "common/creds.h"
 #include "common/kinesis.h"
 #include "common/kinesis_consumer.h"
+#include "ctl/ctl.h"
 #include "reader/checkpoint_ctx.h"
 #include "tests/fake_klsd.h"
 #include "tests/harness.h"
@@ -412,6 +414,52 @@ klsd_delivered(const struct klsd_fixture *f, bool *ordered)
 	return distinct == n ? n : 0;
 }
 
+/* The shards of `kls-ctl status --json` that read with fan-out and show a subscription
+ * age and a resubscribe count; -1 when the command or its output failed. */
+static int
+status_fanout_shards(const struct klsd_fixture *f, int64_t *min_age_ms)
+{
+	char shm[sizeof(f->shm)], buf[65536];
+	FILE *out = tmpfile(), *err = fopen("/dev/null", "w");
+	json_object *root = NULL, *shards;
+	int n = -1, rc;
+	size_t len;
+
+	snprintf(shm, sizeof(shm), "%s", f->shm);
+	if (!out || !err)
+		goto done;
+	rc = ctl_main(5, (char *[]){ "kls-ctl", "status", "--json", "--shm", shm, NULL }, out, err);
+	rewind(out);
+	len = fread(buf, 1, sizeof(buf) - 1, out);
+	buf[len] = '\0';
+	if (rc != 0 || !(root = json_tokener_parse(buf)) ||
+	    !json_object_object_get_ex(root, "shards", &shards))
+		goto done;
+	n = 0;
+	*min_age_ms = INT64_MAX;
+	for (size_t i = 0; i < json_object_array_length(shards); i++) {
+		json_object *s = json_object_array_get_idx(shards, i), *mode, *age, *resubs;
+
+		if (json_object_object_get_ex(s, "read_mode", &mode) && mode &&
+		    strcmp(json_object_get_string(mode), "fan-out") == 0 &&
+		    json_object_object_get_ex(s, "subscription_age_ms", &age) && age &&
+		    json_object_get_int64(age) >= 0 &&
+		    json_object_object_get_ex(s, "resubscribes", &resubs) && resubs &&
+		    json_object_get_type(resubs) == json_type_int) {
+			n++;
+			if (json_object_get_int64(age) < *min_age_ms)
+				*min_age_ms = json_object_get_int64(age);
+		}
+	}
+done:
+	json_object_put(root);
+	if (out)
+		fclose(out);
+	if (err)
+		fclose(err);
+	return n;
+}
+
 /*
  * klsd with read_mode = fan-out: it registers the consumer at start (ACTIVE before any
  * reader runs), its readers find it by name and deliver every record of a 2-shard
@@ -460,6 +508,26 @@ test_fanout_klsd_registers_and_readers_deliver(void)
 	/* Both readers read through the subscription, not GetRecords. */
 	CU_ASSERT(fixture_log_count(&f, false,
 	              (const char *const[]){ "enhanced fan-out as consumer kls-fo-d", NULL }) >= 2);
+	/* kls-ctl status --json shows it per shard: mode fan-out, the current
+	 * subscription's age (null only between two subscriptions) and its resubscribe
+	 * count. A second look a while later sees the subscriptions older. */
+	{
+		int64_t age = -1, later = -1;
+		int n = 0;
+
+		end = mono_add_ms(mono_now(), 20000);
+		while (mono_before(mono_now(), end) && (n = status_fanout_shards(&f, &age)) < 2)
+			sleep_ms(250);
+		CU_ASSERT_EQUAL(n, 2);
+		sleep_ms(1500);
+		end = mono_add_ms(mono_now(), 20000);
+		while (mono_before(mono_now(), end) &&
+		       (n = status_fanout_shards(&f, &later)) < 2)
+			sleep_ms(250);
+		CU_ASSERT_EQUAL(n, 2);
+		/* Unless both were replaced in between (they last 5 minutes). */
+		CU_ASSERT(later > age || later < 1500);
+	}
 	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	if (kinesis_describe_stream_summary(f.kin, f.stream, &sum, &err) == 0) {
 		CU_ASSERT_EQUAL(kinesis_describe_stream_consumer(f.kin, sum.stream_arn, "kls-fo-d",

@@ -583,8 +583,8 @@ test_klsd_service_metrics_and_watch(void)
 {
 	struct klsd_fixture f;
 	char extra[1024], out[65536], shm[96];
-	int port = free_port(), lines, frames = 0;
-	double records = -1, bytes = -1;
+	int port = free_port(), lines, frames = 0, batches;
+	double records = -1, bytes = -1, handled = -1, getrecords;
 	kls_mono end;
 	pid_t child;
 
@@ -626,6 +626,25 @@ test_klsd_service_metrics_and_watch(void)
 	CU_ASSERT_EQUAL(records, (double)lines);
 	CU_ASSERT_EQUAL(bytes, 9.0 * lines);
 	CU_ASSERT_EQUAL(scrape_sum(port, "kls_leases_held"), 2);
+	/* One handler observation per process() call, as the file handler saw them; each
+	 * batch came from a GetRecords call of its own (and idle calls add more). */
+	batches = fixture_handler_batches(&f, "out");
+	end = mono_add_ms(mono_now(), 10000);
+	do {
+		handled = scrape_sum(port, "kls_handler_seconds_count");
+		if (handled == batches)
+			break;
+		sleep_ms(300);
+	} while (mono_before(mono_now(), end));
+	CU_ASSERT_TRUE(batches >= 2);
+	CU_ASSERT_EQUAL(handled, (double)batches);
+	getrecords = scrape_sum(port, "kls_getrecords_seconds_count");
+	CU_ASSERT_TRUE(getrecords > 0);
+	CU_ASSERT_TRUE(getrecords >= batches);
+	CU_ASSERT_TRUE(scrape_sum(port, "kls_getrecords_seconds_sum") > 0);
+	/* Two polling shards; no fan-out series. */
+	CU_ASSERT_EQUAL(scrape_sum(port, "kls_read_mode"), 2);
+	CU_ASSERT_EQUAL(scrape_sum(port, "kls_fanout_resubscribes_total"), 0);
 	CU_ASSERT_EQUAL(scrape_sum(port, "kls_lease_takes_total"), 2);
 	/* While checkpoints flow they renew the lease; once the shards are idle, plain
 	 * renewals follow within a renew interval (3.3 s by default). */

@@ -387,6 +387,17 @@ test_reader_delivers_in_order_auto_checkpoints(void)
 	check_lines(&fx, &st, 0, fx.pid);
 	/* One request per batch of at most 40, each at a batch end, rising. */
 	CU_ASSERT(fx.n_ckpts >= 7);
+	/* The latency histograms of the run (shm minor 2): one handler observation per
+	 * batch (each made one checkpoint request), a GetRecords call for each batch and
+	 * maybe empty ones; polling, so no fan-out fields. */
+	CU_ASSERT_EQUAL(fx.prog.writer_pid, fx.pid);
+	CU_ASSERT_EQUAL(fx.prog.read_mode, KLS_READ_POLLING);
+	if (fx.n_ckpts < MAX_CKPTS)
+		CU_ASSERT_EQUAL(fx.prog.handler.count, fx.n_ckpts);
+	CU_ASSERT(fx.prog.getrecords.count >= fx.prog.handler.count);
+	CU_ASSERT(fx.prog.getrecords.sum_ns > 0);
+	CU_ASSERT_EQUAL(fx.prog.fanout_resubscribes, 0);
+	CU_ASSERT_EQUAL(fx.prog.fanout_started_ns, 0);
 	for (size_t i = 0; i < fx.n_ckpts; i++) {
 		CU_ASSERT_EQUAL(fx.ckpt_state[i], KLS_HANDLER_CHECKPOINT);
 		if (i > 0) {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shm/latency.h"
 #include "supervisor/metrics.h"
 #include "tests/harness.h"
 
@@ -188,8 +189,8 @@ static struct metrics *
 filled(void)
 {
 	struct metrics *m = metrics_new();
-	struct metric_labels a = {"orders", "shardId-000000000000", "host-a:1"};
-	struct metric_labels b = {"orders", weird_shard, "host-a:1"};
+	struct metric_labels a = {"orders", "shardId-000000000000", "host-a:1", NULL};
+	struct metric_labels b = {"orders", weird_shard, "host-a:1", NULL};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_RECORDS_PROCESSED, &a, 100), 0);
@@ -208,6 +209,19 @@ filled(void)
 	CU_ASSERT_EQUAL(metrics_observe(m, KLS_M_HANDLER_SECONDS, &b, 0.0005), 0);
 	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_READER_RESTARTS, &b, 1), 0);
 	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_POISON_RECORDS, &b, 1), 0);
+	/* A fan-out shard: the mode label is the read mode's own. */
+	a.mode = "fan-out";
+	CU_ASSERT_EQUAL(metrics_set(m, KLS_M_READ_MODE, &a, 1), 0);
+	a.mode = NULL;
+	CU_ASSERT_EQUAL(metrics_set(m, KLS_M_FANOUT_SUBSCRIPTION_AGE, &a, 12.5), 0);
+	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_FANOUT_RESUBSCRIBES, &a, 3), 0);
+	/* A reader's handler histogram from shm: 2 in (0.001, 0.005], 1 above 30 s. */
+	{
+		uint64_t bk[KLS_LAT_HANDLER_N] = { 0, 2 };
+		struct metric_series *h = metrics_series(m, KLS_M_HANDLER_SECONDS, &a);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+		CU_ASSERT_EQUAL(metric_hist_add(h, bk, KLS_LAT_HANDLER_N, 3, 40.008), 0);
+	}
 	return m;
 }
 
@@ -227,6 +241,9 @@ check_filled(const char *text)
 	    {"kls_handler_seconds", "histogram"},
 	    {"kls_reader_restarts_total", "counter"},
 	    {"kls_poison_records_total", "counter"},
+	    {"kls_read_mode", "gauge"},
+	    {"kls_fanout_subscription_age_seconds", "gauge"},
+	    {"kls_fanout_resubscribes_total", "counter"},
 	};
 	static struct exposition e;
 	const char *a[] = {"stream=orders", "shard=shardId-000000000000", "worker=host-a:1", NULL};
@@ -270,6 +287,65 @@ check_filled(const char *text)
 	CU_ASSERT_EQUAL(find(&e, "kls_handler_seconds_bucket",
 	                    L("stream=orders", weird, "worker=host-a:1", "le=0.001")),
 	    1);
+	/* Added from a reader's snapshot: cumulative like observed ones. */
+	CU_ASSERT_EQUAL(find(&e, "kls_handler_seconds_bucket",
+	                    L("stream=orders", "shard=shardId-000000000000", "worker=host-a:1",
+	                        "le=0.001")),
+	    0);
+	CU_ASSERT_EQUAL(find(&e, "kls_handler_seconds_bucket",
+	                    L("stream=orders", "shard=shardId-000000000000", "worker=host-a:1",
+	                        "le=30")),
+	    2);
+	CU_ASSERT_EQUAL(find(&e, "kls_handler_seconds_bucket",
+	                    L("stream=orders", "shard=shardId-000000000000", "worker=host-a:1",
+	                        "le=+Inf")),
+	    3);
+	CU_ASSERT_EQUAL(find(&e, "kls_handler_seconds_count", a), 3);
+	CU_ASSERT(fabs(find(&e, "kls_handler_seconds_sum", a) - 40.008) < 1e-9);
+	CU_ASSERT_EQUAL(find(&e, "kls_read_mode",
+	                    L("stream=orders", "shard=shardId-000000000000", "worker=host-a:1",
+	                        "mode=fan-out")),
+	    1);
+	CU_ASSERT_EQUAL(find(&e, "kls_fanout_subscription_age_seconds", a), 12.5);
+	CU_ASSERT_EQUAL(find(&e, "kls_fanout_resubscribes_total", a), 3);
+}
+
+/* metric_hist_add refuses what does not make a histogram, and then adds nothing. */
+static void
+test_metrics_hist_add(void)
+{
+	struct metrics *m = metrics_new();
+	struct metric_labels a = {"s", "shardId-1", "w", NULL};
+	uint64_t bk[KLS_LAT_GETRECORDS_N] = { 1, 1 };
+	static const struct {
+		enum kls_metric id;
+		size_t nbucket;
+		uint64_t count;
+		double sum;
+	} bad[] = {
+		{ KLS_M_GETRECORDS_SECONDS, KLS_LAT_GETRECORDS_N - 1, 2, 1 }, /* bucket count */
+		{ KLS_M_GETRECORDS_SECONDS, KLS_LAT_HANDLER_N, 2, 1 },
+		{ KLS_M_GETRECORDS_SECONDS, KLS_LAT_GETRECORDS_N, 1, 1 },     /* 2 > count */
+		{ KLS_M_GETRECORDS_SECONDS, KLS_LAT_GETRECORDS_N, 2, -1 },    /* sum < 0 */
+		{ KLS_M_GETRECORDS_SECONDS, KLS_LAT_GETRECORDS_N, 2, NAN },
+		{ KLS_M_RECORDS_PROCESSED, KLS_LAT_GETRECORDS_N, 2, 1 },      /* not a histogram */
+	};
+	struct kls_buf b;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct metric_series *s = metrics_series(m, bad[i].id, &a);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+		errno = 0;
+		CU_ASSERT_EQUAL(metric_hist_add(s, bk, bad[i].nbucket, bad[i].count, bad[i].sum), -1);
+		CU_ASSERT_EQUAL(errno, EINVAL);
+	}
+	buf_init(&b, 0);
+	CU_ASSERT_EQUAL_FATAL(metrics_render(m, &b), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "kls_getrecords_seconds_count{stream=\"s\","
+	                                      "shard=\"shardId-1\",worker=\"w\"} 0\n"));
+	buf_free(&b);
+	metrics_free(m);
 }
 
 static void
@@ -301,7 +377,7 @@ static void
 test_metrics_rules(void)
 {
 	struct metrics *m = metrics_new();
-	struct metric_labels a = {"s", "shardId-1", "w"}, noshard = {"s", NULL, "w"};
+	struct metric_labels a = {"s", "shardId-1", "w", NULL}, noshard = {"s", NULL, "w", NULL};
 	struct metric_series *c, *g, *h, *held, *held2;
 	char longlabel[METRICS_LABEL_MAX + 2];
 
@@ -328,7 +404,7 @@ test_metrics_rules(void)
 
 	memset(longlabel, 'x', sizeof(longlabel) - 1);
 	longlabel[sizeof(longlabel) - 1] = '\0';
-	struct metric_labels bad = {"s", longlabel, "w"};
+	struct metric_labels bad = {"s", longlabel, "w", NULL};
 	errno = 0;
 	CU_ASSERT_PTR_NULL(metrics_series(m, KLS_M_RECORDS_PROCESSED, &bad));
 	CU_ASSERT_EQUAL(errno, EINVAL);
@@ -339,12 +415,12 @@ test_metrics_rules(void)
 	/* Bounded: a family stops growing at METRICS_SERIES_MAX. */
 	for (int i = 1; i < METRICS_SERIES_MAX; i++) {
 		char shard[32];
-		struct metric_labels l = {"s", shard, "w"};
+		struct metric_labels l = {"s", shard, "w", NULL};
 		snprintf(shard, sizeof(shard), "shardId-x%d", i);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(metrics_series(m, KLS_M_POISON_RECORDS, &l));
 	}
 	CU_ASSERT_PTR_NOT_NULL(metrics_series(m, KLS_M_POISON_RECORDS, &a));
-	struct metric_labels more = {"s", "shardId-more", "w"};
+	struct metric_labels more = {"s", "shardId-more", "w", NULL};
 	errno = 0;
 	CU_ASSERT_PTR_NULL(metrics_series(m, KLS_M_POISON_RECORDS, &more));
 	CU_ASSERT_EQUAL(errno, ENOSPC);
@@ -361,7 +437,7 @@ test_metrics_forget_shard(void)
 	metrics_forget_shard(m, "shardId-000000000000");
 	/* The index still finds the series that stayed. */
 	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_RECORDS_PROCESSED,
-	                    &(struct metric_labels){"orders", weird_shard, "host-a:1"}, 1),
+	                    &(struct metric_labels){"orders", weird_shard, "host-a:1", NULL}, 1),
 	    0);
 	buf_init(&b, 0);
 	CU_ASSERT_EQUAL_FATAL(metrics_render(m, &b), 0);
@@ -534,7 +610,7 @@ test_metrics_http_scrape(void)
 	/* Values move between scrapes (the loop is stopped while we change them). */
 	CU_ASSERT_EQUAL(
 	    metrics_add(m, KLS_M_RECORDS_PROCESSED,
-	        &(struct metric_labels){"orders", "shardId-000000000000", "host-a:1"}, 850),
+	        &(struct metric_labels){"orders", "shardId-000000000000", "host-a:1", NULL}, 850),
 	    0);
 	CU_ASSERT_FATAL(pipe(sv.stop) == 0);
 	CU_ASSERT_FATAL(pthread_create(&sv.th, NULL, serve, &sv) == 0);
@@ -567,6 +643,7 @@ clean_curl(void)
 static CU_TestInfo metrics_tests[] = {
     {"exposition", test_metrics_exposition},
     {"rules", test_metrics_rules},
+    {"histogram from a reader", test_metrics_hist_add},
     {"forget shard", test_metrics_forget_shard},
     {"parse listen", test_metrics_parse_listen},
     {"http scrape", test_metrics_http_scrape},

@@ -965,7 +965,7 @@ status_table(const char *name)
 	struct kls_shm_err err;
 	struct kls_shm_slot *s;
 	struct kls_lease l;
-	struct kls_progress p = { .millis_behind = 250, .records = 1200, .bytes = 123456 };
+	struct kls_progress p = { .millis_behind = 250, .records = 1200, .bytes = 123456 }, fan;
 	kls_mono now = mono_now();
 
 	if (!t)
@@ -981,7 +981,12 @@ status_table(const char *name)
 	l.ckpt_subseq = 3;
 	CU_ASSERT_EQUAL(kls_shm_slot_assign(t, &l), 0);
 	s = kls_shm_slot_activate(t, 0, "shardId-000000000000", &err);
-	kls_shm_progress_publish(s, &p);
+	/* Slot 0 reads with fan-out: a subscription 42 s old, the run's eighth. */
+	fan = p;
+	fan.read_mode = KLS_READ_FANOUT;
+	fan.fanout_started_ns = now.ns - 42 * INT64_C(1000000000);
+	fan.fanout_resubscribes = 7;
+	kls_shm_progress_publish(s, &fan);
 
 	l = lease_for("shardId-000000000001");
 	CU_ASSERT_EQUAL(kls_shm_slot_assign(t, &l), 1);
@@ -1048,6 +1053,12 @@ test_ctl_status_text(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(line, " 123456 "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(line, " 250 "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(line, " 17 "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(line, " fan-out "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(line, " 0m42s ") || strstr(line, " 0m43s "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(line, " 7 "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, " MODE "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, " SUB_AGE "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.out, " RESUBS "));
 
 	CU_ASSERT_FATAL(find_line(r.out, "shardId-000000000001", line, sizeof(line)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(line, " failed "));
@@ -1097,7 +1108,7 @@ test_ctl_status_json(void)
 	static const char *const root_keys[] = { "application", "stream", "worker_id", "shards" };
 	static const char *const shard_keys[] = { "shard_id", "state", "reader_pid", "restarts",
 		"records", "bytes", "checkpoint", "lease_counter", "lease_ms_left", "millis_behind",
-		"last_error" };
+		"read_mode", "subscription_age_ms", "resubscribes", "last_error" };
 	const char *name = new_name();
 	struct kls_shm *t = status_table(name);
 	json_object *root, *shards, *s;
@@ -1116,7 +1127,7 @@ test_ctl_status_json(void)
 	shards = get(root, "shards");
 	CU_ASSERT_EQUAL_FATAL(json_object_array_length(shards), 4);
 	for (size_t i = 0; i < 4; i++)
-		expect_keys(json_object_array_get_idx(shards, i), shard_keys, 11);
+		expect_keys(json_object_array_get_idx(shards, i), shard_keys, 14);
 
 	s = json_object_array_get_idx(shards, 0);
 	CU_ASSERT_STRING_EQUAL(json_object_get_string(get(s, "shard_id")), "shardId-000000000000");
@@ -1131,6 +1142,10 @@ test_ctl_status_json(void)
 	CU_ASSERT(left > 0 && left <= 6000);
 	CU_ASSERT_EQUAL(json_object_get_int64(get(s, "millis_behind")), 250);
 	CU_ASSERT_PTR_NULL(get(s, "last_error"));
+	CU_ASSERT_STRING_EQUAL(json_object_get_string(get(s, "read_mode")), "fan-out");
+	left = json_object_get_int64(get(s, "subscription_age_ms"));
+	CU_ASSERT(left >= 42000 && left < 100000);
+	CU_ASSERT_EQUAL(json_object_get_uint64(get(s, "resubscribes")), 7);
 
 	s = json_object_array_get_idx(shards, 1);
 	CU_ASSERT_STRING_EQUAL(json_object_get_string(get(s, "state")), "failed");
@@ -1139,6 +1154,10 @@ test_ctl_status_json(void)
 	CU_ASSERT_PTR_NULL(strchr(r.out, '\x1b'));
 	CU_ASSERT_PTR_NULL(get(s, "reader_pid"));
 	CU_ASSERT_PTR_NULL(get(s, "checkpoint"));
+	/* No reader ran: no mode, and no fan-out fields. */
+	CU_ASSERT_PTR_NULL(get(s, "read_mode"));
+	CU_ASSERT_PTR_NULL(get(s, "subscription_age_ms"));
+	CU_ASSERT_PTR_NULL(get(s, "resubscribes"));
 
 	s = json_object_array_get_idx(shards, 2);
 	CU_ASSERT_STRING_EQUAL(json_object_get_string(get(s, "state")), "torn");
@@ -1147,6 +1166,7 @@ test_ctl_status_json(void)
 	CU_ASSERT_PTR_NULL(get(s, "records"));
 	CU_ASSERT_PTR_NULL(get(s, "bytes"));
 	CU_ASSERT_PTR_NULL(get(s, "millis_behind"));
+	CU_ASSERT_PTR_NULL(get(s, "read_mode"));
 
 	s = json_object_array_get_idx(shards, 3);
 	CU_ASSERT_STRING_EQUAL(json_object_get_string(get(s, "state")), "torn");

@@ -329,6 +329,16 @@ test_subscribe_disconnect_resubscribes_from_continuation(void)
 	check_shard_end(&run.fx);
 	check_records(&run.fx, 1, 5);
 	CU_ASSERT_EQUAL(st.subs, 2);
+	/* What the reader published for kls-ctl and klsd's metrics (shm minor 2): fan-out,
+	 * one resubscription, no subscription once the last one ended; a handler
+	 * observation per event with records and no GetRecords call. */
+	CU_ASSERT_EQUAL(run.fx.prog.read_mode, KLS_READ_FANOUT);
+	CU_ASSERT_EQUAL(run.fx.prog.fanout_resubscribes, 1);
+	CU_ASSERT_EQUAL(run.fx.prog.fanout_started_ns, 0);
+	CU_ASSERT_EQUAL(run.fx.prog.handler.count, 3);
+	CU_ASSERT_EQUAL(run.fx.prog.handler.nbounds, KLS_LAT_HANDLER_N);
+	CU_ASSERT_EQUAL(run.fx.prog.getrecords.count, 0);
+	CU_ASSERT_EQUAL(run.fx.prog.writer_pid, run.fx.pid);
 	/* checkpoint = auto: one per event, at its last record. */
 	CU_ASSERT(run.fx.n_ckpts >= 3);
 	if (run.fx.n_ckpts >= 3) {

@@ -92,6 +92,12 @@ test_watch_text(void)
 	FILE *f = tmpfile();
 	size_t n;
 
+	/* Slot 0 polls; slot 1's new reader reads with fan-out, subscribed 3 s ago, after
+	 * two subscriptions that ended. */
+	cur_rows[0].progress.read_mode = KLS_READ_POLLING;
+	cur_rows[1].progress.read_mode = KLS_READ_FANOUT;
+	cur_rows[1].progress.fanout_started_ns = 500000000;
+	cur_rows[1].progress.fanout_resubscribes = 2;
 	snprintf(cur.application, sizeof(cur.application), "orders");
 	snprintf(cur.stream, sizeof(cur.stream), "orders-stream");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
@@ -103,6 +109,9 @@ test_watch_text(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "application orders  stream orders-stream"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "(rates over 2.5 s)"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(text, "REC/S"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, " MODE "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, " SUB_AGE "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(text, " RESUBS"));
 	/* The shard lines: 100.0 records/s and 1000 bytes/s, then "-" for the restart. */
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		if (strstr(line, "shardId-000000000000"))
@@ -119,6 +128,12 @@ test_watch_text(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(l1, " 7 "));
 	CU_ASSERT_PTR_NOT_NULL(strstr(l1, "  - "));
 	CU_ASSERT_PTR_NULL(strstr(l1, "100.0"));
+	/* Modes; the fan-out columns only for the fan-out shard. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(l0, " polling "));
+	CU_ASSERT_PTR_NULL(strstr(l0, "s "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(l1, " fan-out "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(l1, " 3s "));
+	CU_ASSERT_EQUAL(strcmp(l1 + strlen(l1) - 2, " 2"), 0);
 }
 
 static CU_TestInfo watch_tests[] = {
