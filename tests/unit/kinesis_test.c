@@ -719,12 +719,13 @@ test_kinesis_get_records_scanned(void)
 	for (int inplace = 0; inplace < 2; inplace++) {
 		struct stub_script script = { .steps = steps, .n = N(steps) };
 		struct getrecords_result res;
-		struct kls_buf resp, arena_buf, *arena = inplace ? NULL : &arena_buf;
+		struct kls_buf resp, arena_buf, *arena;
 		struct fixture f;
 		struct aws_error err;
 
 		buf_init(&resp, 0);
 		buf_init(&arena_buf, 0);
+		arena = inplace ? NULL : &arena_buf;
 		getrecords_result_init(&res);
 		CU_ASSERT_EQUAL_FATAL(fixture_start(&f, &script), 0);
 		CU_ASSERT_EQUAL_FATAL(kinesis_get_records(f.kc, "shardId-1", "it-1", 100, NULL, &resp, arena,
