@@ -72,10 +72,37 @@ fleet_config(struct fleet *fl, int i, const char *extra)
 	snprintf(text, sizeof(text),
 	    "max_records = 50\nidle_backoff_ms = 100\n"
 	    "[lease]\nfailover_ms = %d\ntake_interval_ms = %d\n"
-	    "[aws]\nkinesis_endpoint = %s\ndynamodb_endpoint = %s\nrequest_timeout_ms = 3000\n"
+	    "[aws]\nkinesis_endpoint = %s\ndynamodb_endpoint = %s\nrequest_timeout_ms = %d\n"
 	    "[handler]\npath = %s/out-%%s.log\n%s",
-	    FLEET_FAILOVER_MS, FLEET_TAKE_MS, w->kinesis_url, ddb, fl->out, extra ? extra : "");
+	    FLEET_FAILOVER_MS, FLEET_TAKE_MS, w->kinesis_url, ddb, FLEET_MS(3000), fl->out,
+	    extra ? extra : "");
 	return fixture_write_config(w, text);
+}
+
+int
+fleet_time_scale(void)
+{
+	/* Read once per test program: every worker and bound of a run must agree. */
+	static int scale;
+	const char *s;
+	char *end;
+	long v;
+
+	if (scale)
+		return scale;
+	s = getenv("KLS_TEST_TIME_SCALE");
+	if (!s || !*s) {
+		scale = 1;
+		return scale;
+	}
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > 10) {
+		fprintf(stderr, "KLS_TEST_TIME_SCALE=%s: want a whole number from 1 to 10\n", s);
+		exit(2);
+	}
+	scale = (int)v;
+	return scale;
 }
 
 bool

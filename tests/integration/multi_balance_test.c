@@ -21,7 +21,7 @@
 #define SHARDS 8
 #define RATE 100 /* records per second while the workers run */
 /* A busy 2-core machine: what may come on top of the protocol's own times. */
-#define SLACK_MS 6000
+#define SLACK_MS FLEET_MS(6000)
 
 /* Handoff times to worker i since `since`: from the request (the table shows the new
  * owner with checkpointOwner set) to the new reader's first record. */

@@ -21,8 +21,8 @@
 #include "tests/harness.h"
 
 #define SHARDS 2
-#define HANDOFF_TIMEOUT_MS 6000
-#define SLACK_MS 6000
+#define HANDOFF_TIMEOUT_MS FLEET_MS(6000)
+#define SLACK_MS FLEET_MS(6000)
 #define WORDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* Polls until a lease is owned by `owner` with checkpointOwner `from` (handoff asked),
