@@ -31,8 +31,9 @@
  * take interval no longer than the failover time, a dead worker's leases are taken
  * within failover + one take interval of its last renew (see the SIGKILL test).
  * On a machine so loaded that klsd cannot renew within these times (it then fences its
- * own readers, as it should), KLS_TEST_TIME_SCALE=N (1-10) runs the protocol N times
- * slower; every bound the tests assert is stated in these times, so nothing is weakened. */
+ * own readers, as it should), the protocol runs N times slower: N from the load average
+ * (fleet.c), or KLS_TEST_TIME_SCALE=N (1-10). Every bound the tests assert is stated in
+ * these times, so nothing is weakened. */
 int fleet_time_scale(void);
 #define FLEET_MS(ms) ((ms)*fleet_time_scale())
 #define FLEET_FAILOVER_MS FLEET_MS(3000)
