@@ -14,32 +14,20 @@
 #include "common/getrecords.h"
 #include "common/kinesis.h"
 #include "tests/harness.h"
+#include "tests/kinesis_fixture.h"
 
 #define NRECORDS 1000
 
-static struct aws_creds_provider *creds;
+static struct aws_creds_provider *creds, *lcreds;
 static struct kinesis_client *kc, *klc;
 
-/* A client for the emulator named by variable, made on first use (test_env fails
- * the test when the emulators are not running). */
+/* A client for the emulator named by variable, made on first use (the test fails when
+ * the emulators are not running). */
 static struct kinesis_client *
-client_for(const char *variable, struct kinesis_client **slot)
+client_for(const char *variable, struct kinesis_client **slot, struct aws_creds_provider **cp)
 {
-	struct aws_service_config cfg;
-	struct aws_error err;
-	const char *ep;
-
-	if (*slot || !(ep = test_env(variable)))
-		return *slot;
-	if (!creds)
-		creds = creds_provider_new_static("AKIDEXAMPLE",
-		    "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(creds);
-	kinesis_service_config(&cfg, "us-east-1", ep, creds);
-	*slot = kinesis_client_new(&cfg, NULL, &err);
 	if (!*slot)
-		fprintf(stderr, "kinesis_client_new: %s\n", err.message);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(*slot);
+		*slot = test_kinesis_client(variable, cp);
 	return *slot;
 }
 
@@ -47,7 +35,7 @@ client_for(const char *variable, struct kinesis_client **slot)
 static struct kinesis_client *
 client(void)
 {
-	return client_for("KINESIS_ENDPOINT", &kc);
+	return client_for("KINESIS_ENDPOINT", &kc, &creds);
 }
 
 static int
@@ -56,6 +44,7 @@ suite_cleanup(void)
 	kinesis_client_free(kc);
 	kinesis_client_free(klc);
 	creds_provider_free(creds);
+	creds_provider_free(lcreds);
 	return 0;
 }
 
@@ -68,27 +57,14 @@ report(const char *what, const struct aws_error *err)
 static int
 make_stream(struct kinesis_client *c, const char *name, int shards)
 {
-	struct aws_error err;
-
-	if (kinesis_create_stream(c, name, shards, &err) < 0) {
-		report("create", &err);
-		return -1;
-	}
-	if (kinesis_wait_active(c, name, 30000, NULL, &err) < 0) {
-		report("wait", &err);
-		return -1;
-	}
-	return 0;
+	return test_kinesis_create_stream(c, name, shards, 30000, NULL);
 }
 
 static void
 drop_stream(struct kinesis_client *c, const char *name)
 {
-	struct aws_error err;
-	if (kinesis_delete_stream(c, name, &err) < 0) {
-		report("delete", &err);
+	if (test_kinesis_delete_stream(c, name) < 0)
 		CU_FAIL("DeleteStream failed");
-	}
 }
 
 /* Sequence numbers are decimals of different lengths: compare as numbers. */
@@ -411,7 +387,7 @@ test_kinesis_missing_stream_names_it(void)
 static void
 test_kinesis_list_shards_pages_on_kinesis_local(void)
 {
-	struct kinesis_client *c = client_for("KINESIS_LOCAL_ENDPOINT", &klc);
+	struct kinesis_client *c = client_for("KINESIS_LOCAL_ENDPOINT", &klc, &lcreds);
 	struct kinesis_list_opts opts = { .max_results = 2 };
 	struct kinesis_shard_list l = { 0 };
 	struct aws_error err;

@@ -20,6 +20,7 @@
 #include "common/getrecords.h"
 #include "common/kinesis.h"
 #include "tests/harness.h"
+#include "tests/kinesis_fixture.h"
 #include "tests/spawn.h"
 #include "tests/stub_script.h"
 #include "tools/payload.h"
@@ -88,18 +89,8 @@ produce_wait(struct run *r)
 static struct kinesis_client *
 client(void)
 {
-	struct aws_service_config cfg;
-	struct aws_error err;
-	const char *ep;
-
-	if (kc)
-		return kc;
-	if (!(ep = test_env("KINESIS_ENDPOINT")))
-		return NULL;
-	creds = creds_provider_new_static("AKIDEXAMPLE", "secret", NULL);
-	kinesis_service_config(&cfg, "us-east-1", ep, creds);
-	kc = kinesis_client_new(&cfg, NULL, &err);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(kc);
+	if (!kc)
+		kc = test_kinesis_client("KINESIS_ENDPOINT", &creds);
 	return kc;
 }
 
@@ -182,9 +173,7 @@ out:
 static void
 delete_stream(const char *stream)
 {
-	struct aws_error err;
-
-	kinesis_delete_stream(client(), stream, &err);
+	test_kinesis_delete_stream(client(), stream);
 }
 
 static void
