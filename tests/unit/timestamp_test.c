@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -17,11 +18,40 @@
 /* 2024-05-01T12:00:00Z */
 #define T0 INT64_C(1714564800000)
 #define REJECTED INT64_MIN
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static const struct {
+struct tcase {
 	const char *s;
-	int64_t ms; /* REJECTED: -1 with EINVAL */
-} rfc3339_cases[] = {
+	int64_t ms; /* REJECTED: -1 with EINVAL, *ms_out untouched */
+};
+
+/* Runs parse over cases[n]. */
+static void
+check_cases(int (*parse)(const char *, int64_t *), const struct tcase *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool rejected = cases[i].ms == REJECTED;
+		int64_t ms = 42;
+		int rc;
+
+		errno = 0;
+		rc = parse(cases[i].s, &ms);
+		if (rejected ? rc != -1 || errno != EINVAL || ms != 42
+		             : rc != 0 || ms != cases[i].ms)
+			fprintf(stderr, "\n\"%s\": rc %d ms %lld, want %s %lld\n", cases[i].s, rc,
+			    (long long)ms, rejected ? "EINVAL" : "0", (long long)cases[i].ms);
+		if (rejected) {
+			CU_ASSERT_EQUAL(rc, -1);
+			CU_ASSERT_EQUAL(errno, EINVAL);
+			CU_ASSERT_EQUAL(ms, 42);
+		} else {
+			CU_ASSERT_EQUAL(rc, 0);
+			CU_ASSERT_EQUAL(ms, cases[i].ms);
+		}
+	}
+}
+
+static const struct tcase rfc3339_cases[] = {
 	/* AWS: whole seconds, or milliseconds. */
 	{ "2024-05-01T12:00:00Z", T0 },
 	{ "2024-05-01T12:00:00.123Z", T0 + 123 },
@@ -98,28 +128,7 @@ static const struct {
 static void
 test_timestamp_rfc3339_cases(void)
 {
-	for (size_t i = 0; i < sizeof(rfc3339_cases) / sizeof(rfc3339_cases[0]); i++) {
-		int64_t ms = 42;
-		int rc;
-
-		errno = 0;
-		rc = rfc3339_parse_ms(rfc3339_cases[i].s, &ms);
-		if (rfc3339_cases[i].ms == REJECTED) {
-			if (rc != -1 || errno != EINVAL || ms != 42)
-				fprintf(stderr, "\n\"%s\": rc %d ms %lld, want EINVAL\n",
-				    rfc3339_cases[i].s, rc, (long long)ms);
-			CU_ASSERT_EQUAL(rc, -1);
-			CU_ASSERT_EQUAL(errno, EINVAL);
-			CU_ASSERT_EQUAL(ms, 42); /* untouched */
-		} else {
-			if (rc != 0 || ms != rfc3339_cases[i].ms)
-				fprintf(stderr, "\n\"%s\": rc %d ms %lld, want %lld\n",
-				    rfc3339_cases[i].s, rc, (long long)ms,
-				    (long long)rfc3339_cases[i].ms);
-			CU_ASSERT_EQUAL(rc, 0);
-			CU_ASSERT_EQUAL(ms, rfc3339_cases[i].ms);
-		}
-	}
+	check_cases(rfc3339_parse_ms, rfc3339_cases, N_OF(rfc3339_cases));
 }
 
 /* The first and last second of every month of every year the format can write agree with
@@ -166,10 +175,7 @@ test_timestamp_rfc3339_calendar_matches_timegm(void)
 	CU_ASSERT_EQUAL(failures, 0);
 }
 
-static const struct {
-	const char *s;
-	int64_t ms;
-} epoch_cases[] = {
+static const struct tcase epoch_cases[] = {
 	{ "0", 0 },
 	{ "1714564800", T0 },
 	{ "1714564800.5", T0 + 500 },
@@ -197,25 +203,7 @@ static const struct {
 static void
 test_timestamp_epoch_seconds(void)
 {
-	for (size_t i = 0; i < sizeof(epoch_cases) / sizeof(epoch_cases[0]); i++) {
-		int64_t ms = 42;
-		int rc;
-
-		errno = 0;
-		rc = epoch_seconds_parse_ms(epoch_cases[i].s, &ms);
-		if (rc != (epoch_cases[i].ms == REJECTED ? -1 : 0) ||
-		    (rc == 0 && ms != epoch_cases[i].ms))
-			fprintf(stderr, "\n\"%s\": rc %d ms %lld\n", epoch_cases[i].s, rc,
-			    (long long)ms);
-		if (epoch_cases[i].ms == REJECTED) {
-			CU_ASSERT_EQUAL(rc, -1);
-			CU_ASSERT_EQUAL(errno, EINVAL);
-			CU_ASSERT_EQUAL(ms, 42);
-		} else {
-			CU_ASSERT_EQUAL(rc, 0);
-			CU_ASSERT_EQUAL(ms, epoch_cases[i].ms);
-		}
-	}
+	check_cases(epoch_seconds_parse_ms, epoch_cases, N_OF(epoch_cases));
 }
 
 static CU_TestInfo timestamp_tests[] = {
