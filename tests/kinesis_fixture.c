@@ -6,8 +6,17 @@
 #include "tests/kinesis_fixture.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "tests/harness.h"
+
+/* test_kinesis_shared's clients. Global so that a suite's tests, which CUnit calls with
+ * no argument, reach the same ones; test programs run their tests in one thread. */
+static struct {
+	const char *variable;
+	struct aws_creds_provider *creds;
+	struct kinesis_client *kc;
+} shared[TEST_KINESIS_SHARED_MAX];
 
 struct kinesis_client *
 test_kinesis_client(const char *endpoint_variable, struct aws_creds_provider **creds)
@@ -33,6 +42,31 @@ test_kinesis_client(const char *endpoint_variable, struct aws_creds_provider **c
 	}
 	CU_ASSERT_PTR_NOT_NULL_FATAL(kc);
 	return kc;
+}
+
+struct kinesis_client *
+test_kinesis_shared(const char *endpoint_variable)
+{
+	size_t i;
+
+	for (i = 0; i < TEST_KINESIS_SHARED_MAX && shared[i].kc; i++)
+		if (strcmp(shared[i].variable, endpoint_variable) == 0)
+			return shared[i].kc;
+	CU_ASSERT_FATAL(i < TEST_KINESIS_SHARED_MAX);
+	shared[i].kc = test_kinesis_client(endpoint_variable, &shared[i].creds);
+	shared[i].variable = endpoint_variable;
+	return shared[i].kc;
+}
+
+int
+test_kinesis_shared_free(void)
+{
+	for (size_t i = 0; i < TEST_KINESIS_SHARED_MAX; i++) {
+		kinesis_client_free(shared[i].kc);
+		creds_provider_free(shared[i].creds);
+		memset(&shared[i], 0, sizeof(shared[i]));
+	}
+	return 0;
 }
 
 int

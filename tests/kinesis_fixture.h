@@ -24,6 +24,18 @@
 struct kinesis_client *test_kinesis_client(const char *endpoint_variable,
     struct aws_creds_provider **creds);
 
+/* How many endpoint variables test_kinesis_shared keeps a client for. */
+#define TEST_KINESIS_SHARED_MAX 4
+
+/*
+ * test_kinesis_client made on the first call for endpoint_variable and returned again by
+ * every later one, for the tests of a suite to share; test_kinesis_shared_free (a CUnit
+ * suite cleanup function) frees them all. Fails the test as test_kinesis_client does,
+ * and when more than TEST_KINESIS_SHARED_MAX variables are asked for.
+ */
+struct kinesis_client *test_kinesis_shared(const char *endpoint_variable);
+int test_kinesis_shared_free(void);
+
 /* Creates stream with shards shards and waits up to timeout_ms for it to be ACTIVE,
  * with its summary in *sum (may be NULL). 0, or -1 with the reason printed. */
 int test_kinesis_create_stream(struct kinesis_client *kc, const char *stream, int shards,

@@ -24,7 +24,6 @@
 #include <sys/wait.h>
 
 #include "common/clock.h"
-#include "common/creds.h"
 #include "common/kinesis.h"
 #include "common/kinesis_consumer.h"
 #include "ctl/ctl.h"
@@ -37,25 +36,16 @@
 #define MAX_RECORDS 400
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static struct aws_creds_provider *creds;
-static struct kinesis_client *kc;
-static const char *endpoint;
+static struct kinesis_client *kc; /* the suite's, once client() has made it */
+static const char *endpoint;     /* ... and its endpoint */
 
 /* Against kinesis-local: kinesalite has no enhanced fan-out. */
 static struct kinesis_client *
 client(void)
 {
-	if (!kc && (kc = test_kinesis_client("KINESIS_LOCAL_ENDPOINT", &creds)))
+	if ((kc = test_kinesis_shared("KINESIS_LOCAL_ENDPOINT")))
 		endpoint = getenv("KINESIS_LOCAL_ENDPOINT");
 	return kc;
-}
-
-static int
-suite_cleanup(void)
-{
-	kinesis_client_free(kc);
-	creds_provider_free(creds);
-	return 0;
 }
 
 /* A stream of its own, the records put to it, and when each put was sent. */
@@ -599,7 +589,7 @@ static CU_TestInfo tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "enhanced fan-out on kinesis-local", NULL, suite_cleanup, NULL, NULL, tests },
+	{ "enhanced fan-out on kinesis-local", NULL, test_kinesis_shared_free, NULL, NULL, tests },
 	CU_SUITE_INFO_NULL,
 };
 

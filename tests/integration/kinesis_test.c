@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/creds.h"
 #include "common/getrecords.h"
 #include "common/kinesis.h"
 #include "tests/harness.h"
@@ -18,34 +17,11 @@
 
 #define NRECORDS 1000
 
-static struct aws_creds_provider *creds, *lcreds;
-static struct kinesis_client *kc, *klc;
-
-/* A client for the emulator named by variable, made on first use (the test fails when
- * the emulators are not running). */
-static struct kinesis_client *
-client_for(const char *variable, struct kinesis_client **slot, struct aws_creds_provider **cp)
-{
-	if (!*slot)
-		*slot = test_kinesis_client(variable, cp);
-	return *slot;
-}
-
 /* kinesalite: fast, but ListShards never pages (EMULATORS.md). */
 static struct kinesis_client *
 client(void)
 {
-	return client_for("KINESIS_ENDPOINT", &kc, &creds);
-}
-
-static int
-suite_cleanup(void)
-{
-	kinesis_client_free(kc);
-	kinesis_client_free(klc);
-	creds_provider_free(creds);
-	creds_provider_free(lcreds);
-	return 0;
+	return test_kinesis_shared("KINESIS_ENDPOINT");
 }
 
 static void
@@ -387,7 +363,7 @@ test_kinesis_missing_stream_names_it(void)
 static void
 test_kinesis_list_shards_pages_on_kinesis_local(void)
 {
-	struct kinesis_client *c = client_for("KINESIS_LOCAL_ENDPOINT", &klc, &lcreds);
+	struct kinesis_client *c = test_kinesis_shared("KINESIS_LOCAL_ENDPOINT");
 	struct kinesis_list_opts opts = { .max_results = 2 };
 	struct kinesis_shard_list l = { 0 };
 	struct aws_error err;
@@ -426,7 +402,7 @@ static CU_TestInfo tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "kinesis against the emulator", NULL, suite_cleanup, NULL, NULL, tests },
+	{ "kinesis against the emulator", NULL, test_kinesis_shared_free, NULL, NULL, tests },
 	CU_SUITE_INFO_NULL,
 };
 

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "common/base64.h"
-#include "common/creds.h"
 #include "common/getrecords.h"
 #include "common/kinesis.h"
 #include "tests/harness.h"
@@ -25,8 +24,7 @@
 #include "tests/stub_script.h"
 #include "tools/payload.h"
 
-static struct aws_creds_provider *creds;
-static struct kinesis_client *kc;
+static struct kinesis_client *kc; /* the suite's, once client() has made it */
 
 struct run {
 	pid_t pid;
@@ -89,17 +87,7 @@ produce_wait(struct run *r)
 static struct kinesis_client *
 client(void)
 {
-	if (!kc)
-		kc = test_kinesis_client("KINESIS_ENDPOINT", &creds);
-	return kc;
-}
-
-static int
-suite_cleanup(void)
-{
-	kinesis_client_free(kc);
-	creds_provider_free(creds);
-	return 0;
+	return kc = test_kinesis_shared("KINESIS_ENDPOINT");
 }
 
 /*
@@ -316,7 +304,7 @@ static CU_TestInfo tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "kls-produce", NULL, suite_cleanup, NULL, NULL, tests },
+	{ "kls-produce", NULL, test_kinesis_shared_free, NULL, NULL, tests },
 	CU_SUITE_INFO_NULL,
 };
 

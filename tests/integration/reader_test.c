@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "common/clock.h"
-#include "common/creds.h"
 #include "common/kinesis.h"
 #include "reader/checkpoint_ctx.h"
 #include "shm/table.h"
@@ -35,23 +34,12 @@
 
 /* ---------------------------------------------------------------- Kinesis side */
 
-static struct aws_creds_provider *creds;
-static struct kinesis_client *kc;
+static struct kinesis_client *kc; /* the suite's, once client() has made it */
 
 static struct kinesis_client *
 client(void)
 {
-	if (!kc)
-		kc = test_kinesis_client("KINESIS_ENDPOINT", &creds);
-	return kc;
-}
-
-static int
-suite_cleanup(void)
-{
-	kinesis_client_free(kc);
-	creds_provider_free(creds);
-	return 0;
+	return kc = test_kinesis_shared("KINESIS_ENDPOINT");
 }
 
 struct stream {
@@ -916,7 +904,7 @@ static CU_TestInfo reader_tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "reader", NULL, suite_cleanup, NULL, NULL, reader_tests },
+	{ "reader", NULL, test_kinesis_shared_free, NULL, NULL, reader_tests },
 	CU_SUITE_INFO_NULL,
 };
 
