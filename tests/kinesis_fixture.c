@@ -52,7 +52,11 @@ test_kinesis_shared(const char *endpoint_variable)
 	for (i = 0; i < TEST_KINESIS_SHARED_MAX && shared[i].kc; i++)
 		if (strcmp(shared[i].variable, endpoint_variable) == 0)
 			return shared[i].kc;
-	CU_ASSERT_FATAL(i < TEST_KINESIS_SHARED_MAX);
+	if (i == TEST_KINESIS_SHARED_MAX) {
+		CU_FAIL_FATAL(
+		    "test_kinesis_shared: more endpoint variables than TEST_KINESIS_SHARED_MAX");
+		return NULL;
+	}
 	shared[i].kc = test_kinesis_client(endpoint_variable, &shared[i].creds);
 	shared[i].variable = endpoint_variable;
 	return shared[i].kc;
