@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/conf_keys.h"
+#include "common/timestamp.h"
 
 /* Enum fields are written through an int (config_key_parse fills one); GCC makes these
  * enums int-sized, and this keeps it that way. */
@@ -488,91 +489,23 @@ parse_names(const struct config_key *k, const char *s, int *out, char *why, size
 	return -1;
 }
 
-/* n digits at s into *out; false if any is not a digit. */
-static bool
-digits(const char *s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* ".123456789" fraction at *p (optional): milliseconds, truncated. */
-static bool
-fraction_ms(const char **p, int *ms)
-{
-	*ms = 0;
-	if (**p != '.')
-		return true;
-	(*p)++;
-	int n = 0;
-	while (isdigit((unsigned char)**p)) {
-		if (n < 3)
-			*ms = *ms * 10 + (**p - '0');
-		n++;
-		(*p)++;
-	}
-	if (n == 0 || n > 9)
-		return false;
-	for (; n < 3; n++)
-		*ms *= 10;
-	return true;
-}
-
-/* Latest accepted time: 9999-12-31T23:59:59Z. */
-#define TIMESTAMP_MAX_S INT64_C(253402300799)
-
+/* An RFC 3339 time from 1970 to 9999 (see common/timestamp.h), or epoch seconds. */
 static int
 parse_timestamp(const struct config_key *k, const char *s, int64_t *out, char *why, size_t whylen)
 {
+	int64_t ms = -1;
+
 	if (*s == '\0') {
 		*out = -1;
 		return 0;
 	}
-	const char *p = s;
-	int ms = 0;
-	int64_t secs = -1;
-	if (strlen(s) >= 20 && s[4] == '-') {
-		struct tm tm = {0};
-		int y, mo, d, h, mi, se;
-		if (digits(s, 4, &y) && s[4] == '-' && digits(s + 5, 2, &mo) && s[7] == '-' &&
-		    digits(s + 8, 2, &d) && s[10] == 'T' && digits(s + 11, 2, &h) && s[13] == ':' &&
-		    digits(s + 14, 2, &mi) && s[16] == ':' && digits(s + 17, 2, &se)) {
-			p = s + 19;
-			tm.tm_year = y - 1900;
-			tm.tm_mon = mo - 1;
-			tm.tm_mday = d;
-			tm.tm_hour = h;
-			tm.tm_min = mi;
-			tm.tm_sec = se;
-			struct tm check = tm;
-			time_t t = timegm(&check);
-			/* timegm normalises Feb 30 into March: a changed field means it was out
-			 * of range. */
-			if (y >= 1970 && check.tm_mon == tm.tm_mon && check.tm_mday == tm.tm_mday &&
-			    check.tm_hour == tm.tm_hour && check.tm_min == tm.tm_min &&
-			    check.tm_sec == tm.tm_sec && fraction_ms(&p, &ms) && p[0] == 'Z' &&
-			    p[1] == '\0')
-				secs = (int64_t)t;
-		}
-	} else if (isdigit((unsigned char)*s)) {
-		secs = 0;
-		while (isdigit((unsigned char)*p) && secs <= TIMESTAMP_MAX_S)
-			secs = secs * 10 + (*p++ - '0');
-		if (!fraction_ms(&p, &ms) || *p != '\0')
-			secs = -1;
-	}
-	if (secs < 0 || secs > TIMESTAMP_MAX_S) {
+	if ((rfc3339_parse_ms(s, &ms) == -1 && epoch_seconds_parse_ms(s, &ms) == -1) || ms < 0 ||
+	    ms / 1000 > EPOCH_SECONDS_MAX) {
 		snprintf(why, whylen,
 		    "\"%s\" is not a UTC time like 2024-05-01T12:00:00Z or epoch seconds", s);
 		return -1;
 	}
-	*out = secs * 1000 + ms;
+	*out = ms;
 	return 0;
 }
 

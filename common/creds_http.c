@@ -21,6 +21,7 @@
 
 #include "common/buf.h"
 #include "common/creds_int.h"
+#include "common/timestamp.h"
 
 #define META_BODY_MAX (64u * 1024)
 #define CONTAINER_HOST "http://169.254.170.2"
@@ -117,41 +118,6 @@ fetch_200(const char *method, const char *url, const char *header, long timeout_
 	return status == 429 || status >= 500 ? CREDS_FAILED_IO : CREDS_FAILED;
 }
 
-int
-creds_parse_time(const char *s, int64_t *ms)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, n = 0;
-	time_t t;
-
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-		return -1;
-	s += n;
-	if (*s == '.') /* fractional seconds: dropped, expiry needs no finer grain */
-		for (s++; isdigit((unsigned char)*s); s++)
-			;
-	if (strcmp(s, "Z") != 0 && strcmp(s, "+00:00") != 0)
-		return -1;
-	if (y < 1970)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	/* timegm normalises (Feb 31 becomes Mar 3, second -1 the minute before): a value
-	 * that does not come back unchanged was not a real time. */
-	if (t == (time_t)-1 || gmtime_r(&t, &tm) == NULL || tm.tm_year != y - 1900 ||
-	    tm.tm_mon != mo - 1 || tm.tm_mday != d || tm.tm_hour != h || tm.tm_min != mi ||
-	    tm.tm_sec != sec)
-		return -1;
-	*ms = (int64_t)t * 1000;
-	return 0;
-}
-
 /* A string member; NULL if absent or not a string. */
 static const char *
 member(struct json_object *o, const char *name)
@@ -206,7 +172,8 @@ parse_document(const char *what, const struct kls_buf *body, struct aws_credenti
 		snprintf(why, whysize, "%s: a credential in the response is too long", what);
 		goto out;
 	}
-	if (exp != NULL && creds_parse_time(exp, &out->expires_ms) < 0) {
+	/* Keys that expired before 1970 are as bad as no time at all. */
+	if (exp != NULL && (rfc3339_parse_ms(exp, &out->expires_ms) < 0 || out->expires_ms < 0)) {
 		snprintf(why, whysize, "%s: Expiration is not an ISO 8601 UTC time", what);
 		goto out;
 	}

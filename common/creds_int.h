@@ -39,8 +39,4 @@ enum creds_status creds_from_container(
 enum creds_status creds_from_imds(
     const char *endpoint, long timeout_ms, struct aws_credentials *out, char *why, size_t whysize);
 
-/* "2024-05-01T12:00:00Z" (fractional seconds and a +00:00 offset accepted) to ms
- * since the epoch; -1 if it is not an ISO 8601 UTC time. */
-int creds_parse_time(const char *s, int64_t *ms);
-
 #endif

@@ -56,4 +56,7 @@ common_libklscommon_a_SOURCES += common/kinesis_consumer.c common/kinesis_consum
 # == CloudWatch PutMetricData bodies ==
 common_libklscommon_a_SOURCES += common/cloudwatch.c common/cloudwatch.h
 
+# == timestamps: RFC 3339, epoch seconds ==
+common_libklscommon_a_SOURCES += common/timestamp.c common/timestamp.h
+
 # == end of module blocks ==

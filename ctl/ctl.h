@@ -99,9 +99,6 @@ struct gokini_lease {
 	char claim[257];       /* ClaimRequest: a worker asking for the lease */
 };
 
-/* RFC 3339 ("2024-05-01T12:00:00.123456789Z", "...+02:00") to ms since the epoch. 0, or
- * -1 when s is not one. */
-int gokini_parse_time(const char *s, int64_t *ms);
 /* 0, or -1 with why filled (missing ShardID, wrong types, bad SequenceID or time). */
 int gokini_lease_from_item(const struct ddb_item *it, struct gokini_lease *g, char *why,
     size_t whylen);

@@ -37,11 +37,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/conf.h"
 #include "common/creds.h"
 #include "common/dynamodb.h"
+#include "common/timestamp.h"
 
 extern char **environ;
 
@@ -58,78 +58,6 @@ extern char **environ;
 #define DEFAULT_MARGIN_S 60
 
 /* ---- gokini items ---- */
-
-static int
-digits(const char *s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int
-gokini_parse_time(const char *s, int64_t *ms)
-{
-	struct tm tm = { 0 };
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, frac_ms = 0, nfrac = 0;
-	const char *p;
-	time_t t;
-
-	/* YYYY-MM-DDTHH:MM:SS */
-	if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    digits(s + 17, 2, &sec))
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		/* Go's RFC3339Nano trims trailing zeros: 1 to 9 digits. */
-		for (p++; *p >= '0' && *p <= '9'; p++, nfrac++) {
-			if (nfrac < 3)
-				frac_ms = frac_ms * 10 + (*p - '0');
-		}
-		if (nfrac == 0 || nfrac > 9)
-			return -1;
-		for (int i = nfrac; i < 3; i++)
-			frac_ms *= 10;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 ||
-		    om > 59)
-			return -1;
-		if (*p == '-') {
-			oh = -oh;
-			om = -om;
-		}
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0')
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	/* timegm normalises 31 February into March: refuse dates that moved. */
-	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
-		return -1;
-	*ms = ((int64_t)t - (int64_t)oh * 3600 - (int64_t)om * 60) * 1000 + frac_ms;
-	return 0;
-}
 
 /* An optional string attribute into out[size]; "" when absent. */
 static int
@@ -176,7 +104,7 @@ gokini_lease_from_item(const struct ddb_item *it, struct gokini_lease *g, char *
 		return -1;
 	}
 	if (g->timeout_text[0] != '\0' &&
-	    gokini_parse_time(g->timeout_text, &g->timeout_ms) == -1) {
+	    rfc3339_parse_ms(g->timeout_text, &g->timeout_ms) == -1) {
 		snprintf(why, whylen, "LeaseTimeout \"%s\" is not an RFC 3339 time",
 		    g->timeout_text);
 		return -1;

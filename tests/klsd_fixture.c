@@ -19,6 +19,7 @@
 #include "common/creds.h"
 #include "supervisor/lease_store.h"
 #include "tests/harness.h"
+#include "tests/kinesis_fixture.h"
 
 /* f's directory and paths under it, and its clients. */
 static int
@@ -58,7 +59,6 @@ int
 fixture_init_kinesis(struct klsd_fixture *f, const char *prefix, int shards,
     const char *kinesis_var)
 {
-	struct aws_error err;
 	const char *kep, *dep;
 	char base[48];
 
@@ -72,13 +72,10 @@ fixture_init_kinesis(struct klsd_fixture *f, const char *prefix, int shards,
 	snprintf(f->worker, sizeof(f->worker), "test-%s", base);
 	if (fixture_setup(f, base, kep, dep) < 0)
 		return -1;
-	if (shards > 0) {
-		if (kinesis_create_stream(f->kin, f->stream, shards, &err) < 0 ||
-		    kinesis_wait_active(f->kin, f->stream, 30000, NULL, &err) < 0) {
-			fprintf(stderr, "\nstream %s: %s\n", f->stream, err.message);
-			CU_FAIL("create stream");
-			return -1;
-		}
+	if (shards > 0 &&
+	    test_kinesis_create_stream(f->kin, f->stream, shards, 30000, NULL) < 0) {
+		CU_FAIL("create stream");
+		return -1;
 	}
 	return 0;
 }

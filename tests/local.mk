@@ -468,6 +468,14 @@ check_PROGRAMS += tests/unit/latency_test
 tests_unit_latency_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_latency_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
 
+# == Kinesis emulator fixture: client, stream create/delete/put ==
+tests_libklstest_a_SOURCES += tests/kinesis_fixture.c tests/kinesis_fixture.h
+
+# == timestamp tests ==
+check_PROGRAMS += tests/unit/timestamp_test
+tests_unit_timestamp_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_timestamp_test_LDADD = $(TEST_COMMON_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)

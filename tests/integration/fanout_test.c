@@ -24,49 +24,28 @@
 #include <sys/wait.h>
 
 #include "common/clock.h"
-#include "common/creds.h"
 #include "common/kinesis.h"
 #include "common/kinesis_consumer.h"
 #include "ctl/ctl.h"
 #include "reader/checkpoint_ctx.h"
 #include "tests/fake_klsd.h"
 #include "tests/harness.h"
+#include "tests/kinesis_fixture.h"
 #include "tests/klsd_fixture.h"
 
 #define MAX_RECORDS 400
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static struct aws_creds_provider *creds;
-static struct kinesis_client *kc;
-static const char *endpoint;
+static struct kinesis_client *kc; /* the suite's, once client() has made it */
+static const char *endpoint;     /* ... and its endpoint */
 
+/* Against kinesis-local: kinesalite has no enhanced fan-out. */
 static struct kinesis_client *
 client(void)
 {
-	struct aws_service_config cfg;
-	struct aws_error err;
-
-	if (kc)
-		return kc;
-	if (!(endpoint = test_env("KINESIS_LOCAL_ENDPOINT")))
-		return NULL;
-	creds = creds_provider_new_static("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-	    NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(creds);
-	kinesis_service_config(&cfg, "us-east-1", endpoint, creds);
-	kc = kinesis_client_new(&cfg, NULL, &err);
-	if (!kc)
-		fprintf(stderr, "\nkinesis_client_new: %s\n", err.message);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(kc);
+	if ((kc = test_kinesis_shared("KINESIS_LOCAL_ENDPOINT")))
+		endpoint = getenv("KINESIS_LOCAL_ENDPOINT");
 	return kc;
-}
-
-static int
-suite_cleanup(void)
-{
-	kinesis_client_free(kc);
-	creds_provider_free(creds);
-	return 0;
 }
 
 /* A stream of its own, the records put to it, and when each put was sent. */
@@ -83,17 +62,11 @@ static int
 stream_create(struct stream *st, const char *prefix, int shards)
 {
 	struct kinesis_stream_summary sum;
-	struct aws_error err;
 
 	memset(st, 0, sizeof(*st));
 	test_unique_name(st->name, sizeof(st->name), prefix);
-	if (!client())
+	if (!client() || test_kinesis_create_stream(kc, st->name, shards, 60000, &sum) < 0)
 		return -1;
-	if (kinesis_create_stream(kc, st->name, shards, &err) < 0 ||
-	    kinesis_wait_active(kc, st->name, 60000, &sum, &err) < 0) {
-		fprintf(stderr, "\nstream %s: %s\n", st->name, err.message);
-		return -1;
-	}
 	snprintf(st->arn, sizeof(st->arn), "%s", sum.stream_arn);
 	return st->arn[0] ? 0 : -1;
 }
@@ -114,8 +87,7 @@ stream_drop(struct stream *st)
 		           0 &&
 		       mono_before(mono_now(), end))
 			sleep_ms(50);
-	if (kinesis_delete_stream(kc, st->name, &err) < 0)
-		fprintf(stderr, "\ndelete %s: %s\n", st->name, err.message);
+	test_kinesis_delete_stream(kc, st->name);
 }
 
 /* Puts n records "rec-NNNN", one per call, pause_ms apart; partition keys vary when
@@ -124,21 +96,14 @@ static int
 stream_put(struct stream *st, size_t n, int pause_ms, bool spread)
 {
 	for (size_t k = 0; k < n && st->n < MAX_RECORDS; k++) {
-		struct kinesis_put_entry e;
 		struct kinesis_put_result r;
-		struct aws_error err;
 		char data[16], pk[16];
-		size_t failed;
 
 		snprintf(data, sizeof(data), "rec-%04zu", st->n);
 		snprintf(pk, sizeof(pk), "k%zu", spread ? st->n : 0);
-		e = (struct kinesis_put_entry){ data, strlen(data), pk, NULL };
 		st->put_ns[st->n] = mono_now().ns;
-		if (kinesis_put_records(kc, st->name, &e, 1, &r, &failed, &err) < 0 || failed) {
-			fprintf(stderr, "\nput %s: %s\n", st->name,
-			    failed ? "refused" : err.message);
+		if (test_kinesis_put_one(kc, st->name, data, strlen(data), pk, &r) < 0)
 			return -1;
-		}
 		memcpy(st->seq[st->n], r.sequence_number, sizeof(st->seq[0]));
 		memcpy(st->shard[st->n], r.shard_id, sizeof(st->shard[0]));
 		st->n++;
@@ -624,7 +589,7 @@ static CU_TestInfo tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "enhanced fan-out on kinesis-local", NULL, suite_cleanup, NULL, NULL, tests },
+	{ "enhanced fan-out on kinesis-local", NULL, test_kinesis_shared_free, NULL, NULL, tests },
 	CU_SUITE_INFO_NULL,
 };
 

@@ -10,53 +10,18 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/creds.h"
 #include "common/getrecords.h"
 #include "common/kinesis.h"
 #include "tests/harness.h"
+#include "tests/kinesis_fixture.h"
 
 #define NRECORDS 1000
-
-static struct aws_creds_provider *creds;
-static struct kinesis_client *kc, *klc;
-
-/* A client for the emulator named by variable, made on first use (test_env fails
- * the test when the emulators are not running). */
-static struct kinesis_client *
-client_for(const char *variable, struct kinesis_client **slot)
-{
-	struct aws_service_config cfg;
-	struct aws_error err;
-	const char *ep;
-
-	if (*slot || !(ep = test_env(variable)))
-		return *slot;
-	if (!creds)
-		creds = creds_provider_new_static("AKIDEXAMPLE",
-		    "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(creds);
-	kinesis_service_config(&cfg, "us-east-1", ep, creds);
-	*slot = kinesis_client_new(&cfg, NULL, &err);
-	if (!*slot)
-		fprintf(stderr, "kinesis_client_new: %s\n", err.message);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(*slot);
-	return *slot;
-}
 
 /* kinesalite: fast, but ListShards never pages (EMULATORS.md). */
 static struct kinesis_client *
 client(void)
 {
-	return client_for("KINESIS_ENDPOINT", &kc);
-}
-
-static int
-suite_cleanup(void)
-{
-	kinesis_client_free(kc);
-	kinesis_client_free(klc);
-	creds_provider_free(creds);
-	return 0;
+	return test_kinesis_shared("KINESIS_ENDPOINT");
 }
 
 static void
@@ -68,27 +33,14 @@ report(const char *what, const struct aws_error *err)
 static int
 make_stream(struct kinesis_client *c, const char *name, int shards)
 {
-	struct aws_error err;
-
-	if (kinesis_create_stream(c, name, shards, &err) < 0) {
-		report("create", &err);
-		return -1;
-	}
-	if (kinesis_wait_active(c, name, 30000, NULL, &err) < 0) {
-		report("wait", &err);
-		return -1;
-	}
-	return 0;
+	return test_kinesis_create_stream(c, name, shards, 30000, NULL);
 }
 
 static void
 drop_stream(struct kinesis_client *c, const char *name)
 {
-	struct aws_error err;
-	if (kinesis_delete_stream(c, name, &err) < 0) {
-		report("delete", &err);
+	if (test_kinesis_delete_stream(c, name) < 0)
 		CU_FAIL("DeleteStream failed");
-	}
 }
 
 /* Sequence numbers are decimals of different lengths: compare as numbers. */
@@ -411,7 +363,7 @@ test_kinesis_missing_stream_names_it(void)
 static void
 test_kinesis_list_shards_pages_on_kinesis_local(void)
 {
-	struct kinesis_client *c = client_for("KINESIS_LOCAL_ENDPOINT", &klc);
+	struct kinesis_client *c = test_kinesis_shared("KINESIS_LOCAL_ENDPOINT");
 	struct kinesis_list_opts opts = { .max_results = 2 };
 	struct kinesis_shard_list l = { 0 };
 	struct aws_error err;
@@ -450,7 +402,7 @@ static CU_TestInfo tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "kinesis against the emulator", NULL, suite_cleanup, NULL, NULL, tests },
+	{ "kinesis against the emulator", NULL, test_kinesis_shared_free, NULL, NULL, tests },
 	CU_SUITE_INFO_NULL,
 };
 

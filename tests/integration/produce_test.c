@@ -16,16 +16,15 @@
 #include <unistd.h>
 
 #include "common/base64.h"
-#include "common/creds.h"
 #include "common/getrecords.h"
 #include "common/kinesis.h"
 #include "tests/harness.h"
+#include "tests/kinesis_fixture.h"
 #include "tests/spawn.h"
 #include "tests/stub_script.h"
 #include "tools/payload.h"
 
-static struct aws_creds_provider *creds;
-static struct kinesis_client *kc;
+static struct kinesis_client *kc; /* the suite's, once client() has made it */
 
 struct run {
 	pid_t pid;
@@ -88,27 +87,7 @@ produce_wait(struct run *r)
 static struct kinesis_client *
 client(void)
 {
-	struct aws_service_config cfg;
-	struct aws_error err;
-	const char *ep;
-
-	if (kc)
-		return kc;
-	if (!(ep = test_env("KINESIS_ENDPOINT")))
-		return NULL;
-	creds = creds_provider_new_static("AKIDEXAMPLE", "secret", NULL);
-	kinesis_service_config(&cfg, "us-east-1", ep, creds);
-	kc = kinesis_client_new(&cfg, NULL, &err);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(kc);
-	return kc;
-}
-
-static int
-suite_cleanup(void)
-{
-	kinesis_client_free(kc);
-	creds_provider_free(creds);
-	return 0;
+	return kc = test_kinesis_shared("KINESIS_ENDPOINT");
 }
 
 /*
@@ -182,9 +161,7 @@ out:
 static void
 delete_stream(const char *stream)
 {
-	struct aws_error err;
-
-	kinesis_delete_stream(client(), stream, &err);
+	test_kinesis_delete_stream(client(), stream);
 }
 
 static void
@@ -327,7 +304,7 @@ static CU_TestInfo tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "kls-produce", NULL, suite_cleanup, NULL, NULL, tests },
+	{ "kls-produce", NULL, test_kinesis_shared_free, NULL, NULL, tests },
 	CU_SUITE_INFO_NULL,
 };
 

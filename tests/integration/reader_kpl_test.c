@@ -24,6 +24,7 @@
 #include "common/kpl_encode.h"
 #include "tests/fake_klsd.h"
 #include "tests/harness.h"
+#include "tests/kinesis_fixture.h"
 
 #define SHARD "shardId-000000000000"
 #define MAX_KIN 64
@@ -59,34 +60,18 @@ struct plan {
 static int
 plan_open(struct plan *p, const char *prefix)
 {
-	struct aws_service_config cfg;
-	struct aws_error err;
-	const char *ep = test_env("KINESIS_ENDPOINT");
-
 	memset(p, 0, sizeof(*p));
-	if (!ep)
-		return -1;
 	test_unique_name(p->stream, sizeof(p->stream), prefix);
-	p->creds = creds_provider_new_static("AKIDEXAMPLE", "kpl-test-secret", NULL);
-	if (!p->creds)
+	if (!(p->kc = test_kinesis_client("KINESIS_ENDPOINT", &p->creds)))
 		return -1;
-	kinesis_service_config(&cfg, "us-east-1", ep, p->creds);
-	if (!(p->kc = kinesis_client_new(&cfg, NULL, &err)) ||
-	    kinesis_create_stream(p->kc, p->stream, 1, &err) < 0 ||
-	    kinesis_wait_active(p->kc, p->stream, 30000, NULL, &err) < 0) {
-		fprintf(stderr, "\nstream %s: %s\n", p->stream, err.message);
-		return -1;
-	}
-	return 0;
+	return test_kinesis_create_stream(p->kc, p->stream, 1, 30000, NULL);
 }
 
 static void
 plan_close(struct plan *p)
 {
-	struct aws_error err;
-
-	if (p->kc && kinesis_delete_stream(p->kc, p->stream, &err) < 0)
-		fprintf(stderr, "\ndelete %s: %s\n", p->stream, err.message);
+	if (p->kc)
+		test_kinesis_delete_stream(p->kc, p->stream);
 	kinesis_client_free(p->kc);
 	creds_provider_free(p->creds);
 }
@@ -95,17 +80,11 @@ plan_close(struct plan *p)
 static void
 put(struct plan *p, const void *data, size_t len, const char *pk)
 {
-	struct kinesis_put_entry e = { data, len, pk, NULL };
 	struct kinesis_put_result r;
-	struct aws_error err;
-	size_t failed = 0;
 
 	CU_ASSERT_FATAL(p->n_kin < MAX_KIN);
-	if (kinesis_put_records(p->kc, p->stream, &e, 1, &r, &failed, &err) < 0 || failed) {
-		fprintf(stderr, "\nput %s: %s\n", p->stream,
-		    failed ? r.error_message : err.message);
+	if (test_kinesis_put_one(p->kc, p->stream, data, len, pk, &r) < 0)
 		CU_FAIL_FATAL("PutRecords failed");
-	}
 	memcpy(p->seq[p->n_kin++], r.sequence_number, sizeof(p->seq[0]));
 }
 

@@ -22,47 +22,24 @@
 #include <unistd.h>
 
 #include "common/clock.h"
-#include "common/creds.h"
 #include "common/kinesis.h"
 #include "reader/checkpoint_ctx.h"
 #include "shm/table.h"
 #include "tests/fake_klsd.h"
 #include "tests/harness.h"
+#include "tests/kinesis_fixture.h"
 #include "tests/stub_script.h"
 
 #define MAX_RECORDS 400
 
 /* ---------------------------------------------------------------- Kinesis side */
 
-static struct aws_creds_provider *creds;
-static struct kinesis_client *kc;
+static struct kinesis_client *kc; /* the suite's, once client() has made it */
 
 static struct kinesis_client *
 client(void)
 {
-	struct aws_service_config cfg;
-	struct aws_error err;
-	const char *ep;
-
-	if (kc)
-		return kc;
-	if (!(ep = test_env("KINESIS_ENDPOINT")))
-		return NULL;
-	creds = creds_provider_new_static("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-	    NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(creds);
-	kinesis_service_config(&cfg, "us-east-1", ep, creds);
-	kc = kinesis_client_new(&cfg, NULL, &err);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(kc);
-	return kc;
-}
-
-static int
-suite_cleanup(void)
-{
-	kinesis_client_free(kc);
-	creds_provider_free(creds);
-	return 0;
+	return kc = test_kinesis_shared("KINESIS_ENDPOINT");
 }
 
 struct stream {
@@ -75,27 +52,18 @@ struct stream {
 static int
 stream_create(struct stream *st, const char *prefix, int shards)
 {
-	struct aws_error err;
-
 	memset(st, 0, sizeof(*st));
 	test_unique_name(st->name, sizeof(st->name), prefix);
 	if (!client())
 		return -1;
-	if (kinesis_create_stream(kc, st->name, shards, &err) < 0 ||
-	    kinesis_wait_active(kc, st->name, 30000, NULL, &err) < 0) {
-		fprintf(stderr, "\nstream %s: %s\n", st->name, err.message);
-		return -1;
-	}
-	return 0;
+	return test_kinesis_create_stream(kc, st->name, shards, 30000, NULL);
 }
 
 static void
 stream_drop(struct stream *st)
 {
-	struct aws_error err;
-
-	if (kc && kinesis_delete_stream(kc, st->name, &err) < 0)
-		fprintf(stderr, "\ndelete %s: %s\n", st->name, err.message);
+	if (kc)
+		test_kinesis_delete_stream(kc, st->name);
 }
 
 /* Puts n records "rec-NNNN" one call at a time (so sequence numbers rise in put order). */
@@ -936,7 +904,7 @@ static CU_TestInfo reader_tests[] = {
 };
 
 static CU_SuiteInfo suites[] = {
-	{ "reader", NULL, suite_cleanup, NULL, NULL, reader_tests },
+	{ "reader", NULL, test_kinesis_shared_free, NULL, NULL, reader_tests },
 	CU_SUITE_INFO_NULL,
 };
 

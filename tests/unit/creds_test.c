@@ -1002,41 +1002,6 @@ test_creds_threads(void)
 	stub_stop(s);
 }
 
-static void
-test_creds_parse_time(void)
-{
-	static const struct {
-		const char *in;
-		int64_t ms; /* -1: rejected */
-	} cases[] = {
-	    {"1970-01-01T00:00:00Z", 0},
-	    {"2024-05-01T12:00:00Z", 1714564800000LL},
-	    {"2024-05-01T12:00:00.123Z", 1714564800000LL},
-	    {"2024-05-01T12:00:00+00:00", 1714564800000LL},
-	    {"2024-02-29T23:59:59Z", 1709251199000LL},
-	    {"2024-05-01T12:00:00", -1},
-	    {"2024-05-01T12:00:00+02:00", -1},
-	    {"2024-13-01T12:00:00Z", -1},
-	    {"2023-02-29T12:00:00Z", -1},
-	    {"2024-05-01T12:00:-1Z", -1},
-	    {"2024-05-01T24:00:00Z", -1},
-	    {"2024-05-01 12:00:00Z", -1},
-	    {"2024-5-1T12:00:00Z", -1},
-	    {"", -1},
-	    {"2024-05-01T12:00:00Zjunk", -1},
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int64_t ms = 42;
-		int rc = creds_parse_time(cases[i].in, &ms);
-		if (cases[i].ms < 0) {
-			CU_ASSERT_EQUAL(rc, -1);
-		} else {
-			CU_ASSERT_EQUAL(rc, 0);
-			CU_ASSERT_EQUAL(ms, cases[i].ms);
-		}
-	}
-}
-
 static CU_TestInfo creds_tests[] = {
     {"static", test_creds_static},
     {"env", test_creds_env},
@@ -1063,7 +1028,6 @@ static CU_TestInfo creds_tests[] = {
     {"nothing found", test_creds_nothing_found},
     {"errors hide secrets", test_creds_errors_hide_secrets},
     {"threads", test_creds_threads},
-    {"parse time", test_creds_parse_time},
     CU_TEST_INFO_NULL,
 };
 

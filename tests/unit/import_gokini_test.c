@@ -1,8 +1,8 @@
 /*
- * Unit tests of ctl/import_gokini.c's pure parts: RFC 3339 times as gokini writes them,
- * gokini items to leases (and the kls checkpoint each gives), the live rule with its
- * margin, and the comparison of two scans. The command itself is tested against
- * dynalite in tests/integration/import_gokini_test.c.
+ * Unit tests of ctl/import_gokini.c's pure parts: gokini items to leases (and the kls
+ * checkpoint each gives), the live rule with its margin, and the comparison of two scans.
+ * The LeaseTimeout forms are tested in tests/unit/timestamp_test.c, the command itself
+ * against dynalite in tests/integration/import_gokini_test.c.
  */
 #include "config.h"
 
@@ -12,51 +12,12 @@
 #include <json-c/json.h>
 
 #include "common/dynamodb.h"
+#include "common/timestamp.h"
 #include "ctl/ctl.h"
 #include "tests/harness.h"
 
 /* 2024-05-01T12:00:00Z */
 #define T0 1714564800000LL
-
-static void
-test_import_gokini_parse_time(void)
-{
-	static const struct {
-		const char *s;
-		int rc;
-		long long ms;
-	} cases[] = {
-		{ "2024-05-01T12:00:00Z", 0, T0 },
-		{ "2024-05-01t12:00:00z", 0, T0 },
-		/* Go's RFC3339Nano: 1 to 9 fraction digits, trailing zeros trimmed. */
-		{ "2024-05-01T12:00:00.5Z", 0, T0 + 500 },
-		{ "2024-05-01T12:00:00.123456789Z", 0, T0 + 123 },
-		{ "2024-05-01T14:30:00+02:30", 0, T0 },
-		{ "2024-05-01T09:00:00-03:00", 0, T0 },
-		{ "1970-01-01T00:00:00Z", 0, 0 },
-		{ "2024-02-29T00:00:00Z", 0, 1709164800000LL },
-		{ "2023-02-29T00:00:00Z", -1, 0 },
-		{ "2024-04-31T00:00:00Z", -1, 0 },
-		{ "2024-05-01 12:00:00Z", -1, 0 },
-		{ "2024-05-01T12:00:00", -1, 0 },
-		{ "2024-05-01T12:00:00.Z", -1, 0 },
-		{ "2024-05-01T12:00:00.1234567891Z", -1, 0 },
-		{ "2024-05-01T24:00:00Z", -1, 0 },
-		{ "2024-05-01T12:00:00+2:00", -1, 0 },
-		{ "2024-05-01T12:00:00Zjunk", -1, 0 },
-		{ "", -1, 0 },
-	};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int64_t ms = -1;
-		int rc = gokini_parse_time(cases[i].s, &ms);
-		if (rc != cases[i].rc || (rc == 0 && ms != cases[i].ms))
-			fprintf(stderr, "\n\"%s\": rc %d ms %lld\n", cases[i].s, rc, (long long)ms);
-		CU_ASSERT_EQUAL(rc, cases[i].rc);
-		if (rc == 0)
-			CU_ASSERT_EQUAL(ms, cases[i].ms);
-	}
-}
 
 /* An item from its DynamoDB JSON attribute map. */
 static int
@@ -166,7 +127,7 @@ test_import_gokini_live_rule(void)
 		snprintf(g.assigned, sizeof(g.assigned), "%s", cases[i].assigned);
 		if (cases[i].timeout) {
 			snprintf(g.timeout_text, sizeof(g.timeout_text), "%s", cases[i].timeout);
-			CU_ASSERT_EQUAL(gokini_parse_time(g.timeout_text, &g.timeout_ms), 0);
+			CU_ASSERT_EQUAL(rfc3339_parse_ms(g.timeout_text, &g.timeout_ms), 0);
 		}
 		CU_ASSERT_EQUAL(gokini_lease_live(&g, cases[i].now, cases[i].margin),
 		    cases[i].live);
@@ -197,7 +158,6 @@ test_import_gokini_diff(void)
 }
 
 static CU_TestInfo tests[] = {
-	{ "RFC 3339 times", test_import_gokini_parse_time },
 	{ "gokini items", test_import_gokini_items },
 	{ "live rule and margin", test_import_gokini_live_rule },
 	{ "two scans compared", test_import_gokini_diff },
