@@ -468,6 +468,12 @@ check_PROGRAMS += tests/unit/latency_test
 tests_unit_latency_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_latency_test_LDADD = shm/libklsshm.a $(TEST_COMMON_LIBS)
 
+# == lease write metrics tests ==
+# supervisor/lease_store: the time and failure reason the lease write metrics take.
+check_PROGRAMS += tests/unit/lease_store_test
+tests_unit_lease_store_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_lease_store_test_LDADD = $(KLSD_TEST_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)

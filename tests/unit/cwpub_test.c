@@ -183,7 +183,36 @@ test_cwpub_mapping(void)
 		{ KLS_M_LEASE_RENEWALS, "RenewLease.Success", "RenewAllLeases", 0,
 		    CONFIG_CW_DETAILED },
 		{ KLS_M_LEASE_TAKES, "TakenLeases", "TakeLeases", 0, CONFIG_CW_SUMMARY },
+		{ KLS_M_WORKERS, "NumWorkers", "TakeLeases", 0, CONFIG_CW_SUMMARY },
 	};
+	/* Lease write latencies: one metric per op KCL has one for. */
+	static const struct {
+		enum lease_op op;
+		const char *name, *op_dim;
+		int per_shard;
+	} writes[] = {
+		{ LEASE_OP_RENEW, "RenewLease.Time", "RenewAllLeases", 0 },
+		{ LEASE_OP_CHECKPOINT, "UpdateLease.Time", "ProcessTask", 1 },
+		{ LEASE_OP_TAKE, "TakeLease.Time", "TakeLeases", 0 },
+		{ LEASE_OP_RELEASE, NULL, NULL, 0 },
+		{ LEASE_OP_HANDOFF, NULL, NULL, 0 },
+		{ LEASE_OP_CREATE, NULL, NULL, 0 },
+		{ LEASE_OP_DELETE, NULL, NULL, 0 },
+		{ LEASE_OP_COUNT, NULL, NULL, 0 },
+	};
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+		const struct cw_metric_def *d = cw_write_def(writes[i].op);
+		if (!writes[i].name) {
+			CU_ASSERT_PTR_NULL(d);
+			continue;
+		}
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+		CU_ASSERT_STRING_EQUAL(d->name, writes[i].name);
+		CU_ASSERT_STRING_EQUAL(d->operation, writes[i].op_dim);
+		CU_ASSERT_EQUAL(d->per_shard, writes[i].per_shard);
+		CU_ASSERT_EQUAL(d->unit, CW_UNIT_MILLISECONDS);
+		CU_ASSERT_EQUAL(d->level, CONFIG_CW_DETAILED);
+	}
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct cw_metric_def *d = cw_metric_def(want[i].id);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
@@ -195,6 +224,8 @@ test_cwpub_mapping(void)
 	/* No samples of these in klsd: nothing to publish. */
 	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_GETRECORDS_SECONDS));
 	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_HANDLER_SECONDS));
+	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_LEASE_WRITE_SECONDS));
+	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_LEASE_WRITE_FAILURES));
 	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_COUNT));
 }
 
@@ -271,6 +302,78 @@ test_cwpub_statistic_sets(void)
 
 	cwpub_stop(p, 1000);
 	CU_ASSERT_EQUAL(requests(&r), 2);
+	cw_acc_free(a);
+	stub_stop(srv);
+	recorder_free(&r);
+	creds_provider_free(creds);
+}
+
+/* Lease write times: a statistic set per op (per shard for UpdateLease.Time), in ms;
+ * summary level leaves them out, NumWorkers in. */
+static void
+test_cwpub_write_times(void)
+{
+	struct recorder r = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct stub_server *srv = stub_start(record, &r);
+	struct aws_creds_provider *creds = creds_provider_new_static("AKIDEXAMPLE", "secret", NULL);
+	struct cw_acc *a = cw_acc_new();
+	struct cwpub *p;
+	json_object *body, *d;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
+	p = start(srv, creds, 5000, (struct cw_limits){ 0, 0 });
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(a, LEASE_OP_RENEW, "shardId-0", 4), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(a, LEASE_OP_RENEW, "shardId-1", 12), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(a, LEASE_OP_CHECKPOINT, "shardId-0", 7), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(a, LEASE_OP_CHECKPOINT, "shardId-0", 0), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(a, LEASE_OP_CHECKPOINT, "shardId-1", 30), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(a, LEASE_OP_TAKE, "shardId-2", 9), 0);
+	/* No CloudWatch name: ignored. */
+	CU_ASSERT_EQUAL(cw_acc_sample_write(a, LEASE_OP_RELEASE, "shardId-0", 5), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(a, LEASE_OP_COUNT, "shardId-0", 5), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(a, LEASE_OP_RENEW, "shardId-0", INFINITY), -1);
+	CU_ASSERT_EQUAL(cw_acc_sample(a, KLS_M_WORKERS, NULL, 3), 0);
+	/* RenewLease.Time and TakeLease.Time per worker, UpdateLease.Time for two shards. */
+	CU_ASSERT_EQUAL(cw_acc_count(a), 5);
+	CU_ASSERT_EQUAL(cwpub_flush(p, a, "orders", "host:w1", CONFIG_CW_DETAILED, 1700000000000),
+	    5);
+	CU_ASSERT_TRUE_FATAL(wait_requests(&r, 1, 10000));
+	body = json_tokener_parse(r.body[0]);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+	d = find(body, "RenewLease.Time", NULL);
+	CU_ASSERT_EQUAL(statv(d, "SampleCount"), 2);
+	CU_ASSERT_EQUAL(statv(d, "Sum"), 16);
+	CU_ASSERT_EQUAL(statv(d, "Maximum"), 12);
+	CU_ASSERT_STRING_EQUAL(dim(d, "Operation"), "RenewAllLeases");
+	CU_ASSERT_STRING_EQUAL(dim(d, "WorkerIdentifier"), "host:w1");
+	d = find(body, "UpdateLease.Time", "shardId-0");
+	CU_ASSERT_EQUAL(statv(d, "SampleCount"), 2);
+	CU_ASSERT_EQUAL(statv(d, "Minimum"), 0);
+	CU_ASSERT_EQUAL(statv(d, "Maximum"), 7);
+	CU_ASSERT_STRING_EQUAL(dim(d, "Operation"), "ProcessTask");
+	CU_ASSERT_PTR_NULL(dim(d, "WorkerIdentifier"));
+	CU_ASSERT_EQUAL(statv(find(body, "UpdateLease.Time", "shardId-1"), "Sum"), 30);
+	d = find(body, "TakeLease.Time", NULL);
+	CU_ASSERT_EQUAL(statv(d, "Sum"), 9);
+	CU_ASSERT_STRING_EQUAL(dim(d, "Operation"), "TakeLeases");
+	d = find(body, "NumWorkers", NULL);
+	CU_ASSERT_EQUAL(statv(d, "Maximum"), 3);
+	CU_ASSERT_STRING_EQUAL(dim(d, "Operation"), "TakeLeases");
+	CU_ASSERT_STRING_EQUAL(dim(d, "WorkerIdentifier"), "host:w1");
+	json_object_put(body);
+
+	cw_acc_sample_write(a, LEASE_OP_RENEW, "shardId-0", 4);
+	cw_acc_sample(a, KLS_M_WORKERS, NULL, 2);
+	CU_ASSERT_EQUAL(cwpub_flush(p, a, "orders", "host:w1", CONFIG_CW_SUMMARY, 1700000010000),
+	    1);
+	CU_ASSERT_TRUE_FATAL(wait_requests(&r, 2, 10000));
+	body = json_tokener_parse(r.body[1]);
+	CU_ASSERT_PTR_NULL(find(body, "RenewLease.Time", NULL));
+	CU_ASSERT_PTR_NOT_NULL(find(body, "NumWorkers", NULL));
+	json_object_put(body);
+
+	cwpub_stop(p, 1000);
 	cw_acc_free(a);
 	stub_stop(srv);
 	recorder_free(&r);
@@ -391,6 +494,7 @@ test_cwpub_bad_endpoint(void)
 static CU_TestInfo cwpub_tests[] = {
 	{ "KCL mapping", test_cwpub_mapping },
 	{ "statistic sets, signed for monitoring", test_cwpub_statistic_sets },
+	{ "lease write times", test_cwpub_write_times },
 	{ "retry, drop, split", test_cwpub_retry_drop_split },
 	{ "hanging endpoint", test_cwpub_hanging_endpoint },
 	{ "bad endpoint", test_cwpub_bad_endpoint },
