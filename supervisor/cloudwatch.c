@@ -240,7 +240,7 @@ int
 cw_acc_sample_write(struct cw_acc *a, enum lease_op op, const char *shard, double ms)
 {
 	return (unsigned)op < LEASE_OP_COUNT ? acc_sample(a, WRITE_SLOT((unsigned)op), shard, ms)
-	                                      : 0;
+	                                     : 0;
 }
 
 /* ---------------------------------------------------------------- publisher */

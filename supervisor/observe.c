@@ -446,7 +446,8 @@ observe_write(struct klsd *k, enum lease_write_kind kind, const char *key,
 	if (s->cwacc && k->cfg.metrics.cloudwatch &&
 	    cw_acc_sample_write(s->cwacc, op, key, secs * 1000) < 0 && !s->cw_warned) {
 		s->cw_warned = true;
-		log_warn("CloudWatch metrics: a sample for %s was not kept (not logged again)", key);
+		log_warn("CloudWatch metrics: a sample for %s was not kept (not logged again)",
+		    key);
 	}
 }
 

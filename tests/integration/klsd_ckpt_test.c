@@ -424,8 +424,8 @@ test_ckpt_reader_sigkill(void)
 	if (leases_at_last_record(&fl, true) == SHARDS)
 		flush_ms = mono_diff_ms(t_kill, mono_now());
 	CU_ASSERT_TRUE(flush_ms >= 0);
-	fprintf(stderr, "\nmeasure: reader SIGKILL: coalesced checkpoints in the table within %" PRId64
-	                " ms\n",
+	fprintf(stderr,
+	    "\nmeasure: reader SIGKILL: coalesced checkpoints in the table within %" PRId64 " ms\n",
 	    flush_ms);
 	/* The counters the flush writes left. */
 	n = fixture_leases(w, &ls);
@@ -438,26 +438,30 @@ test_ckpt_reader_sigkill(void)
 
 	/* The next readers run; klsd started each only once its flush had landed, so at
 	 * the counter that write left (or later), never before it. */
-	end = mono_add_ms(mono_now(), 30000);
 	for (int i = 0; i < n && i < SHARDS; i++) {
 		struct slot_view v[SHARDS];
 		pid_t now_pid = 0;
 		int64_t c = -1;
+		end = mono_add_ms(mono_now(), 30000);
 		while (mono_before(mono_now(), end)) {
 			int k = slot_views(&fl, v, SHARDS);
+			bool fresh;
 			for (int j = 0; j < k; j++)
 				if (strcmp(v[j].shard, shard[i]) == 0)
 					now_pid = v[j].pid;
-			if (now_pid > 0 && now_pid != killed[0] && now_pid != killed[1] &&
-			    (c = started_at_counter(w, shard[i], now_pid)) >= 0)
+			fresh = now_pid > 0;
+			for (int j = 0; j < SHARDS; j++)
+				fresh = fresh && now_pid != killed[j];
+			if (fresh && (c = started_at_counter(w, shard[i], now_pid)) >= 0)
 				break;
 			sleep_ms(200);
 		}
 		CU_ASSERT_TRUE(c >= 0);
 		CU_ASSERT_TRUE(c >= (int64_t)landed_counter[i]);
 		if (c < (int64_t)landed_counter[i])
-			fprintf(stderr, "\n%s: reader pid %d started at lease counter %lld, the "
-			                "flush left %llu\n",
+			fprintf(stderr,
+			    "\n%s: reader pid %d started at lease counter %lld, the "
+			    "flush left %llu\n",
 			    shard[i], (int)now_pid, (long long)c,
 			    (unsigned long long)landed_counter[i]);
 	}

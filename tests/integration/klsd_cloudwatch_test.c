@@ -88,7 +88,8 @@ tally(struct cw_stub *s, const char *body)
 				s->bad++;
 		} else if (strcmp(n, "DataBytesProcessed") == 0) {
 			s->bytes += json_object_get_double(sum);
-		} else if (strcmp(n, "RenewLease.Time") == 0 || strcmp(n, "UpdateLease.Time") == 0) {
+		} else if (strcmp(n, "RenewLease.Time") == 0 ||
+		           strcmp(n, "UpdateLease.Time") == 0) {
 			json_object *cnt;
 			bool renew = n[0] == 'R';
 			if (!json_object_object_get_ex(sv, "SampleCount", &cnt) ||
@@ -97,7 +98,8 @@ tally(struct cw_stub *s, const char *body)
 				s->bad++;
 				continue;
 			}
-			*(renew ? &s->renew_time_n : &s->update_time_n) += json_object_get_double(cnt);
+			*(renew ? &s->renew_time_n : &s->update_time_n) +=
+			    json_object_get_double(cnt);
 			if (!renew)
 				snprintf(s->update_time_op, sizeof(s->update_time_op), "%s",
 				    dim_value(d, "Operation") ? dim_value(d, "Operation") : "");

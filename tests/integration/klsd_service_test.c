@@ -690,8 +690,8 @@ test_klsd_service_metrics_and_watch(void)
 		CU_ASSERT_TRUE(
 		    scrape_sum_label(port, "kls_lease_write_seconds_count", "op=\"take\"") >= 2);
 		/* One worker: nobody else writes its leases. */
-		CU_ASSERT_EQUAL(
-		    scrape_sum_label(port, "kls_lease_write_failures_total", "reason=\"conditional\""),
+		CU_ASSERT_EQUAL(scrape_sum_label(port, "kls_lease_write_failures_total",
+		                    "reason=\"conditional\""),
 		    0);
 		CU_ASSERT_EQUAL(scrape_sum(port, "kls_workers"), 1);
 	}
