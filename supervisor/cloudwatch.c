@@ -22,9 +22,17 @@
 #include "common/retry.h"
 #include "supervisor/lease.h"
 
+/* Statistic slots: one per kls metric, then one per lease write op. Prometheus keeps
+ * the write latencies in one family labelled by op; KCL names one metric per operation. */
+#define WRITE_SLOT(op) (KLS_M_COUNT + (op))
+#define NSLOTS (KLS_M_COUNT + LEASE_OP_COUNT)
+
 /* KCL's names (ProcessTask, DynamoDBLeaseRenewer, DynamoDBLeaseTaker) and levels; the
- * Reader operation is kls's own (KCL has no reader processes to restart). */
-static const struct cw_metric_def defs[KLS_M_COUNT] = {
+ * Reader operation is kls's own (KCL has no reader processes to restart). A checkpoint
+ * is KCL's UpdateLease, which its checkpointer makes under the task's operation
+ * (ProcessTask) with the shard's dimension; RenewLease.Time and TakeLease.Time carry
+ * the worker's. */
+static const struct cw_metric_def defs[NSLOTS] = {
 	[KLS_M_RECORDS_PROCESSED] = { "RecordsProcessed", "ProcessTask", 1, CW_UNIT_COUNT,
 	    CONFIG_CW_SUMMARY, 0 },
 	[KLS_M_BYTES_PROCESSED] = { "DataBytesProcessed", "ProcessTask", 1, CW_UNIT_BYTES,
@@ -43,14 +51,33 @@ static const struct cw_metric_def defs[KLS_M_COUNT] = {
 	    1 },
 	[KLS_M_POISON_RECORDS] = { "PoisonRecords", "Reader", 1, CW_UNIT_COUNT, CONFIG_CW_SUMMARY,
 	    1 },
+	[KLS_M_WORKERS] = { "NumWorkers", "TakeLeases", 0, CW_UNIT_COUNT, CONFIG_CW_SUMMARY, 0 },
+	[WRITE_SLOT(LEASE_OP_RENEW)] = { "RenewLease.Time", "RenewAllLeases", 0,
+	    CW_UNIT_MILLISECONDS, CONFIG_CW_DETAILED, 0 },
+	[WRITE_SLOT(LEASE_OP_CHECKPOINT)] = { "UpdateLease.Time", "ProcessTask", 1,
+	    CW_UNIT_MILLISECONDS, CONFIG_CW_DETAILED, 0 },
+	[WRITE_SLOT(LEASE_OP_TAKE)] = { "TakeLease.Time", "TakeLeases", 0, CW_UNIT_MILLISECONDS,
+	    CONFIG_CW_DETAILED, 0 },
 };
+
+static const struct cw_metric_def *
+slot_def(unsigned slot)
+{
+	if (slot >= NSLOTS || !defs[slot].name)
+		return NULL;
+	return &defs[slot];
+}
 
 const struct cw_metric_def *
 cw_metric_def(enum kls_metric id)
 {
-	if ((unsigned)id >= KLS_M_COUNT || !defs[id].name)
-		return NULL;
-	return &defs[id];
+	return (unsigned)id < KLS_M_COUNT ? slot_def((unsigned)id) : NULL;
+}
+
+const struct cw_metric_def *
+cw_write_def(enum lease_op op)
+{
+	return (unsigned)op < LEASE_OP_COUNT ? slot_def(WRITE_SLOT((unsigned)op)) : NULL;
 }
 
 /* ---------------------------------------------------------------- accumulator */
@@ -63,7 +90,7 @@ struct cw_stat {
 struct acc_entry {
 	char shard[LEASE_KEY_MAX];
 	uint64_t hash;
-	struct cw_stat st[KLS_M_COUNT];
+	struct cw_stat st[NSLOTS];
 };
 
 struct cw_acc {
@@ -103,7 +130,7 @@ cw_acc_count(const struct cw_acc *a)
 	size_t c = 0;
 
 	for (size_t i = 0; i < a->n; i++)
-		for (int m = 0; m < KLS_M_COUNT; m++)
+		for (int m = 0; m < NSLOTS; m++)
 			c += a->e[i].st[m].count > 0;
 	return c;
 }
@@ -174,10 +201,10 @@ entry(struct cw_acc *a, const char *shard)
 	return e;
 }
 
-int
-cw_acc_sample(struct cw_acc *a, enum kls_metric id, const char *shard, double v)
+static int
+acc_sample(struct cw_acc *a, unsigned slot, const char *shard, double v)
 {
-	const struct cw_metric_def *d = cw_metric_def(id);
+	const struct cw_metric_def *d = slot_def(slot);
 	struct acc_entry *e;
 	struct cw_stat *st;
 
@@ -191,7 +218,7 @@ cw_acc_sample(struct cw_acc *a, enum kls_metric id, const char *shard, double v)
 		return 0;
 	if (!(e = entry(a, d->per_shard && shard ? shard : "")))
 		return -1;
-	st = &e->st[id];
+	st = &e->st[slot];
 	if (st->count == 0) {
 		st->min = st->max = v;
 	} else {
@@ -203,12 +230,25 @@ cw_acc_sample(struct cw_acc *a, enum kls_metric id, const char *shard, double v)
 	return 0;
 }
 
+int
+cw_acc_sample(struct cw_acc *a, enum kls_metric id, const char *shard, double v)
+{
+	return (unsigned)id < KLS_M_COUNT ? acc_sample(a, (unsigned)id, shard, v) : 0;
+}
+
+int
+cw_acc_sample_write(struct cw_acc *a, enum lease_op op, const char *shard, double ms)
+{
+	return (unsigned)op < LEASE_OP_COUNT ? acc_sample(a, WRITE_SLOT((unsigned)op), shard, ms)
+	                                     : 0;
+}
+
 /* ---------------------------------------------------------------- publisher */
 
 /* One datum of a snapshot: the metric and its shard, copied, so the snapshot owns
  * everything the publisher reads. */
 struct cw_item {
-	enum kls_metric id;
+	unsigned slot; /* defs */
 	char shard[LEASE_KEY_MAX];
 	struct cw_stat st;
 };
@@ -362,7 +402,7 @@ send_snapshot(struct cwpub *p, const struct snapshot *s)
 	}
 	for (size_t i = 0; i < s->n; i++) {
 		const struct cw_item *it = &s->item[i];
-		const struct cw_metric_def *def = cw_metric_def(it->id);
+		const struct cw_metric_def *def = slot_def(it->slot);
 		struct cw_dimension *dm = &dims[2 * k];
 		dm[0] = (struct cw_dimension){ "Operation", def->operation };
 		dm[1] = def->per_shard ? (struct cw_dimension){ "ShardId", it->shard }
@@ -492,7 +532,7 @@ cwpub_flush(struct cwpub *p, struct cw_acc *a, const char *ns, const char *worke
 	bool first = false;
 
 	for (size_t i = 0; i < a->n; i++)
-		for (int m = 0; m < KLS_M_COUNT; m++)
+		for (int m = 0; m < NSLOTS; m++)
 			n += a->e[i].st[m].count > 0 && defs[m].name && defs[m].level <= level;
 	if (n == 0) {
 		cw_acc_clear(a);
@@ -509,11 +549,11 @@ cwpub_flush(struct cwpub *p, struct cw_acc *a, const char *ns, const char *worke
 	s->ts_ms = ts_ms;
 	s->n = 0;
 	for (size_t i = 0; i < a->n; i++)
-		for (int m = 0; m < KLS_M_COUNT; m++) {
+		for (int m = 0; m < NSLOTS; m++) {
 			const struct cw_stat *st = &a->e[i].st[m];
 			if (!(st->count > 0 && defs[m].name && defs[m].level <= level))
 				continue;
-			s->item[s->n].id = (enum kls_metric)m;
+			s->item[s->n].slot = (unsigned)m;
 			memcpy(s->item[s->n].shard, a->e[i].shard, LEASE_KEY_MAX);
 			s->item[s->n++].st = *st;
 		}

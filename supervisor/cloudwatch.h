@@ -24,6 +24,7 @@
 #include "common/aws.h"
 #include "common/cloudwatch.h"
 #include "common/conf.h"
+#include "supervisor/lease_item.h"
 #include "supervisor/metrics.h"
 
 struct aws_creds_provider;
@@ -44,6 +45,10 @@ struct cw_metric_def {
 	int events_only; /* zero samples are not kept: published only when it happened */
 };
 const struct cw_metric_def *cw_metric_def(enum kls_metric id);
+/* The same for the latency of lease writes of op: one metric per op, as KCL names them
+ * (RenewLease.Time, UpdateLease.Time, TakeLease.Time); NULL for the ops KCL has no
+ * metric of (kls_lease_write_seconds in Prometheus has them all). */
+const struct cw_metric_def *cw_write_def(enum lease_op op);
 
 /* ---- accumulator: klsd's main thread only ---- */
 struct cw_acc;
@@ -54,6 +59,10 @@ void cw_acc_free(struct cw_acc *a);
  * CloudWatch name are ignored. 0, or -1 with errno (EINVAL for a value that is not
  * finite, ENOSPC past CWACC_SHARDS_MAX shards, ENOMEM). */
 int cw_acc_sample(struct cw_acc *a, enum kls_metric id, const char *shard, double v);
+/* One lease write of op that took ms milliseconds (shard: the lease's, for the
+ * per-shard UpdateLease.Time). Ops without a CloudWatch name are ignored. 0, or -1 with
+ * errno as cw_acc_sample. */
+int cw_acc_sample_write(struct cw_acc *a, enum lease_op op, const char *shard, double ms);
 /* Forgets every sample. */
 void cw_acc_clear(struct cw_acc *a);
 /* Statistic sets held (for tests). */

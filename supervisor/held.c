@@ -502,6 +502,7 @@ write_done(struct pool_job *job)
 			*pp = j->next_out;
 			break;
 		}
+	observe_write(k, j->kind, j->key, &j->res, write_ok(j));
 	h = held_find(k, j->key);
 	if (h && j->kind != LW_TAKE && j->kind != LW_CREATE && j->kind != LW_HANDOFF_REQUEST &&
 	    j->kind != LW_DELETE)

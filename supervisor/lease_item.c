@@ -28,6 +28,39 @@ lease_write_name(enum lease_write_kind kind)
 	return "write";
 }
 
+enum lease_op
+lease_write_op(enum lease_write_kind kind)
+{
+	switch (kind) {
+	case LW_RENEW: return LEASE_OP_RENEW;
+	case LW_CHECKPOINT:
+	case LW_HANDOFF_CHECKPOINT: return LEASE_OP_CHECKPOINT;
+	case LW_TAKE: return LEASE_OP_TAKE;
+	case LW_RELEASE: return LEASE_OP_RELEASE;
+	case LW_HANDOFF_REQUEST:
+	case LW_HANDOFF_DONE: return LEASE_OP_HANDOFF;
+	case LW_CREATE: return LEASE_OP_CREATE;
+	case LW_DELETE: return LEASE_OP_DELETE;
+	}
+	return LEASE_OP_COUNT;
+}
+
+const char *
+lease_op_name(enum lease_op op)
+{
+	static const char *const names[LEASE_OP_COUNT] = {
+		[LEASE_OP_RENEW] = "renew",
+		[LEASE_OP_CHECKPOINT] = "checkpoint",
+		[LEASE_OP_TAKE] = "take",
+		[LEASE_OP_RELEASE] = "release",
+		[LEASE_OP_HANDOFF] = "handoff",
+		[LEASE_OP_CREATE] = "create",
+		[LEASE_OP_DELETE] = "delete",
+	};
+
+	return (unsigned)op < LEASE_OP_COUNT ? names[op] : NULL;
+}
+
 /* Copies an optional string attribute into a field of size `size`. */
 static int
 get_str(const struct ddb_item *it, const char *name, char *out, size_t size, bool required,

@@ -58,6 +58,25 @@ enum lease_write_kind {
 
 const char *lease_write_name(enum lease_write_kind kind);
 
+/* What a write does for the protocol, as the lease write metrics label it (op): a
+ * handoff checkpoint is a checkpoint, and a handoff's request and done are both a
+ * handoff. */
+enum lease_op {
+	LEASE_OP_RENEW,
+	LEASE_OP_CHECKPOINT, /* renews too: it replaces the renewal that would follow */
+	LEASE_OP_TAKE,
+	LEASE_OP_RELEASE,
+	LEASE_OP_HANDOFF,
+	LEASE_OP_CREATE,
+	LEASE_OP_DELETE,
+	LEASE_OP_COUNT
+};
+
+enum lease_op lease_write_op(enum lease_write_kind kind);
+/* "renew", "checkpoint", "take", "release", "handoff", "create", "delete"; NULL for
+ * another value. */
+const char *lease_op_name(enum lease_op op);
+
 /*
  * Item -> lease. Unknown attributes are ignored (KCL writes more than we read).
  * 0; 1 with why naming it when the item is another kind of KCL row (an entityType other

@@ -15,7 +15,10 @@ lease_store_write(struct ddb_client *c, const char *table, const char *key,
 {
 	memset(res, 0, sizeof(*res));
 	res->sent = mono_now();
-	res->status = ddb_execute(c, w, &res->err);
+	res->status = res->write_status = ddb_execute(c, w, &res->err);
+	/* The write alone: the metrics compare DynamoDB's answer times, and a re-read
+	 * (rare) is a second request. */
+	res->write_ns = mono_now().ns - res->sent.ns;
 	if (res->status != DDB_CONDITION_FAILED)
 		return;
 	/* Someone else wrote the item since we last saw it, or our own retried attempt had
@@ -27,6 +30,27 @@ lease_store_write(struct ddb_client *c, const char *table, const char *key,
 		res->exists = false;
 		break;
 	default: res->status = DDB_ERROR; break;
+	}
+}
+
+enum lease_fail
+lease_write_failure(const struct lease_write_result *res, bool landed)
+{
+	if (landed)
+		return LEASE_FAIL_NONE;
+	if (res->write_status == DDB_CONDITION_FAILED)
+		return LEASE_FAIL_CONDITIONAL;
+	return res->err.cls == AWS_ERR_THROTTLED ? LEASE_FAIL_THROTTLED : LEASE_FAIL_OTHER;
+}
+
+const char *
+lease_fail_name(enum lease_fail f)
+{
+	switch (f) {
+	case LEASE_FAIL_CONDITIONAL: return "conditional";
+	case LEASE_FAIL_THROTTLED: return "throttled";
+	case LEASE_FAIL_OTHER: return "other";
+	default: return NULL;
 	}
 }
 

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/aws.h"
 #include "common/clock.h"
@@ -26,6 +27,9 @@ struct lease_write_result {
 	bool exists;          /* the item exists */
 	struct lease current; /* the consistent re-read */
 	struct aws_error err; /* DDB_ERROR (of the write or of the re-read) */
+	int write_status;     /* what the write itself returned, before any re-read */
+	int64_t write_ns;     /* how long the write took (CLOCK_MONOTONIC, from `sent`, the
+	                       * DynamoDB client's retries included, the re-read not) */
 };
 
 /*
@@ -35,6 +39,22 @@ struct lease_write_result {
  */
 void lease_store_write(struct ddb_client *c, const char *table, const char *key,
     const struct ddb_write *w, struct lease_write_result *res);
+
+/* Why a write did not take effect: kls_lease_write_failures_total's reason. */
+enum lease_fail {
+	LEASE_FAIL_NONE,        /* it took effect */
+	LEASE_FAIL_CONDITIONAL, /* ConditionalCheckFailed: someone else wrote the item */
+	LEASE_FAIL_THROTTLED,   /* still throttled after the client's retries */
+	LEASE_FAIL_OTHER,       /* network, 5xx, another error */
+	LEASE_FAIL_COUNT
+};
+
+/* The reason of res; landed says whether the write took effect (DDB_OK, or a condition
+ * failure that only our own earlier attempt caused: lease_write_landed). A condition
+ * failure whose re-read then failed is still "conditional": that is what the write met. */
+enum lease_fail lease_write_failure(const struct lease_write_result *res, bool landed);
+/* "conditional", "throttled", "other"; NULL for LEASE_FAIL_NONE or another value. */
+const char *lease_fail_name(enum lease_fail f);
 
 /* Consistent read of one lease: DDB_OK (out filled), DDB_NOT_FOUND or DDB_ERROR. */
 int lease_store_get(struct ddb_client *c, const char *table, const char *key, struct lease *out,

@@ -17,8 +17,8 @@
 
 enum metric_type { M_COUNTER, M_GAUGE, M_HISTOGRAM };
 
-enum { L_STREAM = 1, L_SHARD = 2, L_WORKER = 4, L_ALL = 7, L_MODE = 8 };
-#define NLABELS 4
+enum { L_STREAM = 1, L_SHARD = 2, L_WORKER = 4, L_ALL = 7, L_MODE = 8, L_OP = 16, L_REASON = 32 };
+#define NLABELS 6
 
 struct family_def {
 	const char *name;
@@ -32,11 +32,16 @@ struct family_def {
 /* The readers' lists (shm/latency.h): klsd adds their bucket counts as they are. */
 static const double getrecords_buckets[] = KLS_LAT_GETRECORDS_BOUNDS;
 static const double handler_buckets[] = KLS_LAT_HANDLER_BOUNDS;
+/* klsd's own: a DynamoDB write answers in milliseconds; its client's retries (throttling,
+ * 5xx) stretch it to seconds, which is what a lease's deadline has to absorb. */
+static const double lease_write_buckets[] = { 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+	0.5, 1, 2.5, 5, 10 };
 #define BUCKETS(b) b, sizeof(b) / sizeof(b[0])
 /* Rendering formats a family's bounds into an array of this many. */
 #define BUCKETS_MAX 16
 _Static_assert(sizeof(getrecords_buckets) / sizeof(double) <= BUCKETS_MAX, "too many buckets");
 _Static_assert(sizeof(handler_buckets) / sizeof(double) <= BUCKETS_MAX, "too many buckets");
+_Static_assert(sizeof(lease_write_buckets) / sizeof(double) <= BUCKETS_MAX, "too many buckets");
 
 static const struct family_def defs[KLS_M_COUNT] = {
     [KLS_M_RECORDS_PROCESSED] = {"kls_records_processed_total",
@@ -73,13 +78,24 @@ static const struct family_def defs[KLS_M_COUNT] = {
     [KLS_M_FANOUT_RESUBSCRIBES] = {"kls_fanout_resubscribes_total",
         "SubscribeToShard calls after the first of each reader run (subscriptions renewed).",
         M_COUNTER, L_ALL, NULL, 0},
+    [KLS_M_LEASE_WRITE_SECONDS] = {"kls_lease_write_seconds",
+        "Lease table write latency in seconds, the DynamoDB client's retries included, by op: "
+        "renew, checkpoint (which renews too), take, release, handoff, create, delete.",
+        M_HISTOGRAM, L_STREAM | L_WORKER | L_OP, BUCKETS(lease_write_buckets)},
+    [KLS_M_LEASE_WRITE_FAILURES] = {"kls_lease_write_failures_total",
+        "Lease table writes that did not take effect, by op and reason: conditional (another "
+        "writer changed the item first), throttled, other.", M_COUNTER,
+        L_STREAM | L_WORKER | L_OP | L_REASON, NULL, 0},
+    [KLS_M_WORKERS] = {"kls_workers",
+        "Live workers at the last take cycle: owners of unexpired leases, this one included.",
+        M_GAUGE, L_STREAM | L_WORKER, NULL, 0},
 };
 
 struct metric_series {
 	const struct family_def *def;
 	uint64_t hash;     /* of the label values, for the family's index */
-	char *label[NLABELS]; /* stream, shard, worker, mode; NULL when the family does not
-	                       * use it */
+	char *label[NLABELS]; /* stream, shard, worker, mode, op, reason; NULL when the
+	                       * family does not use it */
 	double value;      /* counter, gauge; histogram: sum */
 	uint64_t count;    /* histogram observations */
 	uint64_t *bucket;  /* histogram: observations per bucket (not cumulative) */
@@ -99,7 +115,8 @@ struct metrics {
 	struct family fam[KLS_M_COUNT];
 };
 
-static const char *const label_names[NLABELS] = {"stream", "shard", "worker", "mode"};
+static const char *const label_names[NLABELS] = {"stream", "shard", "worker", "mode", "op",
+    "reason"};
 
 struct metrics *
 metrics_new(void)
@@ -244,7 +261,7 @@ metrics_series(struct metrics *m, enum kls_metric id, const struct metric_labels
 {
 	uint64_t hash;
 	const char *want[NLABELS] = {l ? l->stream : NULL, l ? l->shard : NULL,
-	    l ? l->worker : NULL, l ? l->mode : NULL};
+	    l ? l->worker : NULL, l ? l->mode : NULL, l ? l->op : NULL, l ? l->reason : NULL};
 	const struct family_def *d;
 	struct family *f;
 	struct metric_series *s;

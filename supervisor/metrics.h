@@ -38,6 +38,11 @@ enum kls_metric {
 	KLS_M_READ_MODE,          /* gauge (all, and mode): 1 for the reader's read mode */
 	KLS_M_FANOUT_SUBSCRIPTION_AGE, /* gauge: seconds since the current subscription */
 	KLS_M_FANOUT_RESUBSCRIBES,     /* counter: SubscribeToShard calls after the first */
+	KLS_M_LEASE_WRITE_SECONDS,  /* histogram (stream, worker, op): lease table writes */
+	KLS_M_LEASE_WRITE_FAILURES, /* counter (stream, worker, op, reason): writes that did
+	                             * not take effect */
+	KLS_M_WORKERS,              /* gauge (stream, worker): live workers at the last take
+	                             * cycle */
 	KLS_M_COUNT
 };
 
@@ -47,7 +52,9 @@ struct metric_labels {
 	const char *stream;
 	const char *shard;
 	const char *worker;
-	const char *mode; /* kls_read_mode only: "polling" or "fan-out" */
+	const char *mode;   /* kls_read_mode only: "polling" or "fan-out" */
+	const char *op;     /* lease writes only: lease_op_name (lease_item.h) */
+	const char *reason; /* kls_lease_write_failures_total only: lease_fail_name */
 };
 
 /* Bounds on what the registry holds. */

@@ -10,6 +10,14 @@
  * mode and, for fan-out, subscription age and resubscriptions (CloudWatch has no
  * definition for them: cw_acc_sample ignores them).
  *
+ * klsd's own lease table writes are observed as each completes (observe_write, from
+ * held.c's completion on the main thread): the time the pool thread measured around
+ * the DynamoDB call (lease_store.c) goes to kls_lease_write_seconds by op and, for the
+ * ops KCL names (RenewLease.Time, UpdateLease.Time, TakeLease.Time), to CloudWatch as
+ * one sample in milliseconds; a write that did not take effect counts in
+ * kls_lease_write_failures_total by op and reason. Each take cycle sets kls_workers
+ * (CloudWatch NumWorkers).
+ *
  * A reader's totals (histograms included) count from 0 in each run, so klsd counts what
  * it has seen of each run (held_svc.obs_*) and adds the difference, which keeps the
  * exported counters monotonic across reader restarts; at reap it adds the run's last
@@ -143,7 +151,7 @@ observe_close(struct klsd *k)
 static struct metric_labels
 labels(const struct klsd *k, const char *shard)
 {
-	return (struct metric_labels){ k->cfg.kls.stream, shard, k->me, NULL };
+	return (struct metric_labels){ k->cfg.kls.stream, shard, k->me, NULL, NULL, NULL };
 }
 
 static void
@@ -415,6 +423,39 @@ observe_tick(struct klsd *k, kls_mono now)
 		memcpy(s->observed[i], s->observed[--s->nobserved], LEASE_KEY_MAX);
 	}
 	return mono_before(s->next_observe, next) ? s->next_observe : next;
+}
+
+void
+observe_write(struct klsd *k, enum lease_write_kind kind, const char *key,
+    const struct lease_write_result *res, bool landed)
+{
+	struct klsd_svc *s = &k->svc;
+	enum lease_op op = lease_write_op(kind);
+	enum lease_fail why = lease_write_failure(res, landed);
+	struct metric_labels l = labels(k, NULL);
+	double secs = res->write_ns > 0 ? (double)res->write_ns / 1e9 : 0;
+
+	l.op = lease_op_name(op);
+	if (s->m && metrics_observe(s->m, KLS_M_LEASE_WRITE_SECONDS, &l, secs) < 0)
+		log_warn("metrics: %s write latency", l.op);
+	if (s->m && why != LEASE_FAIL_NONE) {
+		l.reason = lease_fail_name(why);
+		if (metrics_add(s->m, KLS_M_LEASE_WRITE_FAILURES, &l, 1) < 0)
+			log_warn("metrics: %s write failures", l.op);
+	}
+	if (s->cwacc && k->cfg.metrics.cloudwatch &&
+	    cw_acc_sample_write(s->cwacc, op, key, secs * 1000) < 0 && !s->cw_warned) {
+		s->cw_warned = true;
+		log_warn("CloudWatch metrics: a sample for %s was not kept (not logged again)",
+		    key);
+	}
+}
+
+void
+observe_workers(struct klsd *k, int live)
+{
+	if (observing(&k->svc))
+		set(k, KLS_M_WORKERS, NULL, (double)live);
 }
 
 void

@@ -27,6 +27,7 @@
 #include "supervisor/control.h"
 #include "shm/table.h"
 #include "supervisor/lease.h"
+#include "supervisor/lease_item.h"
 
 struct klsd;
 struct held;
@@ -34,6 +35,7 @@ struct metrics;
 struct metrics_http;
 struct cw_acc;
 struct cwpub;
+struct lease_write_result;
 
 /* Counters of klsd's own events, for status and metrics. */
 enum svc_counter {
@@ -157,6 +159,12 @@ kls_mono observe_tick(struct klsd *k, kls_mono now);
 void observe_reaped(struct klsd *k, struct held *h);
 /* The poison-record policy was applied to a batch of shard. */
 void observe_poison(struct klsd *k, const char *shard);
+/* A lease table write of kind for lease `key` completed with res; landed: it took
+ * effect (held.c's verdict). Its latency and, when it did not land, its failure. */
+void observe_write(struct klsd *k, enum lease_write_kind kind, const char *key,
+    const struct lease_write_result *res, bool landed);
+/* A take cycle counted `live` live workers (lease_plan: this one included). */
+void observe_workers(struct klsd *k, int live);
 void observe_close(struct klsd *k);
 
 /* ---- reload.c ---- */

@@ -304,6 +304,7 @@ take_cycle(struct klsd *k, kls_mono scan_started, kls_mono now)
 	}
 	log_debug("take cycle: %zu leases, %d live workers, target %d, held %d, %zu actions",
 	    k->view.n, plan.live_workers, plan.target, plan.held, plan.nactions);
+	observe_workers(k, plan.live_workers);
 	if (plan.foreign_leases != k->foreign_logged) {
 		if (plan.foreign_leases)
 			log_warnx(

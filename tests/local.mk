@@ -476,6 +476,12 @@ check_PROGRAMS += tests/unit/timestamp_test
 tests_unit_timestamp_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_timestamp_test_LDADD = $(TEST_COMMON_LIBS)
 
+# == lease write metrics tests ==
+# supervisor/lease_store: the time and failure reason the lease write metrics take.
+check_PROGRAMS += tests/unit/lease_store_test
+tests_unit_lease_store_test_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_unit_lease_store_test_LDADD = $(KLSD_TEST_LIBS)
+
 # == end of test blocks ==
 
 TESTS += $(check_PROGRAMS)

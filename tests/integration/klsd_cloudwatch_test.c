@@ -2,8 +2,9 @@
  * klsd's CloudWatch metrics against a loopback stub standing in for CloudWatch, with
  * the real kls-reader and the file handler on the emulators: the RecordsProcessed sums
  * klsd sends equal the records the handler wrote, requests are signed for "monitoring"
- * with KCL's names and dimensions, and a CloudWatch that answers 500 or never answers
- * leaves lease renewal alone (logged once, not once per failure).
+ * with KCL's names and dimensions (the lease writes' RenewLease.Time and
+ * UpdateLease.Time and NumWorkers among them), and a CloudWatch that answers 500 or
+ * never answers leaves lease renewal alone (logged once, not once per failure).
  */
 #include "config.h"
 
@@ -32,6 +33,8 @@ struct cw_stub {
 	int requests, bad;
 	double records, bytes; /* Sum of RecordsProcessed, DataBytesProcessed */
 	double current_leases_max;
+	double renew_time_n, update_time_n, num_workers_max; /* SampleCounts, Maximum */
+	char update_time_op[64];
 	char auth[512], target[128], ns[128], worker[128], op_records[64];
 	int mode; /* 0 accept, 1 answer 500, 2 answer after 5 s (past the request timeout) */
 };
@@ -85,6 +88,24 @@ tally(struct cw_stub *s, const char *body)
 				s->bad++;
 		} else if (strcmp(n, "DataBytesProcessed") == 0) {
 			s->bytes += json_object_get_double(sum);
+		} else if (strcmp(n, "RenewLease.Time") == 0 ||
+		           strcmp(n, "UpdateLease.Time") == 0) {
+			json_object *cnt;
+			bool renew = n[0] == 'R';
+			if (!json_object_object_get_ex(sv, "SampleCount", &cnt) ||
+			    json_object_get_double(sum) <= 0 ||
+			    !dim_value(d, renew ? "WorkerIdentifier" : "ShardId")) {
+				s->bad++;
+				continue;
+			}
+			*(renew ? &s->renew_time_n : &s->update_time_n) +=
+			    json_object_get_double(cnt);
+			if (!renew)
+				snprintf(s->update_time_op, sizeof(s->update_time_op), "%s",
+				    dim_value(d, "Operation") ? dim_value(d, "Operation") : "");
+		} else if (strcmp(n, "NumWorkers") == 0) {
+			if (json_object_get_double(max) > s->num_workers_max)
+				s->num_workers_max = json_object_get_double(max);
 		} else if (strcmp(n, "CurrentLeases") == 0) {
 			if (json_object_get_double(max) > s->current_leases_max)
 				s->current_leases_max = json_object_get_double(max);
@@ -190,7 +211,18 @@ test_klsd_cloudwatch_counts_records(void)
 	CU_ASSERT_EQUAL(get(&s, &s.records), (double)lines);
 	CU_ASSERT_EQUAL(get(&s, &s.bytes), 9.0 * lines);
 	CU_ASSERT_EQUAL(get(&s, &s.current_leases_max), 2);
+	/* The lease writes' times: checkpoints of those batches, renewals once idle (every
+	 * second here), and the one live worker. */
+	end = mono_add_ms(mono_now(), 15000);
+	while ((get(&s, &s.update_time_n) <= 0 || get(&s, &s.renew_time_n) <= 0 ||
+	           get(&s, &s.num_workers_max) < 1) &&
+	       mono_before(mono_now(), end))
+		sleep_ms(200);
+	CU_ASSERT_TRUE(get(&s, &s.update_time_n) > 0);
+	CU_ASSERT_TRUE(get(&s, &s.renew_time_n) > 0);
+	CU_ASSERT_EQUAL(get(&s, &s.num_workers_max), 1);
 	pthread_mutex_lock(&s.mu);
+	CU_ASSERT_STRING_EQUAL(s.update_time_op, "ProcessTask");
 	CU_ASSERT_EQUAL(s.bad, 0);
 	CU_ASSERT_STRING_EQUAL(s.target, "GraniteServiceVersion20100801.PutMetricData");
 	CU_ASSERT_PTR_NOT_NULL(strstr(s.auth, "AWS4-HMAC-SHA256 Credential="));

@@ -108,6 +108,40 @@ start(struct stub_server *srv, struct aws_creds_provider *creds, long timeout_ms
 	return p;
 }
 
+/* A publisher at a recording stub, with an empty accumulator to feed it. */
+struct rig {
+	struct recorder r;
+	struct stub_server *srv;
+	struct aws_creds_provider *creds;
+	struct cw_acc *a;
+	struct cwpub *p;
+};
+
+static bool
+rig_start(struct rig *g)
+{
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->r.mu, NULL);
+	g->srv = stub_start(record, &g->r);
+	g->creds = creds_provider_new_static("AKIDEXAMPLE", "secret", NULL);
+	g->a = cw_acc_new();
+	if (g->srv && g->creds && g->a)
+		g->p = start(g->srv, g->creds, 5000, (struct cw_limits){ 0, 0 });
+	return g->p != NULL;
+}
+
+/* Stops the publisher (if the test has not) and frees everything. */
+static void
+rig_stop(struct rig *g)
+{
+	cwpub_stop(g->p, 1000);
+	cw_acc_free(g->a);
+	if (g->srv)
+		stub_stop(g->srv);
+	recorder_free(&g->r);
+	creds_provider_free(g->creds);
+}
+
 /* The datum named name (with ShardId shard when not NULL) in a body; NULL if absent. */
 static json_object *
 find(json_object *body, const char *name, const char *shard)
@@ -183,7 +217,36 @@ test_cwpub_mapping(void)
 		{ KLS_M_LEASE_RENEWALS, "RenewLease.Success", "RenewAllLeases", 0,
 		    CONFIG_CW_DETAILED },
 		{ KLS_M_LEASE_TAKES, "TakenLeases", "TakeLeases", 0, CONFIG_CW_SUMMARY },
+		{ KLS_M_WORKERS, "NumWorkers", "TakeLeases", 0, CONFIG_CW_SUMMARY },
 	};
+	/* Lease write latencies: one metric per op KCL has one for. */
+	static const struct {
+		enum lease_op op;
+		const char *name, *op_dim;
+		int per_shard;
+	} writes[] = {
+		{ LEASE_OP_RENEW, "RenewLease.Time", "RenewAllLeases", 0 },
+		{ LEASE_OP_CHECKPOINT, "UpdateLease.Time", "ProcessTask", 1 },
+		{ LEASE_OP_TAKE, "TakeLease.Time", "TakeLeases", 0 },
+		{ LEASE_OP_RELEASE, NULL, NULL, 0 },
+		{ LEASE_OP_HANDOFF, NULL, NULL, 0 },
+		{ LEASE_OP_CREATE, NULL, NULL, 0 },
+		{ LEASE_OP_DELETE, NULL, NULL, 0 },
+		{ LEASE_OP_COUNT, NULL, NULL, 0 },
+	};
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+		const struct cw_metric_def *d = cw_write_def(writes[i].op);
+		if (!writes[i].name) {
+			CU_ASSERT_PTR_NULL(d);
+			continue;
+		}
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+		CU_ASSERT_STRING_EQUAL(d->name, writes[i].name);
+		CU_ASSERT_STRING_EQUAL(d->operation, writes[i].op_dim);
+		CU_ASSERT_EQUAL(d->per_shard, writes[i].per_shard);
+		CU_ASSERT_EQUAL(d->unit, CW_UNIT_MILLISECONDS);
+		CU_ASSERT_EQUAL(d->level, CONFIG_CW_DETAILED);
+	}
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct cw_metric_def *d = cw_metric_def(want[i].id);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
@@ -195,6 +258,8 @@ test_cwpub_mapping(void)
 	/* No samples of these in klsd: nothing to publish. */
 	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_GETRECORDS_SECONDS));
 	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_HANDLER_SECONDS));
+	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_LEASE_WRITE_SECONDS));
+	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_LEASE_WRITE_FAILURES));
 	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_COUNT));
 }
 
@@ -202,16 +267,15 @@ test_cwpub_mapping(void)
 static void
 test_cwpub_statistic_sets(void)
 {
-	struct recorder r = { .mu = PTHREAD_MUTEX_INITIALIZER };
-	struct stub_server *srv = stub_start(record, &r);
-	struct aws_creds_provider *creds = creds_provider_new_static("AKIDEXAMPLE", "secret", NULL);
-	struct cw_acc *a = cw_acc_new();
+	static struct rig g;
+	struct recorder *r = &g.r;
+	struct cw_acc *a;
 	struct cwpub *p;
 	json_object *body, *d;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
-	p = start(srv, creds, 5000, (struct cw_limits){ 0, 0 });
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_TRUE_FATAL(rig_start(&g));
+	a = g.a;
+	p = g.p;
 	/* Three observations of shard 0, two of shard 1, three of the worker. */
 	CU_ASSERT_EQUAL(cw_acc_sample(a, KLS_M_RECORDS_PROCESSED, "shardId-0", 10), 0);
 	CU_ASSERT_EQUAL(cw_acc_sample(a, KLS_M_RECORDS_PROCESSED, "shardId-0", 0), 0);
@@ -231,12 +295,12 @@ test_cwpub_statistic_sets(void)
 	CU_ASSERT_EQUAL(cwpub_flush(p, a, "orders", "host:w1", CONFIG_CW_DETAILED, 1700000000000),
 	    6);
 	CU_ASSERT_EQUAL(cw_acc_count(a), 0);
-	CU_ASSERT_TRUE_FATAL(wait_requests(&r, 1, 10000));
-	CU_ASSERT_STRING_EQUAL(r.target[0], "GraniteServiceVersion20100801.PutMetricData");
-	CU_ASSERT_STRING_EQUAL(r.ctype[0], "application/x-amz-json-1.0");
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.auth[0], "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.auth[0], "/us-east-1/monitoring/aws4_request"));
-	body = json_tokener_parse(r.body[0]);
+	CU_ASSERT_TRUE_FATAL(wait_requests(r, 1, 10000));
+	CU_ASSERT_STRING_EQUAL(r->target[0], "GraniteServiceVersion20100801.PutMetricData");
+	CU_ASSERT_STRING_EQUAL(r->ctype[0], "application/x-amz-json-1.0");
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->auth[0], "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r->auth[0], "/us-east-1/monitoring/aws4_request"));
+	body = json_tokener_parse(r->body[0]);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
 	d = find(body, "RecordsProcessed", "shardId-0");
 	CU_ASSERT_EQUAL(statv(d, "SampleCount"), 3);
@@ -261,8 +325,8 @@ test_cwpub_statistic_sets(void)
 	cw_acc_sample(a, KLS_M_LEASES_HELD, NULL, 2);
 	CU_ASSERT_EQUAL(cwpub_flush(p, a, "orders", "host:w1", CONFIG_CW_SUMMARY, 1700000010000),
 	    1);
-	CU_ASSERT_TRUE_FATAL(wait_requests(&r, 2, 10000));
-	body = json_tokener_parse(r.body[1]);
+	CU_ASSERT_TRUE_FATAL(wait_requests(r, 2, 10000));
+	body = json_tokener_parse(r->body[1]);
 	CU_ASSERT_PTR_NULL(find(body, "RenewLease.Success", NULL));
 	CU_ASSERT_PTR_NOT_NULL(find(body, "CurrentLeases", NULL));
 	json_object_put(body);
@@ -270,11 +334,73 @@ test_cwpub_statistic_sets(void)
 	CU_ASSERT_EQUAL(cwpub_flush(p, a, "orders", "host:w1", CONFIG_CW_DETAILED, 0), 0);
 
 	cwpub_stop(p, 1000);
-	CU_ASSERT_EQUAL(requests(&r), 2);
-	cw_acc_free(a);
-	stub_stop(srv);
-	recorder_free(&r);
-	creds_provider_free(creds);
+	g.p = NULL;
+	CU_ASSERT_EQUAL(requests(r), 2);
+	rig_stop(&g);
+}
+
+/* Lease write times: a statistic set per op (per shard for UpdateLease.Time), in ms;
+ * summary level leaves them out, NumWorkers in. */
+static void
+test_cwpub_write_times(void)
+{
+	static struct rig g;
+	json_object *body, *d;
+
+	CU_ASSERT_TRUE_FATAL(rig_start(&g));
+	CU_ASSERT_EQUAL(cw_acc_sample_write(g.a, LEASE_OP_RENEW, "shardId-0", 4), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(g.a, LEASE_OP_RENEW, "shardId-1", 12), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(g.a, LEASE_OP_CHECKPOINT, "shardId-0", 7), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(g.a, LEASE_OP_CHECKPOINT, "shardId-0", 0), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(g.a, LEASE_OP_CHECKPOINT, "shardId-1", 30), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(g.a, LEASE_OP_TAKE, "shardId-2", 9), 0);
+	/* No CloudWatch name: ignored. */
+	CU_ASSERT_EQUAL(cw_acc_sample_write(g.a, LEASE_OP_RELEASE, "shardId-0", 5), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(g.a, LEASE_OP_COUNT, "shardId-0", 5), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_write(g.a, LEASE_OP_RENEW, "shardId-0", INFINITY), -1);
+	CU_ASSERT_EQUAL(cw_acc_sample(g.a, KLS_M_WORKERS, NULL, 3), 0);
+	/* RenewLease.Time and TakeLease.Time per worker, UpdateLease.Time for two shards. */
+	CU_ASSERT_EQUAL(cw_acc_count(g.a), 5);
+	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_DETAILED,
+	                    1700000000000),
+	    5);
+	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 1, 10000));
+	body = json_tokener_parse(g.r.body[0]);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+	d = find(body, "RenewLease.Time", NULL);
+	CU_ASSERT_EQUAL(statv(d, "SampleCount"), 2);
+	CU_ASSERT_EQUAL(statv(d, "Sum"), 16);
+	CU_ASSERT_EQUAL(statv(d, "Maximum"), 12);
+	CU_ASSERT_STRING_EQUAL(dim(d, "Operation"), "RenewAllLeases");
+	CU_ASSERT_STRING_EQUAL(dim(d, "WorkerIdentifier"), "host:w1");
+	d = find(body, "UpdateLease.Time", "shardId-0");
+	CU_ASSERT_EQUAL(statv(d, "SampleCount"), 2);
+	CU_ASSERT_EQUAL(statv(d, "Minimum"), 0);
+	CU_ASSERT_EQUAL(statv(d, "Maximum"), 7);
+	CU_ASSERT_STRING_EQUAL(dim(d, "Operation"), "ProcessTask");
+	CU_ASSERT_PTR_NULL(dim(d, "WorkerIdentifier"));
+	CU_ASSERT_EQUAL(statv(find(body, "UpdateLease.Time", "shardId-1"), "Sum"), 30);
+	d = find(body, "TakeLease.Time", NULL);
+	CU_ASSERT_EQUAL(statv(d, "Sum"), 9);
+	CU_ASSERT_STRING_EQUAL(dim(d, "Operation"), "TakeLeases");
+	d = find(body, "NumWorkers", NULL);
+	CU_ASSERT_EQUAL(statv(d, "Maximum"), 3);
+	CU_ASSERT_STRING_EQUAL(dim(d, "Operation"), "TakeLeases");
+	CU_ASSERT_STRING_EQUAL(dim(d, "WorkerIdentifier"), "host:w1");
+	json_object_put(body);
+
+	cw_acc_sample_write(g.a, LEASE_OP_RENEW, "shardId-0", 4);
+	cw_acc_sample(g.a, KLS_M_WORKERS, NULL, 2);
+	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_SUMMARY,
+	                    1700000010000),
+	    1);
+	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 2, 10000));
+	body = json_tokener_parse(g.r.body[1]);
+	CU_ASSERT_PTR_NULL(find(body, "RenewLease.Time", NULL));
+	CU_ASSERT_PTR_NOT_NULL(find(body, "NumWorkers", NULL));
+	json_object_put(body);
+
+	rig_stop(&g);
 }
 
 /* One CurrentLeases sample flushed; the stats once the stub has seen `requests`. */
@@ -391,6 +517,7 @@ test_cwpub_bad_endpoint(void)
 static CU_TestInfo cwpub_tests[] = {
 	{ "KCL mapping", test_cwpub_mapping },
 	{ "statistic sets, signed for monitoring", test_cwpub_statistic_sets },
+	{ "lease write times", test_cwpub_write_times },
 	{ "retry, drop, split", test_cwpub_retry_drop_split },
 	{ "hanging endpoint", test_cwpub_hanging_endpoint },
 	{ "bad endpoint", test_cwpub_bad_endpoint },

@@ -436,6 +436,34 @@ test_lease_item_landed(void)
 	CU_ASSERT_FALSE(lease_write_landed(LW_DELETE, &after, &cur, true));
 }
 
+/* Every write kind has the op its metrics are labelled with. */
+static void
+test_lease_item_write_op(void)
+{
+	static const struct {
+		enum lease_write_kind kind;
+		const char *op;
+	} cases[] = {
+		{ LW_RENEW, "renew" },
+		{ LW_CHECKPOINT, "checkpoint" },
+		{ LW_HANDOFF_CHECKPOINT, "checkpoint" },
+		{ LW_TAKE, "take" },
+		{ LW_RELEASE, "release" },
+		{ LW_HANDOFF_REQUEST, "handoff" },
+		{ LW_HANDOFF_DONE, "handoff" },
+		{ LW_CREATE, "create" },
+		{ LW_DELETE, "delete" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *name = lease_op_name(lease_write_op(cases[i].kind));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(name);
+		CU_ASSERT_STRING_EQUAL(name, cases[i].op);
+	}
+	CU_ASSERT_EQUAL(lease_write_op((enum lease_write_kind)99), LEASE_OP_COUNT);
+	CU_ASSERT_PTR_NULL(lease_op_name(LEASE_OP_COUNT));
+}
+
 static CU_TestInfo lease_item_tests[] = {
 	{ "KCL item", test_lease_item_kcl_item },
 	{ "KCL 3.x rows that are not leases", test_lease_item_kcl3_rows },
@@ -443,6 +471,7 @@ static CU_TestInfo lease_item_tests[] = {
 	{ "malformed items refused", test_lease_item_malformed },
 	{ "writes and their conditions", test_lease_item_writes },
 	{ "landed retry told apart", test_lease_item_landed },
+	{ "metrics op of each write", test_lease_item_write_op },
 	CU_TEST_INFO_NULL,
 };
 

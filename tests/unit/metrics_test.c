@@ -26,7 +26,8 @@
 /* ---- a strict exposition parser ---- */
 
 #define SAMPLES_MAX 512
-#define LABELS_MAX 4
+#define LABELS_MAX 6
+#define TYPES_MAX 32
 
 struct sample {
 	char name[128];
@@ -39,7 +40,7 @@ struct sample {
 struct exposition {
 	size_t n;
 	struct sample s[SAMPLES_MAX];
-	char types[16][2][64]; /* family name, type */
+	char types[TYPES_MAX][2][64]; /* family name, type */
 	size_t ntypes;
 };
 
@@ -109,7 +110,7 @@ parse_exposition(const char *text, struct exposition *e)
 			continue;
 		}
 		if (!strncmp(buf, "# TYPE ", 7)) {
-			CU_ASSERT_FATAL(e->ntypes < 16);
+			CU_ASSERT_FATAL(e->ntypes < TYPES_MAX);
 			CU_ASSERT_FATAL(sscanf(buf + 7, "%63s %63s", e->types[e->ntypes][0],
 			                    e->types[e->ntypes][1]) == 2);
 			/* HELP comes right before TYPE for the same family. */
@@ -189,8 +190,8 @@ static struct metrics *
 filled(void)
 {
 	struct metrics *m = metrics_new();
-	struct metric_labels a = {"orders", "shardId-000000000000", "host-a:1", NULL};
-	struct metric_labels b = {"orders", weird_shard, "host-a:1", NULL};
+	struct metric_labels a = {"orders", "shardId-000000000000", "host-a:1", NULL, NULL, NULL};
+	struct metric_labels b = {"orders", weird_shard, "host-a:1", NULL, NULL, NULL};
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_RECORDS_PROCESSED, &a, 100), 0);
@@ -222,6 +223,20 @@ filled(void)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 		CU_ASSERT_EQUAL(metric_hist_add(h, bk, KLS_LAT_HANDLER_N, 3, 40.008), 0);
 	}
+	/* Lease writes: per worker and op, no shard (a shard given is not a label). */
+	a.op = "renew";
+	CU_ASSERT_EQUAL(metrics_observe(m, KLS_M_LEASE_WRITE_SECONDS, &a, 0.004), 0);
+	CU_ASSERT_EQUAL(metrics_observe(m, KLS_M_LEASE_WRITE_SECONDS, &a, 0.012), 0);
+	a.op = "checkpoint";
+	CU_ASSERT_EQUAL(metrics_observe(m, KLS_M_LEASE_WRITE_SECONDS, &a, 3), 0);
+	a.reason = "throttled";
+	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_LEASE_WRITE_FAILURES, &a, 1), 0);
+	a.op = "take";
+	a.reason = "conditional";
+	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_LEASE_WRITE_FAILURES, &a, 1), 0);
+	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_LEASE_WRITE_FAILURES, &a, 1), 0);
+	a.op = a.reason = NULL;
+	CU_ASSERT_EQUAL(metrics_set(m, KLS_M_WORKERS, &a, 3), 0);
 	return m;
 }
 
@@ -244,6 +259,9 @@ check_filled(const char *text)
 	    {"kls_read_mode", "gauge"},
 	    {"kls_fanout_subscription_age_seconds", "gauge"},
 	    {"kls_fanout_resubscribes_total", "counter"},
+	    {"kls_lease_write_seconds", "histogram"},
+	    {"kls_lease_write_failures_total", "counter"},
+	    {"kls_workers", "gauge"},
 	};
 	static struct exposition e;
 	const char *a[] = {"stream=orders", "shard=shardId-000000000000", "worker=host-a:1", NULL};
@@ -308,6 +326,40 @@ check_filled(const char *text)
 	    1);
 	CU_ASSERT_EQUAL(find(&e, "kls_fanout_subscription_age_seconds", a), 12.5);
 	CU_ASSERT_EQUAL(find(&e, "kls_fanout_resubscribes_total", a), 3);
+	/* Lease writes by op: 4 ms and 12 ms renewals, a 3 s checkpoint. */
+	static const struct {
+		const char *op, *le;
+		double count;
+	} writes[] = {
+	    {"op=renew", "le=0.0025", 0}, {"op=renew", "le=0.005", 1}, {"op=renew", "le=0.01", 1},
+	    {"op=renew", "le=0.025", 2}, {"op=renew", "le=+Inf", 2},
+	    {"op=checkpoint", "le=2.5", 0}, {"op=checkpoint", "le=5", 1},
+	    {"op=checkpoint", "le=+Inf", 1},
+	};
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
+		CU_ASSERT_EQUAL(find(&e, "kls_lease_write_seconds_bucket",
+		                    L("stream=orders", "worker=host-a:1", writes[i].op, writes[i].le)),
+		    writes[i].count);
+	CU_ASSERT_EQUAL(find(&e, "kls_lease_write_seconds_count",
+	                    L("stream=orders", "worker=host-a:1", "op=renew")),
+	    2);
+	CU_ASSERT(fabs(find(&e, "kls_lease_write_seconds_sum",
+	                   L("stream=orders", "worker=host-a:1", "op=renew")) -
+	              0.016) < 1e-9);
+	CU_ASSERT_EQUAL(find(&e, "kls_lease_write_seconds_count",
+	                    L("stream=orders", "worker=host-a:1", "op=checkpoint")),
+	    1);
+	/* No series for an op that made no write. */
+	CU_ASSERT(isnan(find(&e, "kls_lease_write_seconds_count",
+	    L("stream=orders", "worker=host-a:1", "op=take"))));
+	CU_ASSERT_EQUAL(find(&e, "kls_lease_write_failures_total",
+	                    L("stream=orders", "worker=host-a:1", "op=take", "reason=conditional")),
+	    2);
+	CU_ASSERT_EQUAL(find(&e, "kls_lease_write_failures_total",
+	                    L("stream=orders", "worker=host-a:1", "op=checkpoint",
+	                        "reason=throttled")),
+	    1);
+	CU_ASSERT_EQUAL(find(&e, "kls_workers", L("stream=orders", "worker=host-a:1")), 3);
 }
 
 /* metric_hist_add refuses what does not make a histogram, and then adds nothing. */
@@ -315,7 +367,7 @@ static void
 test_metrics_hist_add(void)
 {
 	struct metrics *m = metrics_new();
-	struct metric_labels a = {"s", "shardId-1", "w", NULL};
+	struct metric_labels a = {"s", "shardId-1", "w", NULL, NULL, NULL};
 	uint64_t bk[KLS_LAT_GETRECORDS_N] = { 1, 1 };
 	static const struct {
 		enum kls_metric id;
@@ -377,7 +429,7 @@ static void
 test_metrics_rules(void)
 {
 	struct metrics *m = metrics_new();
-	struct metric_labels a = {"s", "shardId-1", "w", NULL}, noshard = {"s", NULL, "w", NULL};
+	struct metric_labels a = {"s", "shardId-1", "w", NULL, NULL, NULL}, noshard = {"s", NULL, "w", NULL, NULL, NULL};
 	struct metric_series *c, *g, *h, *held, *held2;
 	char longlabel[METRICS_LABEL_MAX + 2];
 
@@ -404,7 +456,7 @@ test_metrics_rules(void)
 
 	memset(longlabel, 'x', sizeof(longlabel) - 1);
 	longlabel[sizeof(longlabel) - 1] = '\0';
-	struct metric_labels bad = {"s", longlabel, "w", NULL};
+	struct metric_labels bad = {"s", longlabel, "w", NULL, NULL, NULL};
 	errno = 0;
 	CU_ASSERT_PTR_NULL(metrics_series(m, KLS_M_RECORDS_PROCESSED, &bad));
 	CU_ASSERT_EQUAL(errno, EINVAL);
@@ -415,12 +467,12 @@ test_metrics_rules(void)
 	/* Bounded: a family stops growing at METRICS_SERIES_MAX. */
 	for (int i = 1; i < METRICS_SERIES_MAX; i++) {
 		char shard[32];
-		struct metric_labels l = {"s", shard, "w", NULL};
+		struct metric_labels l = {"s", shard, "w", NULL, NULL, NULL};
 		snprintf(shard, sizeof(shard), "shardId-x%d", i);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(metrics_series(m, KLS_M_POISON_RECORDS, &l));
 	}
 	CU_ASSERT_PTR_NOT_NULL(metrics_series(m, KLS_M_POISON_RECORDS, &a));
-	struct metric_labels more = {"s", "shardId-more", "w", NULL};
+	struct metric_labels more = {"s", "shardId-more", "w", NULL, NULL, NULL};
 	errno = 0;
 	CU_ASSERT_PTR_NULL(metrics_series(m, KLS_M_POISON_RECORDS, &more));
 	CU_ASSERT_EQUAL(errno, ENOSPC);
@@ -437,7 +489,7 @@ test_metrics_forget_shard(void)
 	metrics_forget_shard(m, "shardId-000000000000");
 	/* The index still finds the series that stayed. */
 	CU_ASSERT_EQUAL(metrics_add(m, KLS_M_RECORDS_PROCESSED,
-	                    &(struct metric_labels){"orders", weird_shard, "host-a:1", NULL}, 1),
+	                    &(struct metric_labels){"orders", weird_shard, "host-a:1", NULL, NULL, NULL}, 1),
 	    0);
 	buf_init(&b, 0);
 	CU_ASSERT_EQUAL_FATAL(metrics_render(m, &b), 0);
@@ -610,7 +662,7 @@ test_metrics_http_scrape(void)
 	/* Values move between scrapes (the loop is stopped while we change them). */
 	CU_ASSERT_EQUAL(
 	    metrics_add(m, KLS_M_RECORDS_PROCESSED,
-	        &(struct metric_labels){"orders", "shardId-000000000000", "host-a:1", NULL}, 850),
+	        &(struct metric_labels){"orders", "shardId-000000000000", "host-a:1", NULL, NULL, NULL}, 850),
 	    0);
 	CU_ASSERT_FATAL(pipe(sv.stop) == 0);
 	CU_ASSERT_FATAL(pthread_create(&sv.th, NULL, serve, &sv) == 0);
