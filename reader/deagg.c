@@ -167,26 +167,30 @@ deagg_batch(struct deagg *d, const char *shard_id, const struct getrecords_resul
     struct kls_record **recs, size_t *cap, size_t *n, struct kls_progress *prog)
 {
 	struct kpl_error err;
-	size_t agg_bytes = 0, n_magic = 0, out = 0;
+	size_t agg_bytes = 0, first_magic, out = 0;
 	unsigned logged = 0; /* reasons already logged in this batch, one bit each */
 	bool drop_logged = false;
 
 	*n = 0;
-	for (size_t i = 0; i < res->n_records; i++)
-		if (has_magic(&res->records[i])) {
-			agg_bytes += res->records[i].data_len;
-			n_magic++;
-		}
-	if (n_magic == 0) {
-		/* The usual batch (no KPL producer): every record as it is, without asking
-		 * each one again or growing the array record by record. */
-		if (grow_records(recs, cap, res->n_records) < 0)
-			goto nomem;
-		for (size_t i = 0; i < res->n_records; i++)
-			(*recs)[i] = raw_record(&res->records[i]);
+	/* The usual batch (no KPL producer): every record as it is, in one pass that
+	 * grows the array once. The first record with the magic sends the rest of the
+	 * batch down the general path below, which goes on from there. */
+	if (grow_records(recs, cap, res->n_records) < 0)
+		goto nomem;
+	for (first_magic = 0; first_magic < res->n_records; first_magic++) {
+		const struct getrecords_record *g = &res->records[first_magic];
+
+		if (has_magic(g))
+			break;
+		(*recs)[first_magic] = raw_record(g);
+	}
+	if (first_magic == res->n_records) {
 		*n = res->n_records;
 		return 0;
 	}
+	for (size_t i = first_magic; i < res->n_records; i++)
+		if (has_magic(&res->records[i]))
+			agg_bytes += res->records[i].data_len;
 	if (agg_bytes > d->keys_cap) {
 		free(d->keys);
 		d->keys_cap = 0;
@@ -197,7 +201,8 @@ deagg_batch(struct deagg *d, const char *shard_id, const struct getrecords_resul
 		d->keys_cap = agg_bytes;
 	}
 	d->keys_len = 0;
-	for (size_t i = 0; i < res->n_records; i++) {
+	out = first_magic;
+	for (size_t i = first_magic; i < res->n_records; i++) {
 		const struct getrecords_record *g = &res->records[i];
 		const struct kpl *k = &d->kpl;
 		int rc = has_magic(g) ? kpl_deaggregate(&d->kpl, g->data, g->data_len, &err)

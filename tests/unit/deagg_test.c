@@ -216,7 +216,7 @@ test_deagg_mixed_batch(void)
  * A batch without a KPL record (the usual one): every record raw, in order, nothing
  * counted, including data shorter than the magic, empty data and data that starts with
  * the magic's first bytes only; more records than the array's first allocation, and
- * again after an aggregate batch.
+ * again after an aggregate batch; then plain records followed by an aggregate.
  */
 static void
 test_deagg_plain_batch(void)
@@ -258,8 +258,22 @@ test_deagg_plain_batch(void)
 			batch_free(&b);
 		}
 	}
-	CU_ASSERT_EQUAL(prog.kpl_aggregates, 1);
-	CU_ASSERT_EQUAL(prog.kpl_user_records, 2);
+	/* Plain records past the array's first size, then an aggregate: the plain ones
+	 * stay as they were, the aggregate's records follow them. */
+	batch_init(&b);
+	for (int i = 0; i < 100; i++)
+		add_plain(&b, "p");
+	add_aggregate(&b, "tail", 2, pks2, NULL);
+	batch_seal(&b);
+	CU_ASSERT_EQUAL_FATAL(deagg_batch(&D, "shardId-0", &b.res, &recs, &recs_cap, &n, &prog), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 102);
+	for (size_t i = 0; i < 100; i++)
+		check_raw(&recs[i], &b, i);
+	check_user(&recs[100], &b, 100, 0, "tail-0", "x", NULL);
+	check_user(&recs[101], &b, 100, 1, "tail-1", "y", NULL);
+	batch_free(&b);
+	CU_ASSERT_EQUAL(prog.kpl_aggregates, 2);
+	CU_ASSERT_EQUAL(prog.kpl_user_records, 4);
 	for (size_t i = 0; i < KLS_SHM_KPL_REASONS; i++)
 		CU_ASSERT_EQUAL(prog.kpl_invalid[i], 0);
 	deagg_free(&D);
