@@ -48,10 +48,20 @@ deagg_free(struct deagg *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static bool
+_Static_assert(KPL_MAGIC_LEN == sizeof(uint32_t), "has_magic compares one 32-bit word");
+
+/* Asked of every record of every batch: one word compare, where memcmp with the
+ * extern kpl_magic was a library call per record. */
+static inline bool
 has_magic(const struct getrecords_record *g)
 {
-	return g->data_len >= KPL_MAGIC_LEN && memcmp(g->data, kpl_magic, KPL_MAGIC_LEN) == 0;
+	uint32_t a, m;
+
+	if (g->data_len < KPL_MAGIC_LEN)
+		return false;
+	memcpy(&a, g->data, sizeof(a));
+	memcpy(&m, kpl_magic, sizeof(m));
+	return a == m;
 }
 
 /* Room for want records in *recs. */
@@ -157,12 +167,28 @@ deagg_batch(struct deagg *d, const char *shard_id, const struct getrecords_resul
     struct kls_record **recs, size_t *cap, size_t *n, struct kls_progress *prog)
 {
 	struct kpl_error err;
-	size_t agg_bytes = 0, out = 0;
+	size_t agg_bytes = 0, first_magic, out = 0;
 	unsigned logged = 0; /* reasons already logged in this batch, one bit each */
 	bool drop_logged = false;
 
 	*n = 0;
-	for (size_t i = 0; i < res->n_records; i++)
+	/* The usual batch (no KPL producer): every record as it is, in one pass that
+	 * grows the array once. The first record with the magic sends the rest of the
+	 * batch down the general path below, which goes on from there. */
+	if (grow_records(recs, cap, res->n_records) < 0)
+		goto nomem;
+	for (first_magic = 0; first_magic < res->n_records; first_magic++) {
+		const struct getrecords_record *g = &res->records[first_magic];
+
+		if (has_magic(g))
+			break;
+		(*recs)[first_magic] = raw_record(g);
+	}
+	if (first_magic == res->n_records) {
+		*n = res->n_records;
+		return 0;
+	}
+	for (size_t i = first_magic; i < res->n_records; i++)
 		if (has_magic(&res->records[i]))
 			agg_bytes += res->records[i].data_len;
 	if (agg_bytes > d->keys_cap) {
@@ -175,7 +201,8 @@ deagg_batch(struct deagg *d, const char *shard_id, const struct getrecords_resul
 		d->keys_cap = agg_bytes;
 	}
 	d->keys_len = 0;
-	for (size_t i = 0; i < res->n_records; i++) {
+	out = first_magic;
+	for (size_t i = first_magic; i < res->n_records; i++) {
 		const struct getrecords_record *g = &res->records[i];
 		const struct kpl *k = &d->kpl;
 		int rc = has_magic(g) ? kpl_deaggregate(&d->kpl, g->data, g->data_len, &err)

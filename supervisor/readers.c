@@ -90,9 +90,15 @@ reader_restart_delay(int64_t *backoff_ms, kls_mono started_at, kls_mono now, int
 		min_ms = 1;
 	if (max_ms < min_ms)
 		max_ms = min_ms;
-	/* A reader that ran a healthy while has paid its debt: start over. */
-	if (*backoff_ms <= 0 || mono_diff_ms(started_at, now) >= READER_HEALTHY_MS)
+	/* A reader that ran a healthy while has paid its debt: start over. The first
+	 * failure after that restarts at once: one crash (a segfault, an OOM kill) should
+	 * cost the shard a process start, not min_ms of idling on top, while a crash loop
+	 * still waits min_ms, then 2 min_ms, ... from its second death on. Poison-record
+	 * counting (poison.c) does not depend on the delay. */
+	if (*backoff_ms <= 0 || mono_diff_ms(started_at, now) >= READER_HEALTHY_MS) {
 		*backoff_ms = min_ms;
+		return 0;
+	}
 	delay = *backoff_ms < max_ms ? *backoff_ms : max_ms;
 	*backoff_ms = delay > max_ms / 2 ? max_ms : delay * 2;
 	return delay;

@@ -66,9 +66,9 @@ void reader_describe_exit(int wstatus, char *out, size_t size);
 
 /*
  * The delay before respawning a reader whose run (started at started_at) ended at
- * `now`, and the backoff state for the next failure: min_ms doubling up to max_ms,
- * back to min_ms after a run of READER_HEALTHY_MS or more. *backoff_ms is the state
- * (0 = fresh).
+ * `now`, and the backoff state for the next failure: 0 for the first failure (fresh
+ * state, or after a run of READER_HEALTHY_MS or more), then min_ms doubling up to
+ * max_ms. *backoff_ms is the state (0 = fresh).
  */
 int64_t reader_restart_delay(int64_t *backoff_ms, kls_mono started_at, kls_mono now, int64_t min_ms,
     int64_t max_ms);

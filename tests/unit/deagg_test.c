@@ -212,6 +212,73 @@ test_deagg_mixed_batch(void)
 	deagg_free(&D);
 }
 
+/*
+ * A batch without a KPL record (the usual one): every record raw, in order, nothing
+ * counted, including data shorter than the magic, empty data and data that starts with
+ * the magic's first bytes only; more records than the array's first allocation, and
+ * again after an aggregate batch; then plain records followed by an aggregate.
+ */
+static void
+test_deagg_plain_batch(void)
+{
+	static const char *const pks2[] = { "x", "y" };
+	static const unsigned char near[] = { 0xF3, 0x89, 0x9A, 0xC3, 'z' };
+	struct batch b;
+	struct kls_progress prog = { 0 };
+	size_t n = 0;
+
+	CU_ASSERT_EQUAL_FATAL(deagg_init(&D, "shardId-0", "", ""), 0);
+	for (int round = 0; round < 2; round++) {
+		batch_init(&b);
+		add_plain(&b, "");
+		add_plain(&b, "abc");
+		CU_ASSERT_EQUAL(buf_append(batch_add(&b, "k"), near, sizeof(near)), 0);
+		CU_ASSERT_EQUAL(buf_append(batch_add(&b, "k"), kpl_magic, KPL_MAGIC_LEN - 1), 0);
+		for (int i = 0; i < 200; i++) {
+			char t[16];
+			snprintf(t, sizeof(t), "rec-%d", i);
+			add_plain(&b, t);
+		}
+		batch_seal(&b);
+		CU_ASSERT_EQUAL_FATAL(
+		    deagg_batch(&D, "shardId-0", &b.res, &recs, &recs_cap, &n, &prog), 0);
+		CU_ASSERT_EQUAL_FATAL(n, b.n);
+		for (size_t i = 0; i < n; i++)
+			check_raw(&recs[i], &b, i);
+		CU_ASSERT_TRUE(recs_cap >= n);
+		batch_free(&b);
+		if (round == 0) {
+			/* An aggregate batch in between: the next plain one is read afresh. */
+			batch_init(&b);
+			add_aggregate(&b, "agg", 2, pks2, NULL);
+			batch_seal(&b);
+			CU_ASSERT_EQUAL(
+			    deagg_batch(&D, "shardId-0", &b.res, &recs, &recs_cap, &n, &prog), 0);
+			CU_ASSERT_EQUAL(n, 2);
+			batch_free(&b);
+		}
+	}
+	/* Plain records past the array's first size, then an aggregate: the plain ones
+	 * stay as they were, the aggregate's records follow them. */
+	batch_init(&b);
+	for (int i = 0; i < 100; i++)
+		add_plain(&b, "p");
+	add_aggregate(&b, "tail", 2, pks2, NULL);
+	batch_seal(&b);
+	CU_ASSERT_EQUAL_FATAL(deagg_batch(&D, "shardId-0", &b.res, &recs, &recs_cap, &n, &prog), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 102);
+	for (size_t i = 0; i < 100; i++)
+		check_raw(&recs[i], &b, i);
+	check_user(&recs[100], &b, 100, 0, "tail-0", "x", NULL);
+	check_user(&recs[101], &b, 100, 1, "tail-1", "y", NULL);
+	batch_free(&b);
+	CU_ASSERT_EQUAL(prog.kpl_aggregates, 2);
+	CU_ASSERT_EQUAL(prog.kpl_user_records, 4);
+	for (size_t i = 0; i < KLS_SHM_KPL_REASONS; i++)
+		CU_ASSERT_EQUAL(prog.kpl_invalid[i], 0);
+	deagg_free(&D);
+}
+
 /* A partition key whose MD5 lies in the upper (high) or lower half of the key space. */
 static void
 pick_key(char *out, size_t size, bool high, int from)
@@ -423,6 +490,7 @@ test_deagg_resume_filter(void)
 
 static CU_TestInfo deagg_tests[] = {
 	{ "mixed batch: aggregates, plain, broken", test_deagg_mixed_batch },
+	{ "plain batch: every record raw, nothing counted", test_deagg_plain_batch },
 	{ "hash-key range: dropped and counted", test_deagg_hash_range },
 	{ "key copies survive the batch", test_deagg_keys_survive_the_batch },
 	{ "resume filter (checkpoint boundaries)", test_deagg_resume_filter },

@@ -50,9 +50,9 @@ test_readers_verdicts(void)
 static void
 test_readers_backoff(void)
 {
-	/* Crashes 1 s after each start: 100, 200, 400 ... capped at 30000. */
-	static const int64_t want[] = { 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000,
-		30000 };
+	/* Crashes 1 s after each start: at once, then 100, 200, 400 ... capped at 30000. */
+	static const int64_t want[] = { 0, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600,
+		30000, 30000 };
 	int64_t state = 0;
 	kls_mono t = MS(1000000);
 
@@ -61,16 +61,23 @@ test_readers_backoff(void)
 		CU_ASSERT_EQUAL(d, want[i]);
 		t = mono_add_ms(t, 1000 + d);
 	}
-	/* A run of a healthy minute resets it. */
+	/* A run of a healthy minute resets it: at once again, then the minimum. */
 	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, mono_add_ms(t, READER_HEALTHY_MS), 100,
 	                    30000),
-	    100);
+	    0);
+	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, mono_add_ms(t, 10), 100, 30000), 100);
 	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, mono_add_ms(t, 10), 100, 30000), 200);
+	/* Just short of a healthy minute: the backoff goes on doubling. */
+	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, mono_add_ms(t, READER_HEALTHY_MS - 1),
+	                    100, 30000),
+	    400);
 	/* Odd bounds: max below min, min below 1. */
 	state = 0;
+	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, t, 500, 100), 0);
 	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, t, 500, 100), 500);
 	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, t, 500, 100), 500);
 	state = 0;
+	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, t, 0, 10), 0);
 	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, t, 0, 10), 1);
 	CU_ASSERT_EQUAL(reader_restart_delay(&state, t, t, 0, 10), 2);
 }
