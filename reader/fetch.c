@@ -119,32 +119,41 @@ fetch_skip_done(struct reader *r, const struct kls_record *recs, size_t n)
 	return i;
 }
 
+struct kinesis_client *
+fetch_client_new(struct reader *r)
+{
+	const struct config *cfg = r->cfg;
+	/* The loops do their own pacing and backoff: one attempt per client call. */
+	const struct aws_retry_policy once = { 1, 0, 0 };
+	struct aws_service_config sc;
+	struct aws_error err;
+	struct kinesis_client *kc;
+
+	kinesis_service_config(&sc, cfg->kls.region,
+	    cfg->aws.kinesis_endpoint[0] ? cfg->aws.kinesis_endpoint : NULL, r->creds);
+	sc.connect_timeout_ms = cfg->aws.connect_timeout_ms;
+	sc.timeout_ms = cfg->aws.request_timeout_ms;
+	sc.max_response_bytes = cfg->aws.max_response_bytes;
+	if (!(kc = kinesis_client_new(&sc, &once, &err))) {
+		log_errorx("%s: Kinesis client: %s", r->shard_id, err.message);
+		progress_error(r, "Kinesis client: %s", err.message);
+	}
+	return kc;
+}
+
 int
 fetch_open(struct reader *r)
 {
 	const struct config *cfg = r->cfg;
 	struct creds_config cc = { .profile = cfg->aws.profile[0] ? cfg->aws.profile : NULL };
-	/* The loop does its own pacing and backoff: one attempt per client call. */
-	const struct aws_retry_policy once = { 1, 0, 0 };
-	struct aws_service_config sc;
-	struct aws_error err;
 
 	r->creds = creds_provider_new(&cc);
 	if (!r->creds) {
 		log_errorx("%s: credentials provider: out of memory", r->shard_id);
 		return READER_EXIT_TRANSIENT;
 	}
-	kinesis_service_config(&sc, cfg->kls.region,
-	    cfg->aws.kinesis_endpoint[0] ? cfg->aws.kinesis_endpoint : NULL, r->creds);
-	sc.connect_timeout_ms = cfg->aws.connect_timeout_ms;
-	sc.timeout_ms = cfg->aws.request_timeout_ms;
-	sc.max_response_bytes = cfg->aws.max_response_bytes;
-	r->kc = kinesis_client_new(&sc, &once, &err);
-	if (!r->kc) {
-		log_errorx("%s: Kinesis client: %s", r->shard_id, err.message);
-		progress_error(r, "Kinesis client: %s", err.message);
+	if (!(r->kc = fetch_client_new(r)))
 		return READER_EXIT_PERMANENT;
-	}
 	if (deagg_init(&r->deagg, r->shard_id, r->lease.hash_start, r->lease.hash_end) < 0) {
 		/* EINVAL: OpenSSL has no MD5 (a FIPS-only configuration), which no restart
 		 * mends. */

@@ -150,6 +150,10 @@ int dead_letter_write(struct reader *r, const struct kls_record *recs, size_t n)
 int fetch_position(struct reader *r);
 /* Creates the Kinesis client; READER_CONTINUE or an exit status. */
 int fetch_open(struct reader *r);
+/* A Kinesis client on r's configuration and credentials, one attempt per call (the
+ * polling and fan-out loops pace and back off themselves); NULL after logging why and
+ * publishing it in progress. */
+struct kinesis_client *fetch_client_new(struct reader *r);
 /* The loop, until a reason to exit. */
 int fetch_run(struct reader *r);
 /* A failed call (GetRecords, SubscribeToShard, ...) at now: back off (READER_CONTINUE

@@ -351,10 +351,6 @@ static int
 sub_open(struct sub *s, struct reader *r)
 {
 	const struct config *cfg = r->cfg;
-	/* The loop does its own pacing and backoff. */
-	const struct aws_retry_policy once = { 1, 0, 0 };
-	struct aws_service_config sc;
-	struct aws_error err;
 
 	memset(s, 0, sizeof(*s));
 	s->r = r;
@@ -365,14 +361,7 @@ sub_open(struct sub *s, struct reader *r)
 		log_error("%s: event stream decoder", r->shard_id);
 		return READER_EXIT_TRANSIENT;
 	}
-	kinesis_service_config(&sc, cfg->kls.region,
-	    cfg->aws.kinesis_endpoint[0] ? cfg->aws.kinesis_endpoint : NULL, r->creds);
-	sc.connect_timeout_ms = cfg->aws.connect_timeout_ms;
-	sc.timeout_ms = cfg->aws.request_timeout_ms;
-	sc.max_response_bytes = cfg->aws.max_response_bytes;
-	if (!(s->kc = kinesis_client_new(&sc, &once, &err))) {
-		log_errorx("%s: Kinesis client: %s", r->shard_id, err.message);
-		progress_error(r, "Kinesis client: %s", err.message);
+	if (!(s->kc = fetch_client_new(r))) {
 		eventstream_free(&s->dec);
 		return READER_EXIT_PERMANENT;
 	}
