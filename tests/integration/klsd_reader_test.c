@@ -170,14 +170,13 @@ begin(struct klsd_fixture *f, const char *name, int shards, const char *example)
 /* klsd's configuration (config_for), records 0..records-1 put, then klsd started and
  * waited for until it owns all `shards`; false when it does not. */
 static bool
-start_reading(struct klsd_fixture *f, int max_records, int failover_ms,
-    const char *handler_keys, int records, int shards)
+start_reading(struct klsd_fixture *f, int max_records, int failover_ms, const char *handler_keys,
+    int records, int shards)
 {
 	char extra[1024];
 
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(f,
-	                          config_for(f, max_records, failover_ms, handler_keys, extra,
-	                              sizeof(extra))),
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(f, config_for(f, max_records, failover_ms,
+	                                                  handler_keys, extra, sizeof(extra))),
 	    0);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(f, 0, records), 0);
 	return fixture_start_owning(f, NULL, shards);

@@ -152,8 +152,8 @@ test_watch_text(void)
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
 		const char *line = lines[parts[i].shard];
 		if (!strstr(line, parts[i].part) != !parts[i].in)
-			fprintf(stderr, "\n  shard %d line \"%s\": \"%s\" %s\n", parts[i].shard, line,
-			    parts[i].part, parts[i].in ? "missing" : "present");
+			fprintf(stderr, "\n  shard %d line \"%s\": \"%s\" %s\n", parts[i].shard,
+			    line, parts[i].part, parts[i].in ? "missing" : "present");
 		CU_ASSERT_EQUAL(strstr(line, parts[i].part) != NULL, parts[i].in);
 	}
 	CU_ASSERT_EQUAL(strcmp(lines[1] + strlen(lines[1]) - 2, " 2"), 0);
