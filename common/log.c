@@ -119,22 +119,16 @@ LOG_FN(log_warnx, LOG_LEVEL_WARN, 0)
 LOG_FN(log_error, LOG_LEVEL_ERROR, 1)
 LOG_FN(log_errorx, LOG_LEVEL_ERROR, 0)
 
-void
-fatal(int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_vmsg(LOG_LEVEL_ERROR, 1, fmt, ap);
-	va_end(ap);
-	exit(status);
-}
+/* An error as log_error/log_errorx, then exit(status). */
+#define FATAL_FN(name, with_errno)                              \
+	void name(int status, const char *fmt, ...)             \
+	{                                                       \
+		va_list ap;                                     \
+		va_start(ap, fmt);                              \
+		log_vmsg(LOG_LEVEL_ERROR, with_errno, fmt, ap); \
+		va_end(ap);                                     \
+		exit(status);                                   \
+	}
 
-void
-fatalx(int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	log_vmsg(LOG_LEVEL_ERROR, 0, fmt, ap);
-	va_end(ap);
-	exit(status);
-}
+FATAL_FN(fatal, 1)
+FATAL_FN(fatalx, 0)

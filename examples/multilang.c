@@ -170,6 +170,16 @@ put_str(struct multilang *m, const char *s)
 	put(m, "\"", 1);
 }
 
+/* put_str, or null for NULL (checkpoint answers may lack a sequence number or error). */
+static void
+put_str_or_null(struct multilang *m, const char *s)
+{
+	if (s != NULL)
+		put_str(m, s);
+	else
+		puts_(m, "null");
+}
+
 static void
 put_base64(struct multilang *m, const unsigned char *d, size_t n)
 {
@@ -374,20 +384,14 @@ handle_checkpoint(struct multilang *m, json_object *o, const char *action, struc
 		}
 	}
 	puts_(m, "{\"action\":\"checkpoint\",\"sequenceNumber\":");
-	if (seq != NULL)
-		put_str(m, seq);
-	else
-		puts_(m, "null");
+	put_str_or_null(m, seq);
 	puts_(m, ",\"subSequenceNumber\":");
 	if (have_sub)
 		put_i64(m, sub);
 	else
 		puts_(m, "null");
 	puts_(m, ",\"error\":");
-	if (error != NULL)
-		put_str(m, error);
-	else
-		puts_(m, "null");
+	put_str_or_null(m, error);
 	puts_(m, "}\n");
 	return LINE_CHECKPOINT;
 }
@@ -728,6 +732,17 @@ out:
 	return rc;
 }
 
+/* ,"sequenceNumber":..,"subSequenceNumber":.. of a record or of the checkpoint a
+ * shard starts from. */
+static void
+put_position(struct multilang *m, const char *seq, uint64_t sub)
+{
+	puts_(m, ",\"sequenceNumber\":");
+	put_str(m, seq);
+	puts_(m, ",\"subSequenceNumber\":");
+	put_u64(m, sub);
+}
+
 static int
 ml_init(const struct kls_shard_info *shard, const struct kls_handler_config *config,
     struct kls_ctx *ctx, void **state)
@@ -747,10 +762,7 @@ ml_init(const struct kls_shard_info *shard, const struct kls_handler_config *con
 	if (rc == KLS_HANDLER_OK) {
 		puts_(m, "{\"action\":\"initialize\",\"shardId\":");
 		put_str(m, shard->shard_id);
-		puts_(m, ",\"sequenceNumber\":");
-		put_str(m, shard->checkpoint);
-		puts_(m, ",\"subSequenceNumber\":");
-		put_u64(m, shard->checkpoint_sub_sequence);
+		put_position(m, shard->checkpoint, shard->checkpoint_sub_sequence);
 		puts_(m, "}\n");
 		rc = exchange(m, "initialize", NULL);
 	}
@@ -777,10 +789,7 @@ ml_process(void *state, const struct kls_record *records, size_t n, struct kls_c
 		put_base64(m, r->data, r->data_len);
 		puts_(m, ",\"partitionKey\":");
 		put_str(m, r->partition_key);
-		puts_(m, ",\"sequenceNumber\":");
-		put_str(m, r->sequence_number);
-		puts_(m, ",\"subSequenceNumber\":");
-		put_u64(m, r->sub_sequence_number);
+		put_position(m, r->sequence_number, r->sub_sequence_number);
 		puts_(m, ",\"approximateArrivalTimestamp\":");
 		put_i64(m, r->approximate_arrival_ms);
 		puts_(m, "}");
@@ -791,14 +800,23 @@ ml_process(void *state, const struct kls_record *records, size_t n, struct kls_c
 	return exchange(m, "processRecords", ctx);
 }
 
+/* {"action":<action>} with nothing more, then the child's answer (see exchange). */
+static int
+send_action(struct multilang *m, const char *action, struct kls_ctx *ctx)
+{
+	puts_(m, "{\"action\":\"");
+	puts_(m, action);
+	puts_(m, "\"}\n");
+	return exchange(m, action, ctx);
+}
+
 static void
 ml_lease_lost(void *state)
 {
 	struct multilang *m = state;
 
 	/* No checkpointer: a checkpoint request is answered with InvalidStateException. */
-	puts_(m, "{\"action\":\"leaseLost\"}\n");
-	exchange(m, "leaseLost", NULL);
+	send_action(m, "leaseLost", NULL);
 }
 
 static int
@@ -806,8 +824,7 @@ ml_shard_ended(void *state, struct kls_ctx *ctx)
 {
 	struct multilang *m = state;
 
-	puts_(m, "{\"action\":\"shardEnded\"}\n");
-	return exchange(m, "shardEnded", ctx);
+	return send_action(m, "shardEnded", ctx);
 }
 
 static int
@@ -815,8 +832,7 @@ ml_shutdown_requested(void *state, struct kls_ctx *ctx)
 {
 	struct multilang *m = state;
 
-	puts_(m, "{\"action\":\"shutdownRequested\"}\n");
-	return exchange(m, "shutdownRequested", ctx);
+	return send_action(m, "shutdownRequested", ctx);
 }
 
 /* Closes the child's stdin and gives it shutdown_timeout_ms to exit, logging what it

@@ -47,6 +47,25 @@ struct scan_job {
 	struct aws_error err;
 };
 
+/*
+ * Runs job (embedded in the calloc'd j) on klsd's pool; while it runs, *busy is set and
+ * *next (when it would start again) is never: its done() sets both. If the pool
+ * refuses it, j is freed and the next tick tries again.
+ */
+static void
+submit(struct klsd *k, struct pool_job *job, void *j, pool_run_fn run, pool_done_fn done,
+    bool *busy, kls_mono *next)
+{
+	job->run = run;
+	job->done = done;
+	if (pool_submit(k->pool, job) < 0) {
+		free(j);
+		return;
+	}
+	*busy = true;
+	*next = KLS_MONO_NEVER;
+}
+
 static int64_t
 retry_after_ms(int tries)
 {
@@ -100,14 +119,7 @@ klsd_start_table(struct klsd *k)
 	if (k->table_busy || !(j = calloc(1, sizeof(*j))))
 		return;
 	j->k = k;
-	j->job.run = table_run;
-	j->job.done = table_done;
-	if (pool_submit(k->pool, &j->job) < 0) {
-		free(j);
-		return;
-	}
-	k->table_busy = true;
-	k->next_table = KLS_MONO_NEVER;
+	submit(k, &j->job, j, table_run, table_done, &k->table_busy, &k->next_table);
 }
 
 /* ---------------------------------------------------------------- shard sync */
@@ -210,14 +222,7 @@ klsd_start_sync(struct klsd *k)
 	if (k->sync_busy || k->phase == PHASE_TABLE || !(j = calloc(1, sizeof(*j))))
 		return;
 	j->k = k;
-	j->job.run = sync_run;
-	j->job.done = sync_done;
-	if (pool_submit(k->pool, &j->job) < 0) {
-		free(j);
-		return;
-	}
-	k->sync_busy = true;
-	k->next_sync = KLS_MONO_NEVER;
+	submit(k, &j->job, j, sync_run, sync_done, &k->sync_busy, &k->next_sync);
 }
 
 /* ---------------------------------------------------------------- take cycle */
@@ -434,12 +439,5 @@ klsd_start_scan(struct klsd *k)
 		return;
 	j->k = k;
 	j->started = mono_now();
-	j->job.run = scan_run;
-	j->job.done = scan_done;
-	if (pool_submit(k->pool, &j->job) < 0) {
-		free(j);
-		return;
-	}
-	k->scan_busy = true;
-	k->next_take = KLS_MONO_NEVER;
+	submit(k, &j->job, j, scan_run, scan_done, &k->scan_busy, &k->next_take);
 }

@@ -235,3 +235,12 @@ fake_reader_main(int argc, char **argv)
 		sleep_ms(50);
 	}
 }
+
+int
+fake_reader_test_main(int argc, char **argv, CU_SuiteInfo *suites)
+{
+	if (argc > 1 && strcmp(argv[1], "--config-fd") == 0)
+		return fake_reader_main(argc, argv);
+	/* klsd's children (our fake readers) inherit nothing from CUnit but this. */
+	return test_main(argc, argv, suites);
+}

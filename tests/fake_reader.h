@@ -27,6 +27,11 @@
 #ifndef KLS_TEST_FAKE_READER_H
 #define KLS_TEST_FAKE_READER_H
 
+#include "tests/harness.h"
+
 int fake_reader_main(int argc, char **argv);
+/* main() of a test program that is its own fake reader: fake_reader_main() when klsd
+ * started it as a reader (argv[1] is "--config-fd"), test_main() with suites otherwise. */
+int fake_reader_test_main(int argc, char **argv, CU_SuiteInfo *suites);
 
 #endif

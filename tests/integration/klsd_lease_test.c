@@ -345,8 +345,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--config-fd") == 0)
-		return fake_reader_main(argc, argv);
-	/* klsd's children (our fake readers) inherit nothing from CUnit but this. */
-	return test_main(argc, argv, suites);
+	return fake_reader_test_main(argc, argv, suites);
 }

@@ -156,22 +156,60 @@ config_for(struct klsd_fixture *f, int max_records, int failover_ms, const char 
 	return out;
 }
 
+/* A test's stream of `shards` shards (named after `name`) and the example handler
+ * `example` for klsd; false when the test cannot go on. */
+static bool
+begin(struct klsd_fixture *f, const char *name, int shards, const char *example)
+{
+	if (fixture_init(f, name, shards) < 0 || list_shards(f) < 0)
+		return false;
+	fixture_example(f, example);
+	return true;
+}
+
+/* klsd's configuration (config_for), records 0..records-1 put, then klsd started and
+ * waited for until it owns all `shards`; false when it does not. */
+static bool
+start_reading(struct klsd_fixture *f, int max_records, int failover_ms, const char *handler_keys,
+    int records, int shards)
+{
+	char extra[1024];
+
+	CU_ASSERT_EQUAL_FATAL(fixture_write_config(f, config_for(f, max_records, failover_ms,
+	                                                  handler_keys, extra, sizeof(extra))),
+	    0);
+	CU_ASSERT_EQUAL_FATAL(fixture_put(f, 0, records), 0);
+	return fixture_start_owning(f, NULL, shards);
+}
+
+/* SIGTERM: klsd exits cleanly and releases every lease. */
+static void
+stop_klsd(struct klsd_fixture *f)
+{
+	CU_ASSERT_EQUAL(fixture_clean_exit(f), 0);
+	CU_ASSERT_EQUAL(fixture_owned(f, NULL), 0);
+}
+
+/* Reads the record files until `want` distinct records are there or timeout_ms has
+ * passed, every step_ms. */
+static void
+wait_distinct(struct klsd_fixture *f, int want, int timeout_ms, int step_ms)
+{
+	kls_mono end = mono_add_ms(mono_now(), timeout_ms);
+
+	while (mono_before(mono_now(), end) && (read_lines(f), distinct_records()) < want)
+		sleep_ms(step_ms);
+}
+
 static void
 test_klsd_reader_consumes_stream(void)
 {
 	struct klsd_fixture f;
-	char extra[1024];
 	kls_mono end;
 	size_t total = 0;
 
-	if (fixture_init(&f, "klsd-e2e", 4) < 0 || list_shards(&f) < 0)
-		goto out;
-	fixture_example(&f, "filelog");
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f,
-	                          config_for(&f, E2E_MAX_RECORDS, 6000, "", extra, sizeof(extra))),
-	    0);
-	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, RECORDS / 2), 0);
-	if (!fixture_start_owning(&f, NULL, 4))
+	if (!begin(&f, "klsd-e2e", 4, "filelog") ||
+	    !start_reading(&f, E2E_MAX_RECORDS, 6000, "", RECORDS / 2, 4))
 		goto out;
 	/* Records keep flowing while the readers run. */
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, RECORDS / 2, RECORDS / 2), 0);
@@ -203,8 +241,7 @@ test_klsd_reader_consumes_stream(void)
 		}
 		CU_ASSERT_TRUE(ok);
 	}
-	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
-	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
+	stop_klsd(&f);
 out:
 	free_lines();
 	fixture_done(&f);
@@ -262,23 +299,18 @@ static void
 test_klsd_reader_crashes_restarted(void)
 {
 	struct klsd_fixture f;
-	char keys[512], extra[1024];
+	char keys[512];
 	kls_mono end;
 	int faults = 0, samples = 0;
 	bool owner_kept = true;
 
-	if (fixture_init(&f, "klsd-faults", 4) < 0 || list_shards(&f) < 0)
+	if (!begin(&f, "klsd-faults", 4, "fault"))
 		goto out;
-	fixture_example(&f, "fault");
 	snprintf(keys, sizeof(keys),
 	    "mode = segv\nprobability = 0.02\nseed = 7\nmax_faults = %d\nstate_file = "
 	    "%s/faults-%%s\n",
 	    CRASHES_PER_SHARD, f.dir);
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f,
-	                          config_for(&f, MAX_RECORDS, 6000, keys, extra, sizeof(extra))),
-	    0);
-	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, CRASH_RECORDS), 0);
-	if (!fixture_start_owning(&f, NULL, 4))
+	if (!start_reading(&f, MAX_RECORDS, 6000, keys, CRASH_RECORDS, 4))
 		goto out;
 	end = mono_add_ms(mono_now(), 180000);
 	while (mono_before(mono_now(), end)) {
@@ -321,8 +353,7 @@ test_klsd_reader_crashes_restarted(void)
 	                    WORDS("reader shardId-", " pid ", "killed by signal 11 (SIGSEGV",
 	                        "; restart ")),
 	    faults);
-	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
-	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
+	stop_klsd(&f);
 out:
 	free_lines();
 	fixture_done(&f);
@@ -357,25 +388,16 @@ static void
 test_klsd_reader_sigkill_readopt(void)
 {
 	struct klsd_fixture f;
-	char extra[1024];
 	struct lease *v = NULL;
 	pid_t pids[8];
-	kls_mono t0, end;
+	kls_mono t0;
 	int64_t gone_ms;
 	int n, np;
 
-	if (fixture_init(&f, "klsd-kill9", 4) < 0 || list_shards(&f) < 0)
+	if (!begin(&f, "klsd-kill9", 4, "filelog") ||
+	    !start_reading(&f, MAX_RECORDS, 30000, "", CRASH_RECORDS, 4))
 		goto out;
-	fixture_example(&f, "filelog");
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f,
-	                          config_for(&f, MAX_RECORDS, 30000, "", extra, sizeof(extra))),
-	    0);
-	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, CRASH_RECORDS), 0);
-	if (!fixture_start_owning(&f, NULL, 4))
-		goto out;
-	end = mono_add_ms(mono_now(), 60000);
-	while (mono_before(mono_now(), end) && (read_lines(&f), distinct_records()) < 200)
-		sleep_ms(100);
+	wait_distinct(&f, 200, 60000, 100);
 	CU_ASSERT_TRUE(distinct_records() >= 200);
 	np = started_pids(&f, pids, 8);
 	CU_ASSERT_EQUAL_FATAL(np, 4);
@@ -397,10 +419,7 @@ test_klsd_reader_sigkill_readopt(void)
 	}
 	fprintf(stderr, "leases re-adopted %" PRId64 " ms after the restart\n",
 	    mono_diff_ms(t0, mono_now()));
-	end = mono_add_ms(mono_now(), 120000);
-	while (mono_before(mono_now(), end) &&
-	       (read_lines(&f), distinct_records()) < 2 * CRASH_RECORDS)
-		sleep_ms(300);
+	wait_distinct(&f, 2 * CRASH_RECORDS, 120000, 300);
 	CU_ASSERT_EQUAL(distinct_records(), 2 * CRASH_RECORDS);
 	check_order();
 	n = fixture_leases(&f, &v);
@@ -410,8 +429,7 @@ test_klsd_reader_sigkill_readopt(void)
 		/* Renewed, never taken again (checkpoints reset the count, as in KCL). */
 		CU_ASSERT_TRUE(v[i].owner_switches <= 1);
 	}
-	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
-	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
+	stop_klsd(&f);
 out:
 	free(v);
 	free_lines();
@@ -424,19 +442,13 @@ test_klsd_reader_split(void)
 	struct klsd_fixture f;
 	struct kinesis_shard_list l = { 0 };
 	struct aws_error err;
-	char extra[1024], split[KINESIS_HASH_KEY_MAX + 1], parent[KINESIS_SHARD_ID_MAX + 1];
+	char split[KINESIS_HASH_KEY_MAX + 1], parent[KINESIS_SHARD_ID_MAX + 1];
 	struct lease *v = NULL;
 	kls_mono end;
 	int n, children = 0;
 
-	if (fixture_init(&f, "klsd-split", 1) < 0 || list_shards(&f) < 0)
-		goto out;
-	fixture_example(&f, "filelog");
-	CU_ASSERT_EQUAL_FATAL(fixture_write_config(&f,
-	                          config_for(&f, MAX_RECORDS, 6000, "", extra, sizeof(extra))),
-	    0);
-	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 0, 100), 0);
-	if (!fixture_start_owning(&f, NULL, 1))
+	if (!begin(&f, "klsd-split", 1, "filelog") ||
+	    !start_reading(&f, MAX_RECORDS, 6000, "", 100, 1))
 		goto out;
 	end = mono_add_ms(mono_now(), 60000);
 	while (mono_before(mono_now(), end) && read_lines(&f) < 100)
@@ -455,13 +467,7 @@ test_klsd_reader_split(void)
 	CU_ASSERT_EQUAL_FATAL(list_shards(&f), 0);
 	CU_ASSERT_EQUAL(nshards, 3);
 	CU_ASSERT_EQUAL_FATAL(fixture_put(&f, 100, 100), 0);
-	end = mono_add_ms(mono_now(), 90000);
-	while (mono_before(mono_now(), end)) {
-		read_lines(&f);
-		if (distinct_records() == 200)
-			break;
-		sleep_ms(250);
-	}
+	wait_distinct(&f, 200, 90000, 250);
 	CU_ASSERT_EQUAL(distinct_records(), 200);
 	check_order();
 	/* The parent finished with SHARD_END; the children have leases naming it and are
@@ -482,8 +488,7 @@ test_klsd_reader_split(void)
 		CU_ASSERT_STRING_EQUAL(v[i].owner, f.worker);
 	}
 	CU_ASSERT_EQUAL(children, 2);
-	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
-	CU_ASSERT_EQUAL(fixture_owned(&f, NULL), 0);
+	stop_klsd(&f);
 out:
 	free(v);
 	free_lines();

@@ -164,7 +164,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--config-fd") == 0)
-		return fake_reader_main(argc, argv);
-	return test_main(argc, argv, suites);
+	return fake_reader_test_main(argc, argv, suites);
 }

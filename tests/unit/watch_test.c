@@ -88,7 +88,36 @@ test_watch_text(void)
 		.n = 2,
 		.rows = prev_rows };
 	struct ctl_status cur = { .klsd_pid = 42, .now = { 3500000000 }, .n = 2, .rows = cur_rows };
-	char text[4096] = "", l0[256] = "", l1[256] = "";
+	/* In the table's head. */
+	static const char *const head[] = {
+		"application orders  stream orders-stream",
+		"(rates over 2.5 s)",
+		"REC/S",
+		" MODE ",
+		" SUB_AGE ",
+		" RESUBS",
+	};
+	/* In (or, where !in, not in) the line of shard 0 or 1. */
+	static const struct {
+		int shard;
+		const char *part;
+		bool in;
+	} parts[] = {
+		/* 100.0 records/s and 1000 bytes/s, then "-" for the restart. */
+		{ 0, " 350 ", true },
+		{ 0, " 100.0 ", true },
+		{ 0, " 1000 ", true },
+		{ 0, " 1500", true },
+		{ 1, " 7 ", true },
+		{ 1, "  - ", true },
+		{ 1, "100.0", false },
+		/* Modes; the fan-out columns only for the fan-out shard. */
+		{ 0, " polling ", true },
+		{ 0, "s ", false },
+		{ 1, " fan-out ", true },
+		{ 1, " 3s ", true },
+	};
+	char text[4096] = "", lines[2][256] = { "", "" };
 	FILE *f = tmpfile();
 	size_t n;
 
@@ -106,34 +135,28 @@ test_watch_text(void)
 	n = fread(text, 1, sizeof(text) - 1, f);
 	text[n] = '\0';
 	fclose(f);
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "application orders  stream orders-stream"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "(rates over 2.5 s)"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, "REC/S"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, " MODE "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, " SUB_AGE "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(text, " RESUBS"));
-	/* The shard lines: 100.0 records/s and 1000 bytes/s, then "-" for the restart. */
+	for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++) {
+		if (!strstr(text, head[i]))
+			fprintf(stderr, "\n  head lacks \"%s\"\n", head[i]);
+		CU_ASSERT_PTR_NOT_NULL(strstr(text, head[i]));
+	}
+	/* The shard lines (strtok cuts text up: the head is checked above). */
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 		if (strstr(line, "shardId-000000000000"))
-			snprintf(l0, sizeof(l0), "%s", line);
+			snprintf(lines[0], sizeof(lines[0]), "%s", line);
 		if (strstr(line, "shardId-000000000001"))
-			snprintf(l1, sizeof(l1), "%s", line);
+			snprintf(lines[1], sizeof(lines[1]), "%s", line);
 		if (strncmp(line, "total", 5) == 0)
 			CU_ASSERT_STRING_EQUAL(line, "total 100.0 records/s");
 	}
-	CU_ASSERT_PTR_NOT_NULL(strstr(l0, " 350 "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(l0, " 100.0 "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(l0, " 1000 "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(l0, " 1500"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(l1, " 7 "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(l1, "  - "));
-	CU_ASSERT_PTR_NULL(strstr(l1, "100.0"));
-	/* Modes; the fan-out columns only for the fan-out shard. */
-	CU_ASSERT_PTR_NOT_NULL(strstr(l0, " polling "));
-	CU_ASSERT_PTR_NULL(strstr(l0, "s "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(l1, " fan-out "));
-	CU_ASSERT_PTR_NOT_NULL(strstr(l1, " 3s "));
-	CU_ASSERT_EQUAL(strcmp(l1 + strlen(l1) - 2, " 2"), 0);
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		const char *line = lines[parts[i].shard];
+		if (!strstr(line, parts[i].part) != !parts[i].in)
+			fprintf(stderr, "\n  shard %d line \"%s\": \"%s\" %s\n", parts[i].shard,
+			    line, parts[i].part, parts[i].in ? "missing" : "present");
+		CU_ASSERT_EQUAL(strstr(line, parts[i].part) != NULL, parts[i].in);
+	}
+	CU_ASSERT_EQUAL(strcmp(lines[1] + strlen(lines[1]) - 2, " 2"), 0);
 }
 
 static CU_TestInfo watch_tests[] = {
