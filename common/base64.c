@@ -272,8 +272,7 @@ fail:
 }
 
 int
-base64_decode_to(void *outv, const char *in, size_t avail, char term, size_t *n,
-    size_t *out_len)
+base64_decode_to(void *outv, const char *in, size_t avail, char term, size_t *n, size_t *out_len)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	unsigned char *o = outv, t = (unsigned char)term;

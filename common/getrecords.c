@@ -937,8 +937,7 @@ data_take(struct scan *s, const char *p, struct getrecords_record *r, size_t dle
  * the string's start.
  */
 static const char *
-read_data_escaped(struct scan *s, const char *p, struct getrecords_record *r, size_t n,
-    size_t dlen)
+read_data_escaped(struct scan *s, const char *p, struct getrecords_record *r, size_t n, size_t dlen)
 {
 	unsigned char *o = (unsigned char *)s->out + dlen;
 	size_t m, chars, rlen, bad;
@@ -959,8 +958,7 @@ read_data_escaped(struct scan *s, const char *p, struct getrecords_record *r, si
  * the rest is unescaped and decoded), or bad base64, named as base64_decode names it.
  */
 static const char *
-read_data_rest(struct scan *s, const char *p, struct getrecords_record *r, size_t n,
-    size_t dlen)
+read_data_rest(struct scan *s, const char *p, struct getrecords_record *r, size_t n, size_t dlen)
 {
 	const char *t = p + 1, *rest = t + n, *q;
 	size_t len, rlen, bad = 0;

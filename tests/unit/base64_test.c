@@ -251,11 +251,11 @@ check_decode_to(const char *text, size_t avail, bool show)
 			wrong++;
 		/* The quads before n are valid and decoded as such. */
 		else if (base64_decode(pre, text, n, &plen, &pbad) != 0 || plen != len ||
-		    memcmp(pre, out, len) != 0)
+		         memcmp(pre, out, len) != 0)
 			wrong++;
 		/* What is after them gives the verdict on the whole, offsets less n. */
 		else if (qp && (base64_decode(pre, text + n, k - n, &plen, &sbad) == 0 ||
-				   sbad + n != rbad))
+		                   sbad + n != rbad))
 			wrong++;
 		free(pre);
 	}
@@ -265,7 +265,8 @@ check_decode_to(const char *text, size_t avail, bool show)
 	    (rc < 0 && memcmp(mine + n, text + n, avail - n) != 0))
 		wrong++;
 	if (wrong && show)
-		fprintf(stderr, "\ndecode_to(%.*s): rc %d n %zu len %zu; reference rc %d k %zu bad %zu\n",
+		fprintf(stderr,
+		    "\ndecode_to(%.*s): rc %d n %zu len %zu; reference rc %d k %zu bad %zu\n",
 		    (int)avail, text, rc, n, len, rrc, k, rbad);
 	free(in);
 	free(mine);
@@ -296,7 +297,8 @@ test_base64_decode_to_finds_the_end(void)
 
 		/* What follows the quote in a body: more JSON, which the decoder must not
 		 * read as its own (it has quotes and base64 characters in it). */
-		tail = (size_t)snprintf(text + elen, sizeof(text) - elen, "\",\"PartitionKey\":\"k\"}");
+		tail = (size_t)snprintf(text + elen, sizeof(text) - elen,
+		    "\",\"PartitionKey\":\"k\"}");
 		wrong += check_decode_to(text, elen + tail, shown < 3);
 		shown += wrong > shown;
 		for (size_t at = 0; at <= elen; at++) {
@@ -329,13 +331,13 @@ test_base64_decode_to_cases(void)
 		{ "Zm8=\"", 0, 4, 2 },
 		{ "Zm9v\"", 0, 4, 3 },
 		{ "Zm9vZg==\"x", 0, 8, 4 },
-		{ "Zm9v", -1, 4, 3 },      /* no quote */
-		{ "Zg==", -1, 0, 0 },      /* padded, then no quote */
+		{ "Zm9v", -1, 4, 3 },       /* no quote */
+		{ "Zg==", -1, 0, 0 },       /* padded, then no quote */
 		{ "Zg==Zg==\"", -1, 0, 0 }, /* padding in the middle */
-		{ "Zh==\"", -1, 0, 0 },    /* non-zero pad bits */
+		{ "Zh==\"", -1, 0, 0 },     /* non-zero pad bits */
 		{ "Zm9=\"", -1, 0, 0 },
 		{ "Zm9v\\/w==\"", -1, 4, 3 }, /* an escape stops it after the quads before */
-		{ "Zm9vY\"", -1, 4, 3 },   /* length */
+		{ "Zm9vY\"", -1, 4, 3 },      /* length */
 		{ "Zm9v===\"", -1, 4, 3 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -344,8 +346,8 @@ test_base64_decode_to_cases(void)
 		int rc = base64_decode_to(out, cases[i].text, strlen(cases[i].text), '"', &n, &len);
 
 		if (rc != cases[i].rc || n != cases[i].n || len != cases[i].len)
-			fprintf(stderr, "\ncase %zu (%s): rc %d n %zu len %zu\n", i, cases[i].text, rc,
-			    n, len);
+			fprintf(stderr, "\ncase %zu (%s): rc %d n %zu len %zu\n", i, cases[i].text,
+			    rc, n, len);
 		CU_ASSERT_EQUAL(rc, cases[i].rc);
 		CU_ASSERT_EQUAL(n, cases[i].n);
 		CU_ASSERT_EQUAL(len, cases[i].len);
@@ -358,7 +360,8 @@ static CU_TestInfo base64_tests[] = {
 	{ "alphabet, exhaustively", test_base64_alphabet_exhaustive },
 	{ "alphabet in long texts", test_base64_alphabet_in_long_text },
 	{ "round trip matches OpenSSL", test_base64_roundtrip_matches_openssl },
-	{ "one-pass decode finds the end, or where and why not", test_base64_decode_to_finds_the_end },
+	{ "one-pass decode finds the end, or where and why not",
+	    test_base64_decode_to_finds_the_end },
 	{ "one-pass decode, by name", test_base64_decode_to_cases },
 	CU_TEST_INFO_NULL,
 };

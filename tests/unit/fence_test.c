@@ -257,8 +257,8 @@ static void
 test_fence_must_wake(void)
 {
 	for (size_t i = 0; i < sizeof(wake_cases) / sizeof(wake_cases[0]); i++) {
-		bool w = fence_must_wake(wake_cases[i].busy, wake_cases[i].deadline,
-		    wake_cases[i].wake);
+		bool w =
+		    fence_must_wake(wake_cases[i].busy, wake_cases[i].deadline, wake_cases[i].wake);
 		if (w != wake_cases[i].want)
 			fprintf(stderr, "\ncase %zu: wake %d, want %d\n", i, w, wake_cases[i].want);
 		CU_ASSERT_EQUAL(w, wake_cases[i].want);

@@ -1405,7 +1405,8 @@ test_getrecords_data_end_every_offset(void)
 		data_body(&b, text, e, false);
 		fx_init(&f);
 		if (fx_parse_n(&f, b.data, b.len) != 0 || f.res.n_records != 1 ||
-		    f.res.records[0].data_len != n || memcmp(f.res.records[0].data, plain, n) != 0) {
+		    f.res.records[0].data_len != n ||
+		    memcmp(f.res.records[0].data, plain, n) != 0) {
 			fprintf(stderr, "\n%s: %s\n", b.data, f.err.message);
 			wrong++;
 		}
@@ -1443,14 +1444,16 @@ test_getrecords_data_end_every_offset(void)
 				mut[at] = subst[c];
 				k = subst[c] == '"' ? at : e;
 				if (base64_decode(dec, mut, k, &dlen, &bad) == 0)
-					continue; /* a quote after whole quads: the Data before it is fine */
+					continue; /* a quote after whole quads: the Data before it
+					             is fine */
 				if (bad == k)
 					snprintf(want, sizeof(want),
-					    "Data: base64 length %zu is not a multiple of 4 at offset %zu", k,
-					    DATA_AT + k);
+					    "Data: base64 length %zu is not a multiple of 4 at "
+					    "offset %zu",
+					    k, DATA_AT + k);
 				else
-					snprintf(want, sizeof(want), "Data: invalid base64 at offset %zu",
-					    DATA_AT + bad);
+					snprintf(want, sizeof(want),
+					    "Data: invalid base64 at offset %zu", DATA_AT + bad);
 				data_body(&b, mut, e, false);
 				wrong += refused_with(&b, want);
 			}
@@ -1476,7 +1479,8 @@ static CU_TestInfo getrecords_tests[] = {
 	{ "20,000 mutations never crash", test_getrecords_mutations_never_crash },
 	{ "agrees with json-c on random bodies", test_getrecords_agrees_with_jsonc },
 	{ "SubscribeToShardEvent payloads", test_getrecords_event_payload },
-	{ "Data ends at every offset, or is refused as it was", test_getrecords_data_end_every_offset },
+	{ "Data ends at every offset, or is refused as it was",
+	    test_getrecords_data_end_every_offset },
 	CU_TEST_INFO_NULL,
 };
 
