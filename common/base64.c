@@ -159,24 +159,23 @@ decode_wide(unsigned char *o, const unsigned char *s, size_t n)
 }
 #endif
 
-int
-base64_decode(void *outv, const char *in, size_t n, size_t *out_len, size_t *bad_off)
+/*
+ * Decodes whole quads of alphabet characters from s into o, at most `quads` of them,
+ * stopping before the first quad with anything else in it; returns the quads decoded.
+ * o needs room for quads * 3 bytes (the wide loop's stores stay within that).
+ */
+static size_t
+decode_quads(unsigned char *o, const unsigned char *s, size_t quads)
 {
-	const unsigned char *s = (const unsigned char *)in;
-	unsigned char *o = outv;
-	size_t quads = n / 4, fast, q, at, wide;
-	uint32_t x;
-
-	/* Every quad but a padded last one goes through the loop without a branch per
-	 * character; the last quad of a well-sized text is checked for padding below. */
-	fast = n % 4 == 0 && quads > 0 ? quads - 1 : quads;
 	/* Long runs go 32 characters at a time first; the quads after them, and a block
 	 * with a bad character in it, take the loops below. */
-	wide = decode_wide(o, s, fast * 4);
+	size_t wide = decode_wide(o, s, quads * 4), q;
+	uint32_t x;
+
 	s += wide;
 	o += wide / 4 * 3;
 	/* Two quads per turn: their loads are independent, so they overlap in the CPU. */
-	for (q = wide / 4; q + 2 <= fast; q += 2, s += 8, o += 6) {
+	for (q = wide / 4; q + 2 <= quads; q += 2, s += 8, o += 6) {
 		uint32_t y;
 		x = dec0[s[0]] | dec1[s[1]] | dec2[s[2]] | dec3[s[3]];
 		y = dec0[s[4]] | dec1[s[5]] | dec2[s[6]] | dec3[s[7]];
@@ -189,16 +188,35 @@ base64_decode(void *outv, const char *in, size_t n, size_t *out_len, size_t *bad
 		o[4] = (unsigned char)(y >> 8);
 		o[5] = (unsigned char)y;
 	}
-	for (; q < fast; q++, s += 4, o += 3) {
+	for (; q < quads; q++, s += 4, o += 3) {
 		x = dec0[s[0]] | dec1[s[1]] | dec2[s[2]] | dec3[s[3]];
-		if (x & B64_BAD) {
-			at = q * 4 + first_bad(s, 4);
-			goto fail;
-		}
+		if (x & B64_BAD)
+			break;
 		o[0] = (unsigned char)(x >> 16);
 		o[1] = (unsigned char)(x >> 8);
 		o[2] = (unsigned char)x;
 	}
+	return q;
+}
+
+int
+base64_decode(void *outv, const char *in, size_t n, size_t *out_len, size_t *bad_off)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned char *o = outv;
+	size_t quads = n / 4, fast, q, at;
+	uint32_t x;
+
+	/* Every quad but a padded last one goes through the loop without a branch per
+	 * character; the last quad of a well-sized text is checked for padding below. */
+	fast = n % 4 == 0 && quads > 0 ? quads - 1 : quads;
+	q = decode_quads(o, s, fast);
+	if (q < fast) {
+		at = q * 4 + first_bad(s + q * 4, 4);
+		goto fail;
+	}
+	s += fast * 4;
+	o += fast * 3;
 	if (n % 4) {
 		/* A character outside the alphabet in the tail says more than "wrong length"
 		 * does; '=' there only means the text was cut short. */
@@ -249,6 +267,48 @@ base64_decode(void *outv, const char *in, size_t n, size_t *out_len, size_t *bad
 	return 0;
 fail:
 	*bad_off = at;
+	errno = EINVAL;
+	return -1;
+}
+
+int
+base64_decode_to(void *outv, const char *in, size_t avail, char term, size_t *n, size_t *out_len)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	unsigned char *o = outv, t = (unsigned char)term;
+	size_t q = decode_quads(o, s, avail / 4), rem = avail - q * 4;
+	uint32_t x;
+
+	s += q * 4;
+	o += q * 3;
+	*n = q * 4;
+	*out_len = q * 3;
+	/* decode_quads stopped before a quad that is not four alphabet characters, or with
+	 * fewer than four left: the end, or a padded last quad and then the end. */
+	if (rem >= 1 && s[0] == t)
+		return 0;
+	if (rem >= 5 && s[3] == '=' && s[4] == t) {
+		x = dec0[s[0]] | dec1[s[1]];
+		if (s[2] == '=') {
+			/* One byte: the 4 low bits of the second character must be zero. */
+			if (!(x & B64_BAD) && !(x & (15u << 12))) {
+				o[0] = (unsigned char)(x >> 16);
+				*n += 4;
+				*out_len += 1;
+				return 0;
+			}
+		} else {
+			/* Two bytes: the 2 low bits of the third character must be zero. */
+			x |= dec2[s[2]];
+			if (!(x & B64_BAD) && !(x & (3u << 6))) {
+				o[0] = (unsigned char)(x >> 16);
+				o[1] = (unsigned char)(x >> 8);
+				*n += 4;
+				*out_len += 2;
+				return 0;
+			}
+		}
+	}
 	errno = EINVAL;
 	return -1;
 }

@@ -3,13 +3,13 @@
  *
  * How it stays fast: the body is read once, left to right, by hand-written code for the
  * known shape; a character-class table drives whitespace and string scanning; Data goes
- * from the body straight through the base64 decoder into the arena (memchr finds its
- * end, since base64 has no quote); nothing is allocated per record.
+ * from the body straight through the base64 decoder into the arena (the decoder finds
+ * its end, since base64 has no quote); nothing is allocated per record.
  *
  * How it stays safe: the body is followed by a NUL, and no valid token contains one, so
  * every loop that walks characters stops at the end without a length test; the few
- * places that read more than one character ahead (base64 quads, memchr) are bounded by
- * the length. Nothing recurses: an unknown value is skipped by a loop whose object/array
+ * places that read more than one character ahead (base64 quads and blocks, memchr) are
+ * bounded by the length. Nothing recurses: an unknown value is skipped by a loop whose object/array
  * stack is one 64-bit word, so the nesting limit is also the stack's size. Every string
  * written to the arena is shorter than its JSON form, so reserving len + 1 bytes up
  * front is enough for any body and the arena never moves while views point into it.
@@ -22,7 +22,8 @@
  * prefix. So the gap between the two only grows from at least 21 bytes, and the
  * 8-byte word stores of the SWAR loops (which may write up to 7 bytes past a value)
  * land on bytes already read. The only places that read a value twice (a sequence
- * number with an escape in it, Data with an escape in it) look before they write.
+ * number with an escape in it, Data with an escape or an error in it) look before they
+ * write, or (Data) read again only the text after what the decoder has written.
  */
 #include "config.h"
 
@@ -129,7 +130,6 @@ struct scan {
 	const char *base; /* the body */
 	const char *end;  /* base + len; *end == '\0' */
 	char *out;        /* next free byte of the arena */
-	bool inplace;     /* the arena is the body: see the top of this file */
 	const struct getrecords_limits *lim;
 	struct getrecords_error *err;
 	const char *what;               /* "GetRecords response": starts every message */
@@ -912,65 +912,81 @@ read_count(struct scan *s, const char *p, int shift, int64_t *out)
 	return p;
 }
 
-/* Data whose JSON string has escapes (legal, if odd: "\/" for '/'): unescape into the
- * arena, then decode it where it lies. Offsets in messages are the string's start. */
-static const char *
-read_data_escaped(struct scan *s, const char *p, struct getrecords_record *r)
+/* Hands decoded Data of dlen bytes at s->out to r, within the limit. p: its string. */
+static bool
+data_take(struct scan *s, const char *p, struct getrecords_record *r, size_t dlen)
 {
 	unsigned char *o = (unsigned char *)s->out;
-	size_t n, chars, dlen, bad;
-	const char *q;
 
-	if (!(q = scan_string(s, p + 1, s->out, &n, &chars)))
-		return NULL;
-	if (base64_decode(o, (const char *)o, n, &dlen, &bad) < 0)
-		return fail(s, p, EINVAL, "invalid base64 (character %zu of the unescaped text)", bad);
-	if (dlen > s->lim->max_data_bytes)
-		return fail(s, p, EMSGSIZE, "%zu bytes of data, over the limit of %zu", dlen,
+	if (dlen > s->lim->max_data_bytes) {
+		fail(s, p, EMSGSIZE, "%zu bytes of data, over the limit of %zu", dlen,
 		    s->lim->max_data_bytes);
+		return false;
+	}
 	o[dlen] = '\0';
 	r->data = o;
 	r->data_len = dlen;
 	s->out += dlen + 1;
-	return q;
+	return true;
 }
 
-/* Data: the hot path. */
+/*
+ * Data whose JSON string has escapes (legal, if odd: "\/" for '/'), from character n of
+ * the string on: the n before it are whole quads already decoded to s->out (dlen bytes).
+ * Unescape the rest after them, then decode it where it lies. Offsets in messages are
+ * the string's start.
+ */
+static const char *
+read_data_escaped(struct scan *s, const char *p, struct getrecords_record *r, size_t n, size_t dlen)
+{
+	unsigned char *o = (unsigned char *)s->out + dlen;
+	size_t m, chars, rlen, bad;
+	const char *q;
+
+	if (!(q = scan_string(s, p + 1 + n, (char *)o, &m, &chars)))
+		return NULL;
+	if (base64_decode(o, (const char *)o, m, &rlen, &bad) < 0)
+		return fail(s, p, EINVAL, "invalid base64 (character %zu of the unescaped text)",
+		    n + bad);
+	return data_take(s, p, r, dlen + rlen) ? q : NULL;
+}
+
+/*
+ * Data that base64_decode_to did not see end at its closing quote. Its first n
+ * characters are decoded to s->out (dlen bytes) and the text after them is as it came
+ * (even in place), so the reason is looked for there: no closing quote, an escape (then
+ * the rest is unescaped and decoded), or bad base64, named as base64_decode names it.
+ */
+static const char *
+read_data_rest(struct scan *s, const char *p, struct getrecords_record *r, size_t n, size_t dlen)
+{
+	const char *t = p + 1, *rest = t + n, *q;
+	size_t len, rlen, bad = 0;
+
+	if (!(q = memchr(rest, '"', (size_t)(s->end - rest))))
+		return fail(s, s->end, EINVAL, "body ends inside a string");
+	if (memchr(rest, '\\', (size_t)(q - rest)))
+		return read_data_escaped(s, p, r, n, dlen);
+	/* Fails (base64_decode_to would have taken valid text): it says where and why. */
+	(void)base64_decode(s->out + dlen, rest, (size_t)(q - rest), &rlen, &bad);
+	len = (size_t)(q - t);
+	if (n + bad == len)
+		return fail(s, q, EINVAL, "base64 length %zu is not a multiple of 4", len);
+	return fail(s, rest + bad, EINVAL, "invalid base64");
+}
+
+/* Data: the hot path. Base64 has no quote, so the decoder finds the closing one as it
+ * goes: the text is read once. */
 static const char *
 read_data(struct scan *s, const char *p, struct getrecords_record *r)
 {
-	unsigned char *o = (unsigned char *)s->out;
-	const char *t, *q;
-	size_t n, dlen, bad;
+	size_t n, dlen;
 
 	if (*p != '"')
 		return unexpected(s, p, "a base64 string");
-	t = p + 1;
-	/* Base64 has no quote, so the first quote ends valid data; an escaped one shows up
-	 * as a backslash the decoder stops at, and that case goes the slow way. */
-	if (!(q = memchr(t, '"', (size_t)(s->end - t))))
-		return fail(s, s->end, EINVAL, "body ends inside a string");
-	n = (size_t)(q - t);
-	/* In place, a failed decode may have written over the text that the escaped way
-	 * (or this very test) would read again: look for an escape first (rare; memchr is
-	 * a small part of a decode). */
-	if (s->inplace && memchr(t, '\\', n))
-		return read_data_escaped(s, p, r);
-	if (base64_decode(o, t, n, &dlen, &bad) < 0) {
-		if (!s->inplace && memchr(t, '\\', n))
-			return read_data_escaped(s, p, r);
-		if (bad == n)
-			return fail(s, t + bad, EINVAL, "base64 length %zu is not a multiple of 4", n);
-		return fail(s, t + bad, EINVAL, "invalid base64");
-	}
-	if (dlen > s->lim->max_data_bytes)
-		return fail(s, p, EMSGSIZE, "%zu bytes of data, over the limit of %zu", dlen,
-		    s->lim->max_data_bytes);
-	o[dlen] = '\0';
-	r->data = o;
-	r->data_len = dlen;
-	s->out += dlen + 1;
-	return q + 1;
+	if (base64_decode_to(s->out, p + 1, (size_t)(s->end - p - 1), '"', &n, &dlen) < 0)
+		return read_data_rest(s, p, r, n, dlen);
+	return data_take(s, p, r, dlen) ? p + 1 + n + 1 : NULL;
 }
 
 static const char *
@@ -1330,7 +1346,6 @@ parse(const char *body, size_t len, const struct getrecords_limits *lim, struct 
 	if (!arena) {
 		/* The body is the arena; the cast is the caller's promise (parse_inplace). */
 		s.out = (char *)body;
-		s.inplace = true;
 	} else {
 		/* Decoded text is always shorter than its JSON form: one reservation covers
 		 * it all. */

@@ -43,6 +43,8 @@ fence_init(struct fence *f, struct kls_shm_slot *slot, const struct kls_lease *l
 	atomic_init(&f->busy, FENCE_IDLE);
 	atomic_init(&f->busy_since_ns, 0);
 	atomic_init(&f->busy_what, "");
+	atomic_init(&f->wake_ns, 0);
+	atomic_init(&f->wakeups, 0);
 	f->beat_ns = beat_ms * 1000000;
 	f->handler_beat_max_ns = handler_beat_max_ms * 1000000;
 	f->network_beat_max_ns = network_beat_max_ms * 1000000;
@@ -85,7 +87,7 @@ fence_ms_left(const struct fence *f, kls_mono now)
 	return (d - now.ns) / 1000000;
 }
 
-/* One look of the watchdog; returns how long to sleep before the next, in ns. */
+/* One look of the watchdog; returns when the next is due (CLOCK_BOOTTIME ns). */
 static int64_t
 look(struct fence *f, int64_t *last_since)
 {
@@ -123,9 +125,12 @@ look(struct fence *f, int64_t *last_since)
 		}
 		break;
 	}
-	if (busy == FENCE_HANDLER && deadline - now.ns < sleep_ns)
+	/* Whatever the main thread is doing now: a handler call may start at any moment
+	 * without waking us, and must find us due at its deadline. Once the deadline has
+	 * passed no call starts (call_begin checks), and one that slips in wakes us. */
+	if (deadline > now.ns && deadline - now.ns < sleep_ns)
 		sleep_ns = deadline - now.ns;
-	return sleep_ns < FENCE_MIN_SLEEP_NS ? FENCE_MIN_SLEEP_NS : sleep_ns;
+	return now.ns + sleep_ns;
 }
 
 static void *
@@ -137,21 +142,29 @@ watchdog(void *arg)
 	pthread_mutex_lock(&f->mu);
 	while (!f->stop) {
 		struct timespec ts;
-		int64_t sleep_ns;
+		int64_t due, sleep_ns;
+		kls_mono now;
 
-		if (atomic_load_explicit(&f->busy, memory_order_acquire) == FENCE_IDLE) {
-			pthread_cond_wait(&f->cv, &f->mu);
-			continue;
-		}
 		pthread_mutex_unlock(&f->mu);
-		sleep_ns = look(f, &last_since);
+		due = look(f, &last_since);
+		pthread_mutex_lock(&f->mu);
+		now = mono_now();
+		sleep_ns = due - now.ns < FENCE_MIN_SLEEP_NS ? FENCE_MIN_SLEEP_NS : due - now.ns;
+		/* Published before the check below (both seq_cst, as in fence_busy): a handler
+		 * call that starts from here on sees it; one that started since look read
+		 * busy is seen by the check. (The check takes due, not the rounded-up sleep,
+		 * so that a deadline less than the shortest sleep away does not spin.) */
+		atomic_store(&f->wake_ns, now.ns + sleep_ns);
+		if (fence_must_wake(atomic_load(&f->busy),
+		        atomic_load_explicit(&f->deadline_ns, memory_order_relaxed), due))
+			continue;
+		if (f->stop)
+			break;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		sleep_ns += ts.tv_nsec;
 		ts.tv_sec += sleep_ns / 1000000000;
 		ts.tv_nsec = sleep_ns % 1000000000;
-		pthread_mutex_lock(&f->mu);
-		if (!f->stop)
-			pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+		pthread_cond_timedwait(&f->cv, &f->mu, &ts);
 	}
 	pthread_mutex_unlock(&f->mu);
 	return NULL;
@@ -200,10 +213,19 @@ fence_destroy(struct fence *f)
 void
 fence_busy(struct fence *f, enum fence_busy kind, const char *what)
 {
-	atomic_store_explicit(&f->busy_since_ns, mono_now().ns, memory_order_relaxed);
+	kls_mono now = mono_now();
+
+	/* The step's first beat; the watchdog's looks give the rest. */
+	kls_shm_heartbeat(f->slot, now);
+	atomic_store_explicit(&f->busy_since_ns, now.ns, memory_order_relaxed);
 	atomic_store_explicit(&f->busy_what, what, memory_order_relaxed);
-	/* Release: the watchdog that sees this busy value sees since and what too. */
-	atomic_store_explicit(&f->busy, kind, memory_order_release);
+	/* seq_cst: the watchdog that sees this busy value sees since and what too (release),
+	 * and the load of wake_ns below cannot move before it (see struct fence). */
+	atomic_store(&f->busy, kind);
+	if (!fence_must_wake(kind, atomic_load_explicit(&f->deadline_ns, memory_order_relaxed),
+	        atomic_load(&f->wake_ns)))
+		return;
+	atomic_fetch_add_explicit(&f->wakeups, 1, memory_order_relaxed);
 	pthread_mutex_lock(&f->mu);
 	pthread_cond_signal(&f->cv);
 	pthread_mutex_unlock(&f->mu);
@@ -212,6 +234,6 @@ fence_busy(struct fence *f, enum fence_busy kind, const char *what)
 void
 fence_idle(struct fence *f)
 {
-	/* No wake-up: the watchdog notices at its next look and goes back to sleep. */
+	/* No wake-up: the watchdog notices at its next look. */
 	atomic_store_explicit(&f->busy, FENCE_IDLE, memory_order_release);
 }

@@ -14,6 +14,16 @@
  * for at most heartbeat_timeout_ms, a network call for its request timeout plus slack.
  * A call stuck longer stops beating, its heartbeat goes stale, and klsd's watchdog
  * restarts the reader; a merely slow call keeps a fresh heartbeat until then.
+ *
+ * Waking: entering and leaving a step costs no system call in the common case. The
+ * watchdog looks at least every heartbeat period whatever the main thread does, and
+ * never sleeps past the deadline it last read while that deadline is ahead; it
+ * publishes when its next look is due (wake_ns). fence_busy wakes it only when a handler
+ * call starts under a deadline earlier than that (klsd shortened the lease, or the
+ * deadline passed between the check and the call): the one case where sleeping on
+ * would let handler code run past the deadline. A busy step is beaten by fence_busy at
+ * its start and by the watchdog at each look after, so no beat is ever further apart
+ * than a period.
  */
 #ifndef KLS_READER_FENCE_H
 #define KLS_READER_FENCE_H
@@ -54,7 +64,16 @@ struct fence {
 	int64_t network_beat_max_ns;
 	char shard_id[KLS_SHM_SHARD_MAX];
 
-	/* The watchdog thread sleeps on cv while the main thread is idle. */
+	/* When the watchdog's next look is due (CLOCK_BOOTTIME ns; 0 before the first):
+	 * written by it before it sleeps, read by fence_busy. Both sides store before they
+	 * load (seq_cst), so either fence_busy sees the new value or the watchdog sees the
+	 * busy step and does not sleep past its deadline. */
+	_Atomic int64_t wake_ns;
+	/* Test hook: how many times fence_busy had to wake the watchdog. */
+	_Atomic uint64_t wakeups;
+
+	/* The watchdog thread sleeps on cv between looks; mu makes a wake-up between its
+	 * last check and its wait impossible to lose. */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
@@ -94,7 +113,8 @@ fence_open(const struct fence *f, kls_mono now)
 int64_t fence_ms_left(const struct fence *f, kls_mono now);
 
 /* The main thread enters or leaves a busy step (what: the callback or call name, a
- * string constant). */
+ * string constant). fence_busy beats; neither makes a system call unless the watchdog
+ * must look sooner than it planned to (see the top of this file). */
 void fence_busy(struct fence *f, enum fence_busy kind, const char *what);
 void fence_idle(struct fence *f);
 
@@ -112,5 +132,16 @@ fence_beat(struct fence *f, kls_mono now)
  */
 enum fence_action fence_decide(enum fence_busy busy, int64_t now_ns, int64_t since_ns,
     int64_t deadline_ns, int64_t beat_max_ns);
+
+/*
+ * The wake rule, alone so it can be tested: true when the watchdog, whose next look is
+ * due at wake_ns, must be woken because the main thread entered `busy` under
+ * deadline_ns.
+ */
+static inline bool
+fence_must_wake(enum fence_busy busy, int64_t deadline_ns, int64_t wake_ns)
+{
+	return busy == FENCE_HANDLER && deadline_ns < wake_ns;
+}
 
 #endif

@@ -1,7 +1,10 @@
-/* Tests of common/base64: RFC 4648 vectors, strictness, agreement with OpenSSL, in place. */
+/* Tests of common/base64: RFC 4648 vectors, strictness, agreement with OpenSSL, in place,
+ * and the one-pass decode to a closing quote. */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,12 +216,153 @@ test_base64_roundtrip_matches_openssl(void)
 	CU_ASSERT_EQUAL(wrong, 0);
 }
 
+/*
+ * base64_decode_to against base64_decode on the text up to the first quote, which is
+ * what the scanner used to do with a separate search: same verdict, same bytes, and on
+ * an error the text after the decoded quads untouched (also in place) and giving the
+ * same offset. The input is an exact-size heap copy without a NUL and the output
+ * exactly base64_decoded_max(avail), so ASan sees any read or write past either.
+ * Returns the number of disagreements.
+ */
+static int
+check_decode_to(const char *text, size_t avail, bool show)
+{
+	const char *qp = memchr(text, '"', avail);
+	size_t k = qp ? (size_t)(qp - text) : 0, n = 99, len = 99, rn = 99, rlen, rbad = 0;
+	size_t room = base64_decoded_max(avail) ? base64_decoded_max(avail) : 1;
+	char *in = malloc(avail ? avail : 1), *mine = malloc(avail ? avail : 1);
+	unsigned char *out = malloc(room), *ref = malloc(room);
+	int rc, rrc = -1, rc2, wrong = 0;
+
+	memcpy(in, text, avail);
+	memcpy(mine, text, avail);
+	if (qp)
+		rrc = base64_decode(ref, text, k, &rlen, &rbad);
+	errno = 0;
+	rc = base64_decode_to(out, in, avail, '"', &n, &len);
+	if (rc != rrc)
+		wrong++;
+	else if (rc == 0 && (n != k || len != rlen || memcmp(out, ref, len) != 0))
+		wrong++;
+	else if (rc < 0) {
+		size_t plen, pbad = 0, sbad = 0;
+		unsigned char *pre = malloc(base64_decoded_max(n) + 1);
+		if (errno != EINVAL || n % 4 != 0 || n > (qp ? k : avail) || len != n / 4 * 3)
+			wrong++;
+		/* The quads before n are valid and decoded as such. */
+		else if (base64_decode(pre, text, n, &plen, &pbad) != 0 || plen != len ||
+		         memcmp(pre, out, len) != 0)
+			wrong++;
+		/* What is after them gives the verdict on the whole, offsets less n. */
+		else if (qp && (base64_decode(pre, text + n, k - n, &plen, &sbad) == 0 ||
+		                   sbad + n != rbad))
+			wrong++;
+		free(pre);
+	}
+	/* In place: the same result, and the text from n on as it was. */
+	rc2 = base64_decode_to(mine, mine, avail, '"', &rn, &rlen);
+	if (rc2 != rc || rn != n || rlen != len || memcmp(mine, out, len) != 0 ||
+	    (rc < 0 && memcmp(mine + n, text + n, avail - n) != 0))
+		wrong++;
+	if (wrong && show)
+		fprintf(stderr,
+		    "\ndecode_to(%.*s): rc %d n %zu len %zu; reference rc %d k %zu bad %zu\n",
+		    (int)avail, text, rc, n, len, rrc, k, rbad);
+	free(in);
+	free(mine);
+	free(out);
+	free(ref);
+	return wrong;
+}
+
+/*
+ * Valid texts of every length up to 100 bytes (so the quote falls at every offset mod
+ * 32 that a valid text allows, and the 32-character blocks run), then the same with one
+ * character changed at every position to a quote (so it ends at every offset), a
+ * backslash (an escape: refused here, the scanner unescapes), padding, a character
+ * outside the alphabet, a NUL, one in it; and cut short with no quote at all.
+ */
+static void
+test_base64_decode_to_finds_the_end(void)
+{
+	static const char subst[] = { '"', '\\', '=', '!', '\0', 'A', ' ', (char)0xff };
+	unsigned char plain[100];
+	char text[200];
+	int wrong = 0, shown = 0;
+
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (unsigned char)(i * 101 + 7);
+	for (size_t n = 0; n <= sizeof(plain); n++) {
+		size_t elen = base64_encode(text, plain, n), tail;
+
+		/* What follows the quote in a body: more JSON, which the decoder must not
+		 * read as its own (it has quotes and base64 characters in it). */
+		tail = (size_t)snprintf(text + elen, sizeof(text) - elen,
+		    "\",\"PartitionKey\":\"k\"}");
+		wrong += check_decode_to(text, elen + tail, shown < 3);
+		shown += wrong > shown;
+		for (size_t at = 0; at <= elen; at++) {
+			/* No closing quote within the buffer: the body ends inside the string. */
+			wrong += check_decode_to(text, at, shown < 3);
+			shown += wrong > shown;
+			for (size_t c = 0; c < sizeof(subst) && at < elen; c++) {
+				char mut[200];
+				memcpy(mut, text, elen + tail);
+				mut[at] = subst[c];
+				wrong += check_decode_to(mut, elen + tail, shown < 3);
+				shown += wrong > shown;
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(wrong, 0);
+}
+
+/* The one-pass decode takes exactly the canonical texts: a few by name. */
+static void
+test_base64_decode_to_cases(void)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		size_t n, len; /* characters and bytes decoded */
+	} cases[] = {
+		{ "\"", 0, 0, 0 },
+		{ "Zg==\"", 0, 4, 1 },
+		{ "Zm8=\"", 0, 4, 2 },
+		{ "Zm9v\"", 0, 4, 3 },
+		{ "Zm9vZg==\"x", 0, 8, 4 },
+		{ "Zm9v", -1, 4, 3 },       /* no quote */
+		{ "Zg==", -1, 0, 0 },       /* padded, then no quote */
+		{ "Zg==Zg==\"", -1, 0, 0 }, /* padding in the middle */
+		{ "Zh==\"", -1, 0, 0 },     /* non-zero pad bits */
+		{ "Zm9=\"", -1, 0, 0 },
+		{ "Zm9v\\/w==\"", -1, 4, 3 }, /* an escape stops it after the quads before */
+		{ "Zm9vY\"", -1, 4, 3 },      /* length */
+		{ "Zm9v===\"", -1, 4, 3 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned char out[16];
+		size_t n = 99, len = 99;
+		int rc = base64_decode_to(out, cases[i].text, strlen(cases[i].text), '"', &n, &len);
+
+		if (rc != cases[i].rc || n != cases[i].n || len != cases[i].len)
+			fprintf(stderr, "\ncase %zu (%s): rc %d n %zu len %zu\n", i, cases[i].text,
+			    rc, n, len);
+		CU_ASSERT_EQUAL(rc, cases[i].rc);
+		CU_ASSERT_EQUAL(n, cases[i].n);
+		CU_ASSERT_EQUAL(len, cases[i].len);
+	}
+}
+
 static CU_TestInfo base64_tests[] = {
 	{ "RFC 4648 vectors", test_base64_rfc4648_vectors },
 	{ "rejects malformed text at the right offset", test_base64_rejects_malformed },
 	{ "alphabet, exhaustively", test_base64_alphabet_exhaustive },
 	{ "alphabet in long texts", test_base64_alphabet_in_long_text },
 	{ "round trip matches OpenSSL", test_base64_roundtrip_matches_openssl },
+	{ "one-pass decode finds the end, or where and why not",
+	    test_base64_decode_to_finds_the_end },
+	{ "one-pass decode, by name", test_base64_decode_to_cases },
 	CU_TEST_INFO_NULL,
 };
 

@@ -2,8 +2,9 @@
  * The reader's fence (reader/fence.c): the watchdog's rule as a table; the deadline
  * taken from the lease group, where a torn read keeps the last clean (earlier) one;
  * the watchdog thread killing a reader whose handler is still in a call when the
- * deadline passes; heartbeats while busy, and only for a bounded time. Each test
- * makes its own shm table.
+ * deadline passes; heartbeats while busy, and only for a bounded time; busy/idle steps
+ * that wake the watchdog only when a deadline moved earlier than its next look. Each
+ * test makes its own shm table.
  */
 #include "config.h"
 
@@ -237,6 +238,136 @@ test_fence_heartbeats_bounded(void)
 	fixture_close(&fx);
 }
 
+/* The wake rule: only a handler call under a deadline earlier than the watchdog's next
+ * look needs a system call. */
+static const struct {
+	enum fence_busy busy;
+	int64_t deadline, wake;
+	bool want;
+} wake_cases[] = {
+	{ FENCE_HANDLER, MS(900), MS(100), false }, /* looks again before the deadline */
+	{ FENCE_HANDLER, MS(100), MS(100), false }, /* due exactly at it */
+	{ FENCE_HANDLER, MS(99), MS(100), true },   /* deadline moved earlier */
+	{ FENCE_HANDLER, MS(900), 0, false },       /* before the first look (it is looking) */
+	{ FENCE_NETWORK, MS(10), MS(100), false },  /* not killed: no hurry */
+	{ FENCE_IDLE, MS(10), MS(100), false },
+};
+
+static void
+test_fence_must_wake(void)
+{
+	for (size_t i = 0; i < sizeof(wake_cases) / sizeof(wake_cases[0]); i++) {
+		bool w =
+		    fence_must_wake(wake_cases[i].busy, wake_cases[i].deadline, wake_cases[i].wake);
+		if (w != wake_cases[i].want)
+			fprintf(stderr, "\ncase %zu: wake %d, want %d\n", i, w, wake_cases[i].want);
+		CU_ASSERT_EQUAL(w, wake_cases[i].want);
+	}
+}
+
+/* Waits (up to 10 s) until the watchdog has looked and is due no later than by. */
+static bool
+wait_due_by(struct fence *f, int64_t by)
+{
+	for (int i = 0; i < 1000; i++) {
+		int64_t w = atomic_load(&f->wake_ns);
+		if (w != 0 && w <= by)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+/* Cycles of idle -> busy -> idle, handler and network, as a reader does per batch. */
+static void
+cycles(struct fence *f, int n)
+{
+	for (int i = 0; i < n; i++) {
+		fence_busy(f, FENCE_NETWORK, "GetRecords");
+		fence_idle(f);
+		fence_busy(f, FENCE_HANDLER, "process");
+		fence_idle(f);
+	}
+}
+
+/*
+ * Steady state costs the watchdog no wake-up; a deadline moved earlier than its next
+ * look costs exactly one, and none after it has looked again. The heartbeat period is
+ * long (30 s) so that the watchdog's own looks cannot hide a missing wake-up.
+ */
+static void
+test_fence_busy_wakes_only_for_earlier_deadline(void)
+{
+	kls_mono now = mono_now();
+	struct fixture fx;
+	struct fence f;
+
+	CU_ASSERT_EQUAL_FATAL(fixture_open(&fx, mono_add_ms(now, 120000)), 0);
+	CU_ASSERT_EQUAL_FATAL(fence_init(&f, fx.s, &fx.l, 30000, 0, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(fence_start(&f), 0);
+	CU_ASSERT_FATAL(wait_due_by(&f, mono_add_ms(now, 31000).ns));
+	cycles(&f, 10000);
+	CU_ASSERT_EQUAL(atomic_load(&f.wakeups), 0);
+
+	/* klsd shortens the lease to 20 s, before the watchdog's look due in ~30 s. */
+	fx.l.deadline_ns = mono_add_ms(mono_now(), 20000).ns;
+	kls_shm_lease_publish(fx.s, &fx.l);
+	CU_ASSERT_EQUAL(fence_refresh(&f, NULL), 0);
+	fence_busy(&f, FENCE_HANDLER, "process");
+	fence_idle(&f);
+	CU_ASSERT_EQUAL(atomic_load(&f.wakeups), 1);
+	/* It looked, and now sleeps no later than the new deadline: no more wake-ups. */
+	CU_ASSERT_FATAL(wait_due_by(&f, fx.l.deadline_ns));
+	cycles(&f, 10000);
+	CU_ASSERT_EQUAL(atomic_load(&f.wakeups), 1);
+
+	/* A renewal (later deadline) needs none either. */
+	fx.l.deadline_ns = mono_add_ms(mono_now(), 120000).ns;
+	kls_shm_lease_publish(fx.s, &fx.l);
+	CU_ASSERT_EQUAL(fence_refresh(&f, NULL), 0);
+	cycles(&f, 1000);
+	CU_ASSERT_EQUAL(atomic_load(&f.wakeups), 1);
+	fence_destroy(&f);
+	fixture_close(&fx);
+}
+
+/* The wake-up is what stops a handler that hangs under a shortened deadline: with a 30 s
+ * heartbeat period the watchdog would otherwise look again only after the call ended. */
+static void
+test_fence_watchdog_kills_after_shortened_deadline(void)
+{
+	struct fixture fx;
+	kls_mono t0 = mono_now();
+	int status = -1;
+	pid_t pid;
+
+	CU_ASSERT_EQUAL_FATAL(fixture_open(&fx, mono_add_ms(t0, 120000)), 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct fence f;
+		if (fence_init(&f, fx.s, &fx.l, 30000, 0, 0) < 0 || fence_start(&f) < 0)
+			_exit(10);
+		if (!wait_due_by(&f, mono_add_ms(t0, 31000).ns))
+			_exit(11);
+		cycles(&f, 100);
+		fx.l.deadline_ns = mono_add_ms(mono_now(), 300).ns;
+		kls_shm_lease_publish(fx.s, &fx.l);
+		if (fence_refresh(&f, NULL) < 0)
+			_exit(12);
+		fence_busy(&f, FENCE_HANDLER, "process");
+		sleep_ms(8000);
+		fence_idle(&f);
+		fence_destroy(&f);
+		_exit(0);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	waitpid(pid, &status, 0);
+	CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CU_ASSERT(mono_diff_ms(t0, mono_now()) < 6000);
+	fixture_close(&fx);
+}
+
 static CU_TestInfo fence_tests[] = {
 	{ "watchdog rule", test_fence_decide },
 	{ "torn lease keeps the earlier deadline", test_fence_refresh_torn_keeps_earlier },
@@ -245,6 +376,11 @@ static CU_TestInfo fence_tests[] = {
 	{ "watchdog spares a network call", test_fence_watchdog_spares_network_past_deadline },
 	{ "watchdog follows renewals", test_fence_watchdog_follows_renewals },
 	{ "heartbeats while busy, bounded", test_fence_heartbeats_bounded },
+	{ "wake rule", test_fence_must_wake },
+	{ "busy/idle cycles wake the watchdog only for an earlier deadline",
+	    test_fence_busy_wakes_only_for_earlier_deadline },
+	{ "watchdog kills a hung handler after the deadline was shortened",
+	    test_fence_watchdog_kills_after_shortened_deadline },
 	CU_TEST_INFO_NULL,
 };
 

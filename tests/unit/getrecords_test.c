@@ -1344,6 +1344,129 @@ test_getrecords_event_payload(void)
 	fx_fini(&f);
 }
 
+/* ---- Data: where it ends, at every offset ---- */
+
+#define DATA_AT (sizeof("{\"Records\":[{" SEQ ",\"Data\":\"") - 1) /* its first character */
+
+/* A one-record body whose Data string is text[0..n) as is, with its closing quote unless
+ * cut, which ends the body inside it. */
+static void
+data_body(struct kls_buf *b, const char *text, size_t n, bool cut)
+{
+	buf_reset(b);
+	buf_puts(b, "{\"Records\":[{" SEQ ",\"Data\":\"");
+	buf_append(b, text, n);
+	if (!cut)
+		buf_puts(b, "\"," PK "}]}");
+}
+
+/* Parses b, which must be refused with a message holding want; counts a mismatch. */
+static int
+refused_with(struct kls_buf *b, const char *want)
+{
+	struct fx f;
+	int wrong = 0;
+
+	fx_init(&f);
+	if (fx_parse_n(&f, b->data, b->len) != -1 || f.err.errnum != EINVAL ||
+	    !strstr(f.err.message, want)) {
+		fprintf(stderr, "\n%s: got \"%s\", want \"%s\"\n", b->data, f.err.message, want);
+		wrong = 1;
+	}
+	fx_fini(&f);
+	return wrong;
+}
+
+/*
+ * Data of every length up to 100 bytes, so its closing quote falls at every offset mod
+ * 32 a valid text has (and the decoder's 32-character blocks run): decoded exactly; with
+ * any one character written as a \u escape (decoded the escaped way, from where the
+ * one-pass decode stopped); with an escaped '!' or a raw bad character, a quote, or
+ * padding at any offset (refused as base64_decode refuses the text up to the first
+ * quote); and cut at any offset (the body ends inside the string). Each body is also
+ * parsed in place (fx_parse_n).
+ */
+static void
+test_getrecords_data_end_every_offset(void)
+{
+	static const char subst[] = { '!', '"', '=', ' ', '\x01', (char)0xff };
+	unsigned char plain[100], dec[120];
+	char text[140], mut[160], want[120];
+	struct kls_buf b;
+	int wrong = 0;
+
+	buf_init(&b, 0);
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (unsigned char)(i * 89 + 250); /* some '/' and '+' in the text */
+	for (size_t n = 0; n <= sizeof(plain) && wrong < 5; n++) {
+		size_t e = base64_encode(text, plain, n);
+		struct fx f;
+
+		data_body(&b, text, e, false);
+		fx_init(&f);
+		if (fx_parse_n(&f, b.data, b.len) != 0 || f.res.n_records != 1 ||
+		    f.res.records[0].data_len != n ||
+		    memcmp(f.res.records[0].data, plain, n) != 0) {
+			fprintf(stderr, "\n%s: %s\n", b.data, f.err.message);
+			wrong++;
+		}
+		fx_fini(&f);
+		for (size_t at = 0; at < e; at++) {
+			size_t k, dlen, bad;
+
+			/* Escaped: the same bytes. */
+			memcpy(mut, text, at);
+			k = at + (size_t)sprintf(mut + at, "\\u%04x", (unsigned char)text[at]);
+			memcpy(mut + k, text + at + 1, e - at - 1);
+			data_body(&b, mut, k + e - at - 1, false);
+			fx_init(&f);
+			if (fx_parse_n(&f, b.data, b.len) != 0 || f.res.records[0].data_len != n ||
+			    memcmp(f.res.records[0].data, plain, n) != 0) {
+				fprintf(stderr, "\n%s: %s\n", b.data, f.err.message);
+				wrong++;
+			}
+			fx_fini(&f);
+
+			/* An escaped '!': refused, counted in the unescaped text. */
+			memcpy(mut, text, e);
+			mut[at] = '!';
+			CU_ASSERT_FATAL(base64_decode(dec, mut, e, &dlen, &bad) == -1);
+			snprintf(want, sizeof(want),
+			    "Data: invalid base64 (character %zu of the unescaped text)", bad);
+			memcpy(mut + at, "\\u0021", 6);
+			memcpy(mut + at + 6, text + at + 1, e - at - 1);
+			data_body(&b, mut, e + 5, false);
+			wrong += refused_with(&b, want);
+
+			/* Raw: the verdict on the text up to the first quote. */
+			for (size_t c = 0; c < sizeof(subst); c++) {
+				memcpy(mut, text, e);
+				mut[at] = subst[c];
+				k = subst[c] == '"' ? at : e;
+				if (base64_decode(dec, mut, k, &dlen, &bad) == 0)
+					continue; /* a quote after whole quads: the Data before it
+					             is fine */
+				if (bad == k)
+					snprintf(want, sizeof(want),
+					    "Data: base64 length %zu is not a multiple of 4 at "
+					    "offset %zu",
+					    k, DATA_AT + k);
+				else
+					snprintf(want, sizeof(want),
+					    "Data: invalid base64 at offset %zu", DATA_AT + bad);
+				data_body(&b, mut, e, false);
+				wrong += refused_with(&b, want);
+			}
+
+			/* Cut: no closing quote before the end of the body. */
+			data_body(&b, text, at, true);
+			wrong += refused_with(&b, "Records[0].Data: body ends inside a string");
+		}
+	}
+	CU_ASSERT_EQUAL(wrong, 0);
+	buf_free(&b);
+}
+
 static CU_TestInfo getrecords_tests[] = {
 	{ "documented shape", test_getrecords_documented_shape },
 	{ "valid spellings", test_getrecords_valid_spellings },
@@ -1356,6 +1479,8 @@ static CU_TestInfo getrecords_tests[] = {
 	{ "20,000 mutations never crash", test_getrecords_mutations_never_crash },
 	{ "agrees with json-c on random bodies", test_getrecords_agrees_with_jsonc },
 	{ "SubscribeToShardEvent payloads", test_getrecords_event_payload },
+	{ "Data ends at every offset, or is refused as it was",
+	    test_getrecords_data_end_every_offset },
 	CU_TEST_INFO_NULL,
 };
 
