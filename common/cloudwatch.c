@@ -62,6 +62,26 @@ value_ok(double v)
 	return isfinite(v) && fabs(v) <= CW_VALUE_LIMIT;
 }
 
+/* A distribution's values and counts. */
+static int
+values_check(const struct cw_datum *d, char *why, size_t whylen)
+{
+	if (d->nvalues > CW_MAX_VALUES || !d->values || !d->counts) {
+		snprintf(why, whylen, "%s: %zu values (at most %d, with their counts)", d->name,
+		    d->nvalues, CW_MAX_VALUES);
+		return -1;
+	}
+	for (size_t i = 0; i < d->nvalues; i++)
+		if (!value_ok(d->values[i]) || !value_ok(d->counts[i]) || !(d->counts[i] > 0)) {
+			snprintf(why, whylen,
+			    "%s: value %zu (%g, %g times) is NaN, infinite, beyond 2^360, or "
+			    "its count is not positive",
+			    d->name, i, d->values[i], d->counts[i]);
+			return -1;
+		}
+	return 0;
+}
+
 int
 cw_datum_check(const struct cw_datum *d, char *why, size_t whylen)
 {
@@ -87,6 +107,8 @@ cw_datum_check(const struct cw_datum *d, char *why, size_t whylen)
 			return -1;
 		}
 	}
+	if (d->nvalues)
+		return values_check(d, why, whylen);
 	if (!value_ok(d->count) || !value_ok(d->sum) || !value_ok(d->min) || !value_ok(d->max)) {
 		snprintf(why, whylen,
 		    "%s: a statistic is NaN, infinite or beyond 2^360 (count %g, sum %g, min %g, "
@@ -134,6 +156,19 @@ put_timestamp(struct kls_buf *b, int64_t ms)
 	return buf_printf(b, "%" PRId64 ".%03" PRId64, s, frac);
 }
 
+/* head, then v[0],v[1],... */
+static int
+put_numbers(struct kls_buf *b, const char *head, const double *v, size_t n)
+{
+	int rc = buf_puts(b, head);
+
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = i ? buf_puts(b, ",") : 0;
+		rc = rc ? rc : put_number(b, v[i]);
+	}
+	return rc;
+}
+
 static int
 put_datum(struct kls_buf *b, const struct cw_datum *d)
 {
@@ -153,6 +188,12 @@ put_datum(struct kls_buf *b, const struct cw_datum *d)
 	}
 	rc = rc ? rc : buf_puts(b, ",\"Timestamp\":");
 	rc = rc ? rc : put_timestamp(b, d->timestamp_ms);
+	if (d->nvalues) {
+		rc = rc ? rc : put_numbers(b, ",\"Values\":[", d->values, d->nvalues);
+		rc = rc ? rc : put_numbers(b, "],\"Counts\":[", d->counts, d->nvalues);
+		rc = rc ? rc : buf_printf(b, "],\"Unit\":\"%s\"}", cw_unit_name(d->unit));
+		return rc;
+	}
 	rc = rc ? rc : buf_puts(b, ",\"StatisticValues\":{\"SampleCount\":");
 	rc = rc ? rc : put_number(b, d->count);
 	rc = rc ? rc : buf_puts(b, ",\"Sum\":");

@@ -12,8 +12,10 @@
  * classification as Kinesis and DynamoDB) instead of adding a form encoder and an XML
  * error parser for one call. Timestamps are epoch seconds, as awsJson1_0 wants.
  *
- * Each datum is a statistic set (SampleCount, Sum, Minimum, Maximum) for one interval:
- * one datum per metric, shard and interval, never one per record.
+ * Each datum is a statistic set (SampleCount, Sum, Minimum, Maximum) for one interval,
+ * or, for a latency histogram, a distribution (Values and Counts: each value and how
+ * often it occurred), from which CloudWatch computes percentiles, which it cannot from a
+ * statistic set: one datum per metric, shard and interval, never one per record.
  */
 #ifndef KLS_CLOUDWATCH_H
 #define KLS_CLOUDWATCH_H
@@ -29,6 +31,7 @@
 #define CW_MAX_DIMENSIONS 30
 #define CW_NAME_MAX 255       /* namespace, metric and dimension names */
 #define CW_DIM_VALUE_MAX 1024 /* dimension values */
+#define CW_MAX_VALUES 150     /* Values (and Counts) of one datum */
 /* Values must lie within -2^360..2^360 (NaN and infinities are refused too). */
 #define CW_VALUE_LIMIT 0x1p360
 
@@ -56,6 +59,11 @@ struct cw_datum {
 	int64_t timestamp_ms; /* ms since the epoch (UTC); the end of the interval */
 	/* The statistic set of the interval: count >= 1 samples, min <= max. */
 	double count, sum, min, max;
+	/* Or, when nvalues > 0, the interval's distribution instead: values[i] occurred
+	 * counts[i] times (a count > 0); the statistic set above is then neither checked
+	 * nor sent. nvalues at most CW_MAX_VALUES. */
+	const double *values, *counts;
+	size_t nvalues;
 };
 
 /* What one request may hold; cw_limits_default() is the service's. Tests shrink them. */
@@ -73,7 +81,8 @@ const char *cw_unit_name(enum cw_unit u);
  * Whether the service would take d: names and values ASCII without control characters,
  * with a non-blank character, within their lengths; a dimension name not starting with
  * ':'; at most CW_MAX_DIMENSIONS; finite values within CW_VALUE_LIMIT, count >= 1,
- * min <= max. 0, or -1 with why naming the field.
+ * min <= max; for a distribution, at most CW_MAX_VALUES values within CW_VALUE_LIMIT and
+ * finite positive counts. 0, or -1 with why naming the field.
  */
 int cw_datum_check(const struct cw_datum *d, char *why, size_t whylen);
 

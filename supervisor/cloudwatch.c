@@ -22,10 +22,18 @@
 #include "common/retry.h"
 #include "supervisor/lease.h"
 
-/* Statistic slots: one per kls metric, then one per lease write op. Prometheus keeps
- * the write latencies in one family labelled by op; KCL names one metric per operation. */
+/* Statistic slots: one per kls metric, then one per lease write op, then one per
+ * reader latency histogram. Prometheus keeps the write latencies in one family labelled
+ * by op; KCL names one metric per operation. A histogram slot's statistic set keeps its
+ * observation count (what says the slot is in use) and sum; its buckets are in
+ * acc_entry.hist. */
 #define WRITE_SLOT(op) (KLS_M_COUNT + (op))
-#define NSLOTS (KLS_M_COUNT + LEASE_OP_COUNT)
+#define LAT_SLOT(kind) (KLS_M_COUNT + LEASE_OP_COUNT + (kind))
+#define NSLOTS (KLS_M_COUNT + LEASE_OP_COUNT + KLS_LAT_KINDS)
+/* A histogram's buckets as the accumulator keeps them: the shm buckets, then those
+ * above the last bound (at index nbounds). */
+#define HIST_N (KLS_LAT_SLOTS + 1)
+_Static_assert(HIST_N <= CW_MAX_VALUES, "a histogram fits one datum's Values");
 
 /* KCL's names (ProcessTask, DynamoDBLeaseRenewer, DynamoDBLeaseTaker) and levels; the
  * Reader operation is kls's own (KCL has no reader processes to restart). A checkpoint
@@ -58,6 +66,12 @@ static const struct cw_metric_def defs[NSLOTS] = {
 	    CW_UNIT_MILLISECONDS, CONFIG_CW_DETAILED, 0 },
 	[WRITE_SLOT(LEASE_OP_TAKE)] = { "TakeLease.Time", "TakeLeases", 0, CW_UNIT_MILLISECONDS,
 	    CONFIG_CW_DETAILED, 0 },
+	/* KCL's ProcessTask metrics of the fetch and of the record processor, at KCL's
+	 * levels: getRecords.Time is detailed, processRecords.Time summary. */
+	[LAT_SLOT(KLS_LAT_GETRECORDS)] = { "KinesisDataFetcher.getRecords.Time", "ProcessTask", 1,
+	    CW_UNIT_MILLISECONDS, CONFIG_CW_DETAILED, 0 },
+	[LAT_SLOT(KLS_LAT_HANDLER)] = { "RecordProcessor.processRecords.Time", "ProcessTask", 1,
+	    CW_UNIT_MILLISECONDS, CONFIG_CW_SUMMARY, 0 },
 };
 
 static const struct cw_metric_def *
@@ -80,6 +94,18 @@ cw_write_def(enum lease_op op)
 	return (unsigned)op < LEASE_OP_COUNT ? slot_def(WRITE_SLOT((unsigned)op)) : NULL;
 }
 
+const struct cw_metric_def *
+cw_latency_def(enum kls_lat_kind kind)
+{
+	return (unsigned)kind < KLS_LAT_KINDS ? slot_def(LAT_SLOT((unsigned)kind)) : NULL;
+}
+
+static bool
+is_lat_slot(unsigned slot)
+{
+	return slot >= LAT_SLOT(0) && slot < NSLOTS;
+}
+
 /* ---------------------------------------------------------------- accumulator */
 
 struct cw_stat {
@@ -91,6 +117,7 @@ struct acc_entry {
 	char shard[LEASE_KEY_MAX];
 	uint64_t hash;
 	struct cw_stat st[NSLOTS];
+	uint64_t hist[KLS_LAT_KINDS][HIST_N];
 };
 
 struct cw_acc {
@@ -243,6 +270,62 @@ cw_acc_sample_write(struct cw_acc *a, enum lease_op op, const char *shard, doubl
 	                                     : 0;
 }
 
+int
+cw_acc_sample_latency(struct cw_acc *a, enum kls_lat_kind kind, const char *shard,
+    const struct kls_latency *d)
+{
+	struct acc_entry *e;
+	struct cw_stat *st;
+	uint64_t in_buckets = 0;
+	char err[128];
+
+	if ((unsigned)kind >= KLS_LAT_KINDS || kls_lat_check(d, kind, err, sizeof(err)) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (d->count == 0)
+		return 0;
+	if (!(e = entry(a, shard ? shard : "")))
+		return -1;
+	for (uint32_t i = 0; i < d->nbounds; i++) {
+		e->hist[kind][i] += d->bucket[i];
+		in_buckets += d->bucket[i];
+	}
+	/* kls_lat_check saw that the buckets add up to no more than count. */
+	e->hist[kind][d->nbounds] += d->count - in_buckets;
+	st = &e->st[LAT_SLOT(kind)];
+	st->count += (double)d->count;
+	st->sum += (double)d->sum_ns / 1e6;
+	return 0;
+}
+
+/* Bucket i's value in milliseconds (see cw_acc_sample_latency), rounded to the
+ * microsecond so that it prints as the decimal it is (7.5, not 7.4999999999999991). */
+static double
+bucket_ms(const double *bounds, size_t nbounds, size_t i)
+{
+	double s = i >= nbounds ? bounds[nbounds - 1]
+	                        : i == 0 ? bounds[0] / 2 : (bounds[i - 1] + bounds[i]) / 2;
+
+	return round(s * 1e6) / 1e3;
+}
+
+/* hist of kind as a distribution: one value per non-empty bucket, increasing. Returns
+ * their number (at most HIST_N). */
+static size_t
+hist_values(enum kls_lat_kind kind, const uint64_t *hist, double *values, double *counts)
+{
+	size_t nb, n = 0;
+	const double *bounds = kls_lat_bounds(kind, &nb);
+
+	for (size_t i = 0; bounds && i <= nb; i++)
+		if (hist[i]) {
+			values[n] = bucket_ms(bounds, nb, i);
+			counts[n++] = (double)hist[i];
+		}
+	return n;
+}
+
 /* ---------------------------------------------------------------- publisher */
 
 /* One datum of a snapshot: the metric and its shard, copied, so the snapshot owns
@@ -251,6 +334,7 @@ struct cw_item {
 	unsigned slot; /* defs */
 	char shard[LEASE_KEY_MAX];
 	struct cw_stat st;
+	uint64_t hist[HIST_N]; /* a latency slot's buckets */
 };
 
 struct snapshot {
@@ -393,10 +477,12 @@ send_snapshot(struct cwpub *p, const struct snapshot *s)
 {
 	struct cw_datum *d = calloc(s->n ? s->n : 1, sizeof(*d));
 	struct cw_dimension *dims = calloc(s->n ? 2 * s->n : 1, sizeof(*dims));
+	/* Values and counts of the latency items. */
+	double(*vc)[2][HIST_N] = calloc(s->n ? s->n : 1, sizeof(*vc));
 	char why[512];
 	size_t k = 0, used;
 
-	if (!d || !dims) {
+	if (!d || !dims || !vc) {
 		dropped(p, s->n, false, "out of memory");
 		goto out;
 	}
@@ -408,7 +494,13 @@ send_snapshot(struct cwpub *p, const struct snapshot *s)
 		dm[1] = def->per_shard ? (struct cw_dimension){ "ShardId", it->shard }
 		                       : (struct cw_dimension){ "WorkerIdentifier", s->worker };
 		d[k] = (struct cw_datum){ def->name, dm, 2, def->unit, s->ts_ms, it->st.count,
-			it->st.sum, it->st.min, it->st.max };
+			it->st.sum, it->st.min, it->st.max, NULL, NULL, 0 };
+		if (is_lat_slot(it->slot)) {
+			d[k].values = vc[k][0];
+			d[k].counts = vc[k][1];
+			d[k].nvalues = hist_values((enum kls_lat_kind)(it->slot - LAT_SLOT(0)),
+			    it->hist, vc[k][0], vc[k][1]);
+		}
 		if (cw_datum_check(&d[k], why, sizeof(why)) < 0) {
 			dropped(p, 1, false, why);
 			continue;
@@ -426,6 +518,7 @@ send_snapshot(struct cwpub *p, const struct snapshot *s)
 out:
 	free(d);
 	free(dims);
+	free(vc);
 }
 
 static void *
@@ -555,6 +648,9 @@ cwpub_flush(struct cwpub *p, struct cw_acc *a, const char *ns, const char *worke
 				continue;
 			s->item[s->n].slot = (unsigned)m;
 			memcpy(s->item[s->n].shard, a->e[i].shard, LEASE_KEY_MAX);
+			if (is_lat_slot((unsigned)m))
+				memcpy(s->item[s->n].hist, a->e[i].hist[m - LAT_SLOT(0)],
+				    sizeof(s->item[0].hist));
 			s->item[s->n++].st = *st;
 		}
 	cw_acc_clear(a);

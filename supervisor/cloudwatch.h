@@ -26,6 +26,7 @@
 #include "common/conf.h"
 #include "supervisor/lease_item.h"
 #include "supervisor/metrics.h"
+#include "shm/latency.h"
 
 struct aws_creds_provider;
 
@@ -35,7 +36,8 @@ struct aws_creds_provider;
 #define CWACC_SHARDS_MAX 65536
 
 /* KCL's name, operation, dimensions, unit and level of a kls metric; NULL for the
- * metrics CloudWatch does not get (latency histograms klsd has no samples of). */
+ * metrics CloudWatch does not get (the latency histograms come as a whole, through
+ * cw_acc_sample_latency and cw_latency_def, not as samples). */
 struct cw_metric_def {
 	const char *name;
 	const char *operation;
@@ -49,6 +51,10 @@ const struct cw_metric_def *cw_metric_def(enum kls_metric id);
  * (RenewLease.Time, UpdateLease.Time, TakeLease.Time); NULL for the ops KCL has no
  * metric of (kls_lease_write_seconds in Prometheus has them all). */
 const struct cw_metric_def *cw_write_def(enum lease_op op);
+/* The same for a reader's latency histogram of kind (shm/latency.h): KCL's
+ * KinesisDataFetcher.getRecords.Time and RecordProcessor.processRecords.Time; NULL for
+ * an unknown kind. */
+const struct cw_metric_def *cw_latency_def(enum kls_lat_kind kind);
 
 /* ---- accumulator: klsd's main thread only ---- */
 struct cw_acc;
@@ -63,9 +69,20 @@ int cw_acc_sample(struct cw_acc *a, enum kls_metric id, const char *shard, doubl
  * per-shard UpdateLease.Time). Ops without a CloudWatch name are ignored. 0, or -1 with
  * errno as cw_acc_sample. */
 int cw_acc_sample_write(struct cw_acc *a, enum lease_op op, const char *shard, double ms);
+/*
+ * What shard's reader observed of kind since the last call: d is a difference of two
+ * snapshots of one run (kls_lat_take's *add), so counts only grow across reader
+ * restarts. Sent as a distribution (Values and Counts in milliseconds), one value per
+ * non-empty bucket: its midpoint, the first bucket's half its bound, and the overflow
+ * bucket (above the last bound) at that bound. An empty d is ignored. 0, or -1 with
+ * errno (EINVAL for a kind this build does not know or a d kls_lat_check refuses,
+ * ENOSPC, ENOMEM as cw_acc_sample).
+ */
+int cw_acc_sample_latency(struct cw_acc *a, enum kls_lat_kind kind, const char *shard,
+    const struct kls_latency *d);
 /* Forgets every sample. */
 void cw_acc_clear(struct cw_acc *a);
-/* Statistic sets held (for tests). */
+/* Statistic sets and distributions held (for tests). */
 size_t cw_acc_count(const struct cw_acc *a);
 
 /* ---- publisher ---- */

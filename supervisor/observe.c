@@ -6,9 +6,12 @@
  * in shm (records and bytes processed, millis behind latest). Prometheus labels them by
  * stream, shard and worker; CloudWatch gets one sample per observation (a counter's
  * increase, a gauge's value) and a statistic set per metric and shard per interval.
- * Prometheus alone also gets the GetRecords and handler latency histograms, the read
- * mode and, for fan-out, subscription age and resubscriptions (CloudWatch has no
- * definition for them: cw_acc_sample ignores them).
+ * The GetRecords and handler latency histograms go to both: each observation's
+ * difference (one kls_lat_take per shard and kind, so neither sink counts a bucket
+ * twice) is added to the Prometheus histogram and to the interval's CloudWatch
+ * distribution (KinesisDataFetcher.getRecords.Time, RecordProcessor.processRecords.Time).
+ * Prometheus alone gets the read mode and, for fan-out, subscription age and
+ * resubscriptions (CloudWatch has no definition for them: cw_acc_sample ignores them).
  *
  * klsd's own lease table writes are observed as each completes (observe_write, from
  * held.c's completion on the main thread): the time the pool thread measured around
@@ -230,8 +233,9 @@ account_latency(struct klsd *k, struct held *h, const struct kls_progress *pr, p
 	};
 	struct held_svc *o = &h->svc;
 	struct metric_labels l = labels(k, h->l.key);
+	bool cw = k->svc.cwacc && k->cfg.metrics.cloudwatch;
 
-	if (!k->svc.m || pid <= 0 || pr->writer_pid != pid)
+	if ((!k->svc.m && !cw) || pid <= 0 || pr->writer_pid != pid)
 		return;
 	for (int kind = 0; kind < KLS_LAT_KINDS; kind++) {
 		struct metric_series *s;
@@ -248,6 +252,16 @@ account_latency(struct klsd *k, struct held *h, const struct kls_progress *pr, p
 			continue;
 		}
 		if (d.count == 0)
+			continue;
+		if (cw && cw_acc_sample_latency(k->svc.cwacc, (enum kls_lat_kind)kind, h->l.key,
+		              &d) < 0 &&
+		    !k->svc.cw_warned) {
+			k->svc.cw_warned = true;
+			log_warn("CloudWatch metrics: a latency histogram of %s was not kept (not "
+			         "logged again)",
+			    h->l.key);
+		}
+		if (!k->svc.m)
 			continue;
 		s = metrics_series(k->svc.m, id[kind], &l);
 		if (!s ||

@@ -1,6 +1,7 @@
 /*
- * Tests of common/cloudwatch: exact PutMetricData bodies, the split at the datum-count
- * and byte limits, escaping, and the values and names the service would refuse.
+ * Tests of common/cloudwatch: exact PutMetricData bodies (statistic sets and
+ * distributions), the split at the datum-count and byte limits, escaping, and the values
+ * and names the service would refuse.
  */
 #include "config.h"
 
@@ -14,6 +15,9 @@
 #include "common/cloudwatch.h"
 #include "tests/harness.h"
 
+/* A statistic set's datum: no distribution. */
+#define NOVALUES NULL, NULL, 0
+
 static const struct cw_dimension shard_dims[] = {
 	{ "Operation", "ProcessTask" },
 	{ "ShardId", "shardId-000000000001" },
@@ -23,7 +27,7 @@ static struct cw_datum
 datum(const char *name, double count, double sum, double min, double max)
 {
 	return (struct cw_datum){ name, shard_dims, 2, CW_UNIT_COUNT, 1700000000123, count, sum,
-		min, max };
+		min, max, NOVALUES };
 }
 
 static void
@@ -34,8 +38,8 @@ test_cloudwatch_exact_bodies(void)
 	struct cw_datum d[3] = {
 		datum("RecordsProcessed", 3, 30, 5, 15),
 		{ "MillisBehindLatest", shard_dims, 2, CW_UNIT_MILLISECONDS, 1700000001000, 2, 0.5,
-		    0.25, 0.25 + 1e-9 },
-		{ "CurrentLeases", worker, 2, CW_UNIT_COUNT, 1700000002000, 1, 7, 7, 7 },
+		    0.25, 0.25 + 1e-9, NOVALUES },
+		{ "CurrentLeases", worker, 2, CW_UNIT_COUNT, 1700000002000, 1, 7, 7, 7, NOVALUES },
 	};
 	struct cw_limits lim = cw_limits_default();
 	struct kls_buf b;
@@ -113,7 +117,7 @@ static void
 test_cloudwatch_escaping(void)
 {
 	static const struct cw_dimension dims[] = { { "Quote\"d", "back\\slash \"x\"" } };
-	struct cw_datum d = { "Name \"with\" \\", dims, 1, CW_UNIT_NONE, 0, 1, 1, 1, 1 };
+	struct cw_datum d = { "Name \"with\" \\", dims, 1, CW_UNIT_NONE, 0, 1, 1, 1, 1, NOVALUES };
 	struct cw_limits lim = cw_limits_default();
 	struct kls_buf b;
 	char why[256];
@@ -167,13 +171,13 @@ test_cloudwatch_refusals(void)
 		{ datum("", 1, 1, 1, 1), "metric name" },
 		{ datum(long_name, 1, 1, 1, 1), "metric name" },
 		{ datum("Tab\tName", 1, 1, 1, 1), "metric name" },
-		{ { "D", bad_dims[0], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1 }, "dimension 0" },
-		{ { "D", bad_dims[1], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1 }, "starts with ':'" },
-		{ { "D", bad_dims[2], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1 }, "dimension 0" },
-		{ { "D", bad_dims[3], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1 }, "ASCII" },
-		{ { "D", bad_dims[4], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1 }, "empty" },
-		{ { "D", bad_dims[5], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1 }, "too long" },
-		{ { "D", many, CW_MAX_DIMENSIONS + 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1 },
+		{ { "D", bad_dims[0], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1, NOVALUES }, "dimension 0" },
+		{ { "D", bad_dims[1], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1, NOVALUES }, "starts with ':'" },
+		{ { "D", bad_dims[2], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1, NOVALUES }, "dimension 0" },
+		{ { "D", bad_dims[3], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1, NOVALUES }, "ASCII" },
+		{ { "D", bad_dims[4], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1, NOVALUES }, "empty" },
+		{ { "D", bad_dims[5], 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1, NOVALUES }, "too long" },
+		{ { "D", many, CW_MAX_DIMENSIONS + 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1, NOVALUES },
 		    "31 dimensions" },
 	};
 	struct cw_limits lim = cw_limits_default();
@@ -207,8 +211,8 @@ test_cloudwatch_refusals(void)
 	{
 		struct cw_dimension ok_dims[] = { { "N:ok", long_value } };
 		struct cw_datum ok[] = { datum(long_name, 1, 0x1p360, -0x1p360, 0x1p360),
-			{ "D", ok_dims, 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1 },
-			{ "D", many, CW_MAX_DIMENSIONS, CW_UNIT_COUNT, 0, 1, 1, 1, 1 } };
+			{ "D", ok_dims, 1, CW_UNIT_COUNT, 0, 1, 1, 1, 1, NOVALUES },
+			{ "D", many, CW_MAX_DIMENSIONS, CW_UNIT_COUNT, 0, 1, 1, 1, 1, NOVALUES } };
 		for (size_t i = 0; i < 3; i++)
 			CU_ASSERT_EQUAL(cw_datum_check(&ok[i], why, sizeof(why)), 0);
 	}
@@ -298,12 +302,111 @@ test_cloudwatch_batch_split(void)
 	buf_free(&b);
 }
 
+/* Distributions (Values and Counts): the exact body, the refusals, and the split of
+ * requests whose datums carry the most values the service takes. */
+static void
+test_cloudwatch_distributions(void)
+{
+	static const double v[] = { 2.5, 75, 10000 }, c[] = { 2, 1, 1 };
+	static double many_v[CW_MAX_VALUES + 1], many_c[CW_MAX_VALUES + 1];
+	static const double nan_v[] = { NAN }, one[] = { 1 }, zero[] = { 0 };
+	struct cw_datum d = datum("KinesisDataFetcher.getRecords.Time", 0, 0, 0, 0);
+	struct cw_limits lim = cw_limits_default();
+	struct kls_buf b;
+	char why[256];
+	size_t used;
+
+	d.unit = CW_UNIT_MILLISECONDS;
+	d.values = v;
+	d.counts = c;
+	d.nvalues = 3;
+	buf_init(&b, 0);
+	/* The statistic set (all zero here) is neither checked nor sent. */
+	CU_ASSERT_EQUAL_FATAL(cw_encode("orders", &d, 1, &lim, &b, &used, why, sizeof(why)), 0);
+	CU_ASSERT_STRING_EQUAL(b.data,
+	    "{\"Namespace\":\"orders\",\"MetricData\":[{\"MetricName\":"
+	    "\"KinesisDataFetcher.getRecords.Time\",\"Dimensions\":[{\"Name\":\"Operation\","
+	    "\"Value\":\"ProcessTask\"},{\"Name\":\"ShardId\",\"Value\":"
+	    "\"shardId-000000000001\"}],\"Timestamp\":1700000000.123,\"Values\":[2.5,75,10000],"
+	    "\"Counts\":[2,1,1],\"Unit\":\"Milliseconds\"}]}");
+
+	/* Refused: too many values, no arrays, a NaN value, a count that is not positive. */
+	for (size_t i = 0; i <= CW_MAX_VALUES; i++) {
+		many_v[i] = (double)i / 4;
+		many_c[i] = (double)i + 1;
+	}
+	d.values = many_v;
+	d.counts = many_c;
+	d.nvalues = CW_MAX_VALUES;
+	CU_ASSERT_EQUAL(cw_datum_check(&d, why, sizeof(why)), 0);
+	d.nvalues = CW_MAX_VALUES + 1;
+	CU_ASSERT_EQUAL(cw_datum_check(&d, why, sizeof(why)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "151 values"));
+	d.nvalues = 1;
+	d.counts = NULL;
+	CU_ASSERT_EQUAL(cw_datum_check(&d, why, sizeof(why)), -1);
+	d.values = nan_v;
+	d.counts = one;
+	CU_ASSERT_EQUAL(cw_datum_check(&d, why, sizeof(why)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "value 0"));
+	d.values = one;
+	d.counts = zero;
+	CU_ASSERT_EQUAL(cw_datum_check(&d, why, sizeof(why)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "not positive"));
+
+	/* 1000 datums of 150 values each: about 2 kB apiece, so the byte limit splits
+	 * them before the datum limit; every body within 1 MB and valid JSON, every datum
+	 * sent once, in order. */
+	{
+		enum { N = 1000 };
+		static struct cw_datum big[N];
+		size_t off, requests = 0, seen = 0;
+
+		for (size_t i = 0; i < N; i++) {
+			big[i] = datum("RecordProcessor.processRecords.Time", 0, 0, 0, 0);
+			big[i].values = many_v;
+			big[i].counts = many_c;
+			big[i].nvalues = CW_MAX_VALUES;
+			big[i].timestamp_ms = 1700000000000 + (int64_t)i;
+		}
+		for (off = 0; off < N && requests < 100; off += used, requests++) {
+			json_object *o, *md;
+			CU_ASSERT_EQUAL_FATAL(cw_encode("ns", big + off, N - off, &lim, &b, &used,
+			                          why, sizeof(why)),
+			    0);
+			CU_ASSERT_TRUE(used > 0 && used < N);
+			CU_ASSERT_TRUE(b.len <= CW_MAX_REQUEST_BYTES);
+			/* Full: one more datum would not have fitted. */
+			if (off + used < N)
+				CU_ASSERT_TRUE(b.len + 2000 > CW_MAX_REQUEST_BYTES);
+			o = json_tokener_parse(b.data);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+			CU_ASSERT_TRUE(json_object_object_get_ex(o, "MetricData", &md));
+			CU_ASSERT_EQUAL(json_object_array_length(md), used);
+			for (size_t j = 0; j < used; j++) {
+				json_object *dj = json_object_array_get_idx(md, j), *ts, *vals;
+				json_object_object_get_ex(dj, "Timestamp", &ts);
+				json_object_object_get_ex(dj, "Values", &vals);
+				CU_ASSERT_EQUAL(json_object_get_double(ts),
+				    (double)(1700000000000 + (int64_t)seen) / 1000);
+				CU_ASSERT_EQUAL(json_object_array_length(vals), CW_MAX_VALUES);
+				seen++;
+			}
+			json_object_put(o);
+		}
+		CU_ASSERT_EQUAL(seen, N);
+		CU_ASSERT_TRUE(requests >= 2);
+	}
+	buf_free(&b);
+}
+
 static CU_TestInfo cloudwatch_tests[] = {
 	{ "exact bodies", test_cloudwatch_exact_bodies },
 	{ "numbers round trip", test_cloudwatch_numbers_round_trip },
 	{ "escaping", test_cloudwatch_escaping },
 	{ "refusals", test_cloudwatch_refusals },
 	{ "batch split", test_cloudwatch_batch_split },
+	{ "distributions", test_cloudwatch_distributions },
 	CU_TEST_INFO_NULL,
 };
 
