@@ -447,7 +447,7 @@ tests_unit_cloudwatch_test_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_unit_cloudwatch_test_LDADD = $(TEST_COMMON_LIBS)
 check_PROGRAMS += tests/unit/cwpub_test
 tests_unit_cwpub_test_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_unit_cwpub_test_LDADD = supervisor/libklsd.a $(TEST_COMMON_LIBS)
+tests_unit_cwpub_test_LDADD = supervisor/libklsd.a shm/libklsshm.a $(TEST_COMMON_LIBS)
 check_PROGRAMS += tests/integration/klsd_cloudwatch_test
 tests_integration_klsd_cloudwatch_test_SOURCES = tests/integration/klsd_cloudwatch_test.c \
 	tests/klsd_fixture.c tests/klsd_fixture.h

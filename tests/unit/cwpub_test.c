@@ -1,11 +1,13 @@
 /*
- * Tests of supervisor/cloudwatch: the KCL mapping and the per-interval statistic sets,
+ * Tests of supervisor/cloudwatch: the KCL mapping, the per-interval statistic sets and
+ * latency distributions,
  * and the publisher thread against a loopback stub: what it sends (signed for
  * "monitoring", JSON 1.0 target), retries on 5xx and throttling, drops that are counted,
  * the bounded queue, and a stop that does not wait for a hanging CloudWatch.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -255,7 +257,23 @@ test_cwpub_mapping(void)
 		CU_ASSERT_EQUAL(d->per_shard, want[i].per_shard);
 		CU_ASSERT_EQUAL(d->level, want[i].level);
 	}
-	/* No samples of these in klsd: nothing to publish. */
+	/* The latency histograms: KCL's ProcessTask metrics, at KCL's levels. */
+	{
+		const struct cw_metric_def *gr = cw_latency_def(KLS_LAT_GETRECORDS),
+					   *hd = cw_latency_def(KLS_LAT_HANDLER);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(gr);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(hd);
+		CU_ASSERT_STRING_EQUAL(gr->name, "KinesisDataFetcher.getRecords.Time");
+		CU_ASSERT_STRING_EQUAL(hd->name, "RecordProcessor.processRecords.Time");
+		CU_ASSERT_STRING_EQUAL(gr->operation, "ProcessTask");
+		CU_ASSERT_STRING_EQUAL(hd->operation, "ProcessTask");
+		CU_ASSERT_TRUE(gr->per_shard && hd->per_shard);
+		CU_ASSERT_EQUAL(gr->unit, CW_UNIT_MILLISECONDS);
+		CU_ASSERT_EQUAL(gr->level, CONFIG_CW_DETAILED);
+		CU_ASSERT_EQUAL(hd->level, CONFIG_CW_SUMMARY);
+		CU_ASSERT_PTR_NULL(cw_latency_def(KLS_LAT_KINDS));
+	}
+	/* Not as samples: the histograms come whole, through cw_acc_sample_latency. */
 	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_GETRECORDS_SECONDS));
 	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_HANDLER_SECONDS));
 	CU_ASSERT_PTR_NULL(cw_metric_def(KLS_M_LEASE_WRITE_SECONDS));
@@ -403,6 +421,124 @@ test_cwpub_write_times(void)
 	rig_stop(&g);
 }
 
+/* Observations of ms milliseconds each into h, as a reader makes them. */
+static void
+observe_ms(struct kls_latency *h, enum kls_lat_kind kind, const double *ms, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		kls_lat_observe(h, kind, (int64_t)(ms[i] * 1e6));
+}
+
+/* What klsd's observation does with a snapshot cur of reader run `run`: the difference
+ * kls_lat_take finds goes into the interval's distribution. */
+static void
+take(struct cw_acc *a, struct kls_lat_run *t, int64_t run, const struct kls_latency *cur,
+    enum kls_lat_kind kind)
+{
+	struct kls_latency add;
+	char err[256];
+
+	CU_ASSERT_EQUAL(kls_lat_take(t, run, cur, kind, &add, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cw_acc_sample_latency(a, kind, "shardId-0", &add), 0);
+}
+
+/* Latency histograms: each interval's difference as Values and Counts (bucket midpoints
+ * in ms, the overflow at the last bound), exact body; an interval without observations
+ * sends nothing; a restarted reader counts from zero again without going negative or
+ * counting twice; summary level keeps processRecords.Time only. */
+static void
+test_cwpub_latency(void)
+{
+	static const double gr1[] = { 3, 3, 70, 20000 }, hd1[] = { 0.2, 0.2 }, gr2[] = { 4 },
+			    gr3[] = { 30 };
+	static struct rig g;
+	struct kls_latency grh = { 0 }, hdh = { 0 }, empty = { 0 }, bad;
+	struct kls_lat_run tg = { 0 }, th = { 0 };
+
+	CU_ASSERT_TRUE_FATAL(rig_start(&g));
+	/* Run 100: four GetRecords calls (two in the first bucket, one in (50, 100] ms, one
+	 * above 10 s) and two handler calls under 1 ms. */
+	observe_ms(&grh, KLS_LAT_GETRECORDS, gr1, 4);
+	observe_ms(&hdh, KLS_LAT_HANDLER, hd1, 2);
+	take(g.a, &tg, 100, &grh, KLS_LAT_GETRECORDS);
+	take(g.a, &th, 100, &hdh, KLS_LAT_HANDLER);
+	CU_ASSERT_EQUAL(cw_acc_count(g.a), 2);
+	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_DETAILED,
+	                    1700000000000),
+	    2);
+	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 1, 10000));
+	CU_ASSERT_STRING_EQUAL(g.r.body[0],
+	    "{\"Namespace\":\"orders\",\"MetricData\":[{\"MetricName\":"
+	    "\"KinesisDataFetcher.getRecords.Time\",\"Dimensions\":[{\"Name\":\"Operation\","
+	    "\"Value\":\"ProcessTask\"},{\"Name\":\"ShardId\",\"Value\":\"shardId-0\"}],"
+	    "\"Timestamp\":1700000000,\"Values\":[2.5,75,10000],\"Counts\":[2,1,1],"
+	    "\"Unit\":\"Milliseconds\"},{\"MetricName\":\"RecordProcessor.processRecords."
+	    "Time\",\"Dimensions\":[{\"Name\":\"Operation\",\"Value\":\"ProcessTask\"},"
+	    "{\"Name\":\"ShardId\",\"Value\":\"shardId-0\"}],\"Timestamp\":1700000000,"
+	    "\"Values\":[0.5],\"Counts\":[2],\"Unit\":\"Milliseconds\"}]}");
+
+	/* Nothing new in run 100, and an absent histogram: nothing to send. */
+	take(g.a, &tg, 100, &grh, KLS_LAT_GETRECORDS);
+	take(g.a, &th, 100, &hdh, KLS_LAT_HANDLER);
+	CU_ASSERT_EQUAL(cw_acc_sample_latency(g.a, KLS_LAT_HANDLER, "shardId-1", &empty), 0);
+	CU_ASSERT_EQUAL(cw_acc_count(g.a), 0);
+	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_DETAILED,
+	                    1700000010000),
+	    0);
+
+	/* One more call in run 100: only it is sent. */
+	observe_ms(&grh, KLS_LAT_GETRECORDS, gr2, 1);
+	take(g.a, &tg, 100, &grh, KLS_LAT_GETRECORDS);
+	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_DETAILED,
+	                    1700000020000),
+	    1);
+	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 2, 10000));
+	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[1], "\"Values\":[2.5],\"Counts\":[1],"));
+
+	/* The reader restarts (run 200): its histogram starts from zero, below what run 100
+	 * had; the interval gets run 200's one call, not a negative or doubled count. The
+	 * handler's run 200 has nothing yet. */
+	memset(&grh, 0, sizeof(grh));
+	memset(&hdh, 0, sizeof(hdh));
+	observe_ms(&grh, KLS_LAT_GETRECORDS, gr3, 1);
+	take(g.a, &tg, 200, &grh, KLS_LAT_GETRECORDS);
+	take(g.a, &th, 200, &hdh, KLS_LAT_HANDLER);
+	CU_ASSERT_EQUAL(cw_acc_count(g.a), 1);
+	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_DETAILED,
+	                    1700000030000),
+	    1);
+	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 3, 10000));
+	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[2],
+	    "\"MetricName\":\"KinesisDataFetcher.getRecords.Time\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[2], "\"Values\":[37.5],\"Counts\":[1],"));
+	CU_ASSERT_PTR_NULL(strstr(g.r.body[2], "processRecords"));
+
+	/* Summary level: processRecords.Time goes, getRecords.Time (detailed) does not. */
+	observe_ms(&grh, KLS_LAT_GETRECORDS, gr3, 1);
+	observe_ms(&hdh, KLS_LAT_HANDLER, gr3, 1);
+	take(g.a, &tg, 200, &grh, KLS_LAT_GETRECORDS);
+	take(g.a, &th, 200, &hdh, KLS_LAT_HANDLER);
+	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_SUMMARY,
+	                    1700000040000),
+	    1);
+	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 4, 10000));
+	CU_ASSERT_PTR_NULL(strstr(g.r.body[3], "getRecords"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[3],
+	    "\"MetricName\":\"RecordProcessor.processRecords.Time\""));
+	/* (25, 50] ms in the handler's bounds too. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[3], "\"Values\":[37.5],\"Counts\":[1],"));
+
+	/* Refused: another build's bucket list, an unknown kind. */
+	bad = grh;
+	bad.nbounds = KLS_LAT_GETRECORDS_N + 1;
+	errno = 0;
+	CU_ASSERT_EQUAL(cw_acc_sample_latency(g.a, KLS_LAT_GETRECORDS, "shardId-0", &bad), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(cw_acc_sample_latency(g.a, KLS_LAT_KINDS, "shardId-0", &grh), -1);
+	CU_ASSERT_EQUAL(cw_acc_count(g.a), 0);
+	rig_stop(&g);
+}
+
 /* One CurrentLeases sample flushed; the stats once the stub has seen `requests`. */
 static void
 one_interval(struct cwpub *p, struct cw_acc *a, struct recorder *r, int requests,
@@ -518,6 +654,7 @@ static CU_TestInfo cwpub_tests[] = {
 	{ "KCL mapping", test_cwpub_mapping },
 	{ "statistic sets, signed for monitoring", test_cwpub_statistic_sets },
 	{ "lease write times", test_cwpub_write_times },
+	{ "latency distributions", test_cwpub_latency },
 	{ "retry, drop, split", test_cwpub_retry_drop_split },
 	{ "hanging endpoint", test_cwpub_hanging_endpoint },
 	{ "bad endpoint", test_cwpub_bad_endpoint },
