@@ -3,7 +3,8 @@
  * the real kls-reader and the file handler on the emulators: the RecordsProcessed sums
  * klsd sends equal the records the handler wrote, requests are signed for "monitoring"
  * with KCL's names and dimensions (the lease writes' RenewLease.Time and
- * UpdateLease.Time and NumWorkers among them), and a CloudWatch that answers 500 or
+ * UpdateLease.Time and NumWorkers among them), the latency distributions' Counts add
+ * up to the process() calls the handler saw, and a CloudWatch that answers 500 or
  * never answers leaves lease renewal alone (logged once, not once per failure).
  */
 #include "config.h"
@@ -35,6 +36,8 @@ struct cw_stub {
 	double current_leases_max;
 	double renew_time_n, update_time_n, num_workers_max; /* SampleCounts, Maximum */
 	char update_time_op[64];
+	/* Counts of KinesisDataFetcher.getRecords.Time, RecordProcessor.processRecords.Time */
+	double getrecords_n, handler_n;
 	char auth[512], target[128], ns[128], worker[128], op_records[64];
 	int mode; /* 0 accept, 1 answer 500, 2 answer after 5 s (past the request timeout) */
 };
@@ -56,6 +59,40 @@ dim_value(json_object *d, const char *name)
 	return NULL;
 }
 
+/* One latency distribution: KCL's name, ProcessTask by shard, in ms, as many Counts as
+ * Values, values increasing; its Counts are added up. */
+static void
+tally_distribution(struct cw_stub *s, json_object *d, const char *n, json_object *vals)
+{
+	json_object *cnts, *unit, *sv;
+	bool getrecords = strcmp(n, "KinesisDataFetcher.getRecords.Time") == 0;
+	const char *op = dim_value(d, "Operation");
+	size_t len = json_object_array_length(vals);
+	double sum = 0, prev = 0;
+
+	if ((!getrecords && strcmp(n, "RecordProcessor.processRecords.Time") != 0) ||
+	    !json_object_object_get_ex(d, "Counts", &cnts) ||
+	    !json_object_object_get_ex(d, "Unit", &unit) ||
+	    json_object_object_get_ex(d, "StatisticValues", &sv) ||
+	    strcmp(json_object_get_string(unit), "Milliseconds") != 0 || !op ||
+	    strcmp(op, "ProcessTask") != 0 || !dim_value(d, "ShardId") || len == 0 ||
+	    json_object_array_length(cnts) != len) {
+		s->bad++;
+		return;
+	}
+	for (size_t i = 0; i < len; i++) {
+		double v = json_object_get_double(json_object_array_get_idx(vals, i));
+		double c = json_object_get_double(json_object_array_get_idx(cnts, i));
+		if (v <= prev || c < 1) {
+			s->bad++;
+			return;
+		}
+		prev = v;
+		sum += c;
+	}
+	*(getrecords ? &s->getrecords_n : &s->handler_n) += sum;
+}
+
 /* Adds up one accepted request (the stub holds mu). */
 static void
 tally(struct cw_stub *s, const char *body)
@@ -70,8 +107,13 @@ tally(struct cw_stub *s, const char *body)
 	}
 	snprintf(s->ns, sizeof(s->ns), "%s", json_object_get_string(ns));
 	for (size_t i = 0; i < json_object_array_length(md); i++) {
-		json_object *d = json_object_array_get_idx(md, i), *name, *sv, *sum, *max;
+		json_object *d = json_object_array_get_idx(md, i), *name, *sv, *sum, *max, *vals;
 		const char *n;
+		if (json_object_object_get_ex(d, "MetricName", &name) &&
+		    json_object_object_get_ex(d, "Values", &vals)) {
+			tally_distribution(s, d, json_object_get_string(name), vals);
+			continue;
+		}
 		if (!json_object_object_get_ex(d, "MetricName", &name) ||
 		    !json_object_object_get_ex(d, "StatisticValues", &sv) ||
 		    !json_object_object_get_ex(sv, "Sum", &sum) ||
@@ -190,7 +232,7 @@ test_klsd_cloudwatch_counts_records(void)
 	struct stub_server *srv = stub_start(handle, &s);
 	struct klsd_fixture f;
 	kls_mono end;
-	int lines = -1;
+	int lines = -1, batches = -1;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(srv);
 	if (!setup(&f, "cw-count", srv) || !fixture_start_owning(&f, NULL, 2))
@@ -221,6 +263,17 @@ test_klsd_cloudwatch_counts_records(void)
 	CU_ASSERT_TRUE(get(&s, &s.update_time_n) > 0);
 	CU_ASSERT_TRUE(get(&s, &s.renew_time_n) > 0);
 	CU_ASSERT_EQUAL(get(&s, &s.num_workers_max), 1);
+	/* The handler's latency: one observation per process() call, so the Counts sent
+	 * add up to the batches in the handler's files once the last call's observation
+	 * (published right after it returns) has gone out; every batch came from a
+	 * GetRecords call. */
+	batches = fixture_handler_batches(&f, "out");
+	CU_ASSERT_TRUE(batches > 0);
+	end = mono_add_ms(mono_now(), 15000);
+	while (get(&s, &s.handler_n) < batches && mono_before(mono_now(), end))
+		sleep_ms(200);
+	CU_ASSERT_EQUAL(get(&s, &s.handler_n), (double)batches);
+	CU_ASSERT_TRUE(get(&s, &s.getrecords_n) >= batches);
 	pthread_mutex_lock(&s.mu);
 	CU_ASSERT_STRING_EQUAL(s.update_time_op, "ProcessTask");
 	CU_ASSERT_EQUAL(s.bad, 0);
@@ -234,6 +287,7 @@ test_klsd_cloudwatch_counts_records(void)
 	/* Nothing is counted twice after a clean exit's last interval. */
 	CU_ASSERT_EQUAL(fixture_clean_exit(&f), 0);
 	CU_ASSERT_EQUAL(get(&s, &s.records), (double)lines);
+	CU_ASSERT_EQUAL(get(&s, &s.handler_n), (double)batches);
 out:
 	fixture_done(&f);
 	stub_stop(srv);
@@ -360,7 +414,8 @@ out:
 }
 
 static CU_TestInfo klsd_cloudwatch_tests[] = {
-	{ "RecordsProcessed sums equal what the handler saw", test_klsd_cloudwatch_counts_records },
+	{ "RecordsProcessed sums and processRecords.Time counts equal what the handler saw",
+	    test_klsd_cloudwatch_counts_records },
 	{ "a failing or hanging CloudWatch leaves renewals alone",
 	    test_klsd_cloudwatch_failing_endpoint },
 	{ "reload turns it on and off", test_klsd_cloudwatch_reload },
