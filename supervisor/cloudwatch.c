@@ -304,9 +304,14 @@ cw_acc_sample_latency(struct cw_acc *a, enum kls_lat_kind kind, const char *shar
 static double
 bucket_ms(const double *bounds, size_t nbounds, size_t i)
 {
-	double s = i >= nbounds ? bounds[nbounds - 1]
-	                        : i == 0 ? bounds[0] / 2 : (bounds[i - 1] + bounds[i]) / 2;
+	double s;
 
+	if (i >= nbounds)
+		s = bounds[nbounds - 1];
+	else if (i == 0)
+		s = bounds[0] / 2;
+	else
+		s = (bounds[i - 1] + bounds[i]) / 2;
 	return round(s * 1e6) / 1e3;
 }
 

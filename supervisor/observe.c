@@ -171,6 +171,22 @@ cw_sample(struct klsd *k, enum kls_metric id, const char *shard, double v)
 	}
 }
 
+/* What a reader's histogram of kind added, for the interval's CloudWatch distribution. */
+static void
+cw_latency(struct klsd *k, const char *shard, enum kls_lat_kind kind, const struct kls_latency *d)
+{
+	struct klsd_svc *s = &k->svc;
+
+	if (!s->cwacc || !k->cfg.metrics.cloudwatch)
+		return;
+	if (cw_acc_sample_latency(s->cwacc, kind, shard, d) < 0 && !s->cw_warned) {
+		s->cw_warned = true;
+		log_warn("CloudWatch metrics: a latency histogram of %s was not kept (not logged "
+		         "again)",
+		    shard);
+	}
+}
+
 /* One observation of a counter: its increase v (0 included: CloudWatch's sample count
  * and minimum want the quiet seconds too). */
 static void
@@ -233,9 +249,8 @@ account_latency(struct klsd *k, struct held *h, const struct kls_progress *pr, p
 	};
 	struct held_svc *o = &h->svc;
 	struct metric_labels l = labels(k, h->l.key);
-	bool cw = k->svc.cwacc && k->cfg.metrics.cloudwatch;
 
-	if ((!k->svc.m && !cw) || pid <= 0 || pr->writer_pid != pid)
+	if (!observing(&k->svc) || pid <= 0 || pr->writer_pid != pid)
 		return;
 	for (int kind = 0; kind < KLS_LAT_KINDS; kind++) {
 		struct metric_series *s;
@@ -253,14 +268,7 @@ account_latency(struct klsd *k, struct held *h, const struct kls_progress *pr, p
 		}
 		if (d.count == 0)
 			continue;
-		if (cw && cw_acc_sample_latency(k->svc.cwacc, (enum kls_lat_kind)kind, h->l.key,
-		              &d) < 0 &&
-		    !k->svc.cw_warned) {
-			k->svc.cw_warned = true;
-			log_warn("CloudWatch metrics: a latency histogram of %s was not kept (not "
-			         "logged again)",
-			    h->l.key);
-		}
+		cw_latency(k, h->l.key, (enum kls_lat_kind)kind, &d);
 		if (!k->svc.m)
 			continue;
 		s = metrics_series(k->svc.m, id[kind], &l);

@@ -260,7 +260,7 @@ test_cwpub_mapping(void)
 	/* The latency histograms: KCL's ProcessTask metrics, at KCL's levels. */
 	{
 		const struct cw_metric_def *gr = cw_latency_def(KLS_LAT_GETRECORDS),
-					   *hd = cw_latency_def(KLS_LAT_HANDLER);
+		                           *hd = cw_latency_def(KLS_LAT_HANDLER);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(gr);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(hd);
 		CU_ASSERT_STRING_EQUAL(gr->name, "KinesisDataFetcher.getRecords.Time");
@@ -450,7 +450,7 @@ static void
 test_cwpub_latency(void)
 {
 	static const double gr1[] = { 3, 3, 70, 20000 }, hd1[] = { 0.2, 0.2 }, gr2[] = { 4 },
-			    gr3[] = { 30 };
+	                    gr3[] = { 30 };
 	static struct rig g;
 	struct kls_latency grh = { 0 }, hdh = { 0 }, empty = { 0 }, bad;
 	struct kls_lat_run tg = { 0 }, th = { 0 };
@@ -508,8 +508,8 @@ test_cwpub_latency(void)
 	                    1700000030000),
 	    1);
 	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 3, 10000));
-	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[2],
-	    "\"MetricName\":\"KinesisDataFetcher.getRecords.Time\""));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(g.r.body[2], "\"MetricName\":\"KinesisDataFetcher.getRecords.Time\""));
 	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[2], "\"Values\":[37.5],\"Counts\":[1],"));
 	CU_ASSERT_PTR_NULL(strstr(g.r.body[2], "processRecords"));
 
@@ -523,8 +523,8 @@ test_cwpub_latency(void)
 	    1);
 	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 4, 10000));
 	CU_ASSERT_PTR_NULL(strstr(g.r.body[3], "getRecords"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[3],
-	    "\"MetricName\":\"RecordProcessor.processRecords.Time\""));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(g.r.body[3], "\"MetricName\":\"RecordProcessor.processRecords.Time\""));
 	/* (25, 50] ms in the handler's bounds too. */
 	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[3], "\"Values\":[37.5],\"Counts\":[1],"));
 
