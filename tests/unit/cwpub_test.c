@@ -429,17 +429,34 @@ observe_ms(struct kls_latency *h, enum kls_lat_kind kind, const double *ms, size
 		kls_lat_observe(h, kind, (int64_t)(ms[i] * 1e6));
 }
 
-/* What klsd's observation does with a snapshot cur of reader run `run`: the difference
- * kls_lat_take finds goes into the interval's distribution. */
+/* What klsd's observation does with the snapshots h of reader run `run`, one per kind:
+ * the difference kls_lat_take finds goes into the interval's distribution. */
 static void
-take(struct cw_acc *a, struct kls_lat_run *t, int64_t run, const struct kls_latency *cur,
-    enum kls_lat_kind kind)
+take(struct cw_acc *a, struct kls_lat_run *t, int64_t run, const struct kls_latency *h)
 {
 	struct kls_latency add;
 	char err[256];
 
-	CU_ASSERT_EQUAL(kls_lat_take(t, run, cur, kind, &add, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(cw_acc_sample_latency(a, kind, "shardId-0", &add), 0);
+	for (int kind = 0; kind < KLS_LAT_KINDS; kind++) {
+		CU_ASSERT_EQUAL(kls_lat_take(&t[kind], run, &h[kind], (enum kls_lat_kind)kind, &add,
+		                    err, sizeof(err)),
+		    0);
+		CU_ASSERT_EQUAL(cw_acc_sample_latency(a, (enum kls_lat_kind)kind, "shardId-0",
+		                    &add),
+		    0);
+	}
+}
+
+/* Flushes an interval of `datums` at level, which makes request number nreq when it is
+ * not empty; that request's body. */
+static const char *
+interval(struct rig *g, enum config_cw_level level, int64_t ts_ms, size_t datums, int nreq)
+{
+	CU_ASSERT_EQUAL(cwpub_flush(g->p, g->a, "orders", "host:w1", level, ts_ms), datums);
+	if (!datums)
+		return NULL;
+	CU_ASSERT_TRUE_FATAL(wait_requests(&g->r, nreq, 10000));
+	return g->r.body[nreq - 1];
 }
 
 /* Latency histograms: each interval's difference as Values and Counts (bucket midpoints
@@ -450,24 +467,21 @@ static void
 test_cwpub_latency(void)
 {
 	static const double gr1[] = { 3, 3, 70, 20000 }, hd1[] = { 0.2, 0.2 }, gr2[] = { 4 },
-	                    gr3[] = { 30 };
+	                    ms30[] = { 30 };
 	static struct rig g;
-	struct kls_latency grh = { 0 }, hdh = { 0 }, empty = { 0 }, bad;
-	struct kls_lat_run tg = { 0 }, th = { 0 };
+	struct kls_latency h[KLS_LAT_KINDS] = { { 0 } }, empty = { 0 }, bad;
+	struct kls_lat_run t[KLS_LAT_KINDS] = { { 0 } };
+	const char *body;
 
 	CU_ASSERT_TRUE_FATAL(rig_start(&g));
 	/* Run 100: four GetRecords calls (two in the first bucket, one in (50, 100] ms, one
 	 * above 10 s) and two handler calls under 1 ms. */
-	observe_ms(&grh, KLS_LAT_GETRECORDS, gr1, 4);
-	observe_ms(&hdh, KLS_LAT_HANDLER, hd1, 2);
-	take(g.a, &tg, 100, &grh, KLS_LAT_GETRECORDS);
-	take(g.a, &th, 100, &hdh, KLS_LAT_HANDLER);
+	observe_ms(&h[KLS_LAT_GETRECORDS], KLS_LAT_GETRECORDS, gr1, 4);
+	observe_ms(&h[KLS_LAT_HANDLER], KLS_LAT_HANDLER, hd1, 2);
+	take(g.a, t, 100, h);
 	CU_ASSERT_EQUAL(cw_acc_count(g.a), 2);
-	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_DETAILED,
-	                    1700000000000),
-	    2);
-	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 1, 10000));
-	CU_ASSERT_STRING_EQUAL(g.r.body[0],
+	body = interval(&g, CONFIG_CW_DETAILED, 1700000000000, 2, 1);
+	CU_ASSERT_STRING_EQUAL(body,
 	    "{\"Namespace\":\"orders\",\"MetricData\":[{\"MetricName\":"
 	    "\"KinesisDataFetcher.getRecords.Time\",\"Dimensions\":[{\"Name\":\"Operation\","
 	    "\"Value\":\"ProcessTask\"},{\"Name\":\"ShardId\",\"Value\":\"shardId-0\"}],"
@@ -478,63 +492,48 @@ test_cwpub_latency(void)
 	    "\"Values\":[0.5],\"Counts\":[2],\"Unit\":\"Milliseconds\"}]}");
 
 	/* Nothing new in run 100, and an absent histogram: nothing to send. */
-	take(g.a, &tg, 100, &grh, KLS_LAT_GETRECORDS);
-	take(g.a, &th, 100, &hdh, KLS_LAT_HANDLER);
+	take(g.a, t, 100, h);
 	CU_ASSERT_EQUAL(cw_acc_sample_latency(g.a, KLS_LAT_HANDLER, "shardId-1", &empty), 0);
 	CU_ASSERT_EQUAL(cw_acc_count(g.a), 0);
-	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_DETAILED,
-	                    1700000010000),
-	    0);
+	interval(&g, CONFIG_CW_DETAILED, 1700000010000, 0, 0);
 
 	/* One more call in run 100: only it is sent. */
-	observe_ms(&grh, KLS_LAT_GETRECORDS, gr2, 1);
-	take(g.a, &tg, 100, &grh, KLS_LAT_GETRECORDS);
-	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_DETAILED,
-	                    1700000020000),
-	    1);
-	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 2, 10000));
-	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[1], "\"Values\":[2.5],\"Counts\":[1],"));
+	observe_ms(&h[KLS_LAT_GETRECORDS], KLS_LAT_GETRECORDS, gr2, 1);
+	take(g.a, t, 100, h);
+	body = interval(&g, CONFIG_CW_DETAILED, 1700000020000, 1, 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"Values\":[2.5],\"Counts\":[1],"));
 
-	/* The reader restarts (run 200): its histogram starts from zero, below what run 100
-	 * had; the interval gets run 200's one call, not a negative or doubled count. The
-	 * handler's run 200 has nothing yet. */
-	memset(&grh, 0, sizeof(grh));
-	memset(&hdh, 0, sizeof(hdh));
-	observe_ms(&grh, KLS_LAT_GETRECORDS, gr3, 1);
-	take(g.a, &tg, 200, &grh, KLS_LAT_GETRECORDS);
-	take(g.a, &th, 200, &hdh, KLS_LAT_HANDLER);
+	/* The reader restarts (run 200): its histograms start from zero, below what run
+	 * 100 had; the interval gets run 200's one call, not a negative or doubled count.
+	 * The handler's run 200 has nothing yet. */
+	memset(h, 0, sizeof(h));
+	observe_ms(&h[KLS_LAT_GETRECORDS], KLS_LAT_GETRECORDS, ms30, 1);
+	take(g.a, t, 200, h);
 	CU_ASSERT_EQUAL(cw_acc_count(g.a), 1);
-	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_DETAILED,
-	                    1700000030000),
-	    1);
-	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 3, 10000));
+	body = interval(&g, CONFIG_CW_DETAILED, 1700000030000, 1, 3);
 	CU_ASSERT_PTR_NOT_NULL(
-	    strstr(g.r.body[2], "\"MetricName\":\"KinesisDataFetcher.getRecords.Time\""));
-	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[2], "\"Values\":[37.5],\"Counts\":[1],"));
-	CU_ASSERT_PTR_NULL(strstr(g.r.body[2], "processRecords"));
+	    strstr(body, "\"MetricName\":\"KinesisDataFetcher.getRecords.Time\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"Values\":[37.5],\"Counts\":[1],"));
+	CU_ASSERT_PTR_NULL(strstr(body, "processRecords"));
 
-	/* Summary level: processRecords.Time goes, getRecords.Time (detailed) does not. */
-	observe_ms(&grh, KLS_LAT_GETRECORDS, gr3, 1);
-	observe_ms(&hdh, KLS_LAT_HANDLER, gr3, 1);
-	take(g.a, &tg, 200, &grh, KLS_LAT_GETRECORDS);
-	take(g.a, &th, 200, &hdh, KLS_LAT_HANDLER);
-	CU_ASSERT_EQUAL(cwpub_flush(g.p, g.a, "orders", "host:w1", CONFIG_CW_SUMMARY,
-	                    1700000040000),
-	    1);
-	CU_ASSERT_TRUE_FATAL(wait_requests(&g.r, 4, 10000));
-	CU_ASSERT_PTR_NULL(strstr(g.r.body[3], "getRecords"));
+	/* Summary level: processRecords.Time goes, getRecords.Time (detailed) does not;
+	 * 30 ms is in (25, 50] ms in the handler's bounds too. */
+	observe_ms(&h[KLS_LAT_GETRECORDS], KLS_LAT_GETRECORDS, ms30, 1);
+	observe_ms(&h[KLS_LAT_HANDLER], KLS_LAT_HANDLER, ms30, 1);
+	take(g.a, t, 200, h);
+	body = interval(&g, CONFIG_CW_SUMMARY, 1700000040000, 1, 4);
+	CU_ASSERT_PTR_NULL(strstr(body, "getRecords"));
 	CU_ASSERT_PTR_NOT_NULL(
-	    strstr(g.r.body[3], "\"MetricName\":\"RecordProcessor.processRecords.Time\""));
-	/* (25, 50] ms in the handler's bounds too. */
-	CU_ASSERT_PTR_NOT_NULL(strstr(g.r.body[3], "\"Values\":[37.5],\"Counts\":[1],"));
+	    strstr(body, "\"MetricName\":\"RecordProcessor.processRecords.Time\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"Values\":[37.5],\"Counts\":[1],"));
 
 	/* Refused: another build's bucket list, an unknown kind. */
-	bad = grh;
+	bad = h[KLS_LAT_GETRECORDS];
 	bad.nbounds = KLS_LAT_GETRECORDS_N + 1;
 	errno = 0;
 	CU_ASSERT_EQUAL(cw_acc_sample_latency(g.a, KLS_LAT_GETRECORDS, "shardId-0", &bad), -1);
 	CU_ASSERT_EQUAL(errno, EINVAL);
-	CU_ASSERT_EQUAL(cw_acc_sample_latency(g.a, KLS_LAT_KINDS, "shardId-0", &grh), -1);
+	CU_ASSERT_EQUAL(cw_acc_sample_latency(g.a, KLS_LAT_KINDS, "shardId-0", &bad), -1);
 	CU_ASSERT_EQUAL(cw_acc_count(g.a), 0);
 	rig_stop(&g);
 }
