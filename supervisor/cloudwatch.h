@@ -1,7 +1,8 @@
 /*
  * klsd's CloudWatch metrics ([metrics] cloudwatch = on): KCL's metric names and
- * dimensions for kls's metrics, statistic sets gathered per interval on klsd's main
- * thread, and a publisher thread that sends them with PutMetricData.
+ * dimensions for kls's metrics, statistic sets (and, for the readers' latency
+ * histograms, distributions) gathered per interval on klsd's main thread, and a
+ * publisher thread that sends them with PutMetricData.
  *
  * Why a thread of its own: klsd's loop renews leases and must never wait on the network
  * (a renewal that comes late fences a reader). The loop only moves an interval's
