@@ -199,6 +199,41 @@ decode_quads(unsigned char *o, const unsigned char *s, size_t quads)
 	return q;
 }
 
+/*
+ * A padded last quad s[0..4) (s[3] is '='): writes its one byte (s[2] also '=') or two
+ * to o and returns how many, or -1 with *bad the offset in s of the character at fault.
+ * The bits a padded quad leaves over must be zero, so each text has one decoding.
+ */
+static int
+decode_padded(unsigned char *o, const unsigned char *s, size_t *bad)
+{
+	uint32_t x = dec0[s[0]] | dec1[s[1]];
+
+	if (x & B64_BAD) {
+		*bad = first_bad(s, 2);
+		return -1;
+	}
+	if (s[2] == '=') {
+		/* One byte: the 4 low bits of the second character must be zero. */
+		if (x & (15u << 12)) {
+			*bad = 1;
+			return -1;
+		}
+		o[0] = (unsigned char)(x >> 16);
+		return 1;
+	}
+	/* Two bytes: the third character is in the alphabet and its 2 low bits are zero
+	 * (dec0 and dec1 hold none of the bits tested here). */
+	x |= dec2[s[2]];
+	if (x & (B64_BAD | 3u << 6)) {
+		*bad = 2;
+		return -1;
+	}
+	o[0] = (unsigned char)(x >> 16);
+	o[1] = (unsigned char)(x >> 8);
+	return 2;
+}
+
 int
 base64_decode(void *outv, const char *in, size_t n, size_t *out_len, size_t *bad_off)
 {
@@ -226,42 +261,23 @@ base64_decode(void *outv, const char *in, size_t n, size_t *out_len, size_t *bad
 		at += fast * 4;
 		goto fail;
 	}
-	if (quads > 0) {
-		x = dec0[s[0]] | dec1[s[1]];
-		if (x & B64_BAD) {
-			at = fast * 4 + first_bad(s, 2);
+	if (quads > 0 && s[3] == '=') {
+		int k = decode_padded(o, s, &at);
+
+		if (k < 0) {
+			at += fast * 4;
 			goto fail;
 		}
-		if (s[2] == '=' && s[3] == '=') {
-			/* One byte: the 4 low bits of the second character must be zero. */
-			if (dec1[s[1]] & (15u << 12)) {
-				at = fast * 4 + 1;
-				goto fail;
-			}
-			*o++ = (unsigned char)(x >> 16);
-		} else if (s[3] == '=') {
-			if (dec2[s[2]] & B64_BAD) {
-				at = fast * 4 + 2;
-				goto fail;
-			}
-			/* Two bytes: the 2 low bits of the third character must be zero. */
-			if (dec2[s[2]] & (3u << 6)) {
-				at = fast * 4 + 2;
-				goto fail;
-			}
-			x |= dec2[s[2]];
-			*o++ = (unsigned char)(x >> 16);
-			*o++ = (unsigned char)(x >> 8);
-		} else {
-			x |= dec2[s[2]] | dec3[s[3]];
-			if (x & B64_BAD) {
-				at = fast * 4 + 2 + first_bad(s + 2, 2);
-				goto fail;
-			}
-			*o++ = (unsigned char)(x >> 16);
-			*o++ = (unsigned char)(x >> 8);
-			*o++ = (unsigned char)x;
+		o += k;
+	} else if (quads > 0) {
+		x = dec0[s[0]] | dec1[s[1]] | dec2[s[2]] | dec3[s[3]];
+		if (x & B64_BAD) {
+			at = fast * 4 + first_bad(s, 4);
+			goto fail;
 		}
+		*o++ = (unsigned char)(x >> 16);
+		*o++ = (unsigned char)(x >> 8);
+		*o++ = (unsigned char)x;
 	}
 	*out_len = (size_t)(o - (unsigned char *)outv);
 	return 0;
@@ -276,8 +292,8 @@ base64_decode_to(void *outv, const char *in, size_t avail, char term, size_t *n,
 {
 	const unsigned char *s = (const unsigned char *)in;
 	unsigned char *o = outv, t = (unsigned char)term;
-	size_t q = decode_quads(o, s, avail / 4), rem = avail - q * 4;
-	uint32_t x;
+	size_t q = decode_quads(o, s, avail / 4), rem = avail - q * 4, bad;
+	int k;
 
 	s += q * 4;
 	o += q * 3;
@@ -287,27 +303,10 @@ base64_decode_to(void *outv, const char *in, size_t avail, char term, size_t *n,
 	 * fewer than four left: the end, or a padded last quad and then the end. */
 	if (rem >= 1 && s[0] == t)
 		return 0;
-	if (rem >= 5 && s[3] == '=' && s[4] == t) {
-		x = dec0[s[0]] | dec1[s[1]];
-		if (s[2] == '=') {
-			/* One byte: the 4 low bits of the second character must be zero. */
-			if (!(x & B64_BAD) && !(x & (15u << 12))) {
-				o[0] = (unsigned char)(x >> 16);
-				*n += 4;
-				*out_len += 1;
-				return 0;
-			}
-		} else {
-			/* Two bytes: the 2 low bits of the third character must be zero. */
-			x |= dec2[s[2]];
-			if (!(x & B64_BAD) && !(x & (3u << 6))) {
-				o[0] = (unsigned char)(x >> 16);
-				o[1] = (unsigned char)(x >> 8);
-				*n += 4;
-				*out_len += 2;
-				return 0;
-			}
-		}
+	if (rem >= 5 && s[3] == '=' && s[4] == t && (k = decode_padded(o, s, &bad)) > 0) {
+		*n += 4;
+		*out_len += (size_t)k;
+		return 0;
 	}
 	errno = EINVAL;
 	return -1;
