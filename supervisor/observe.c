@@ -157,34 +157,36 @@ labels(const struct klsd *k, const char *shard)
 	return (struct metric_labels){ k->cfg.kls.stream, shard, k->me, NULL, NULL, NULL };
 }
 
+/* Samples go to the interval's accumulator while CloudWatch is on and it is open. */
+static bool
+cw_on(const struct klsd *k)
+{
+	return k->svc.cwacc && k->cfg.metrics.cloudwatch;
+}
+
+/* The accumulator refused one (no memory, or a damaged histogram): said once. */
+static void
+cw_not_kept(struct klsd *k, const char *what, const char *shard)
+{
+	if (k->svc.cw_warned)
+		return;
+	k->svc.cw_warned = true;
+	log_warn("CloudWatch metrics: %s %s was not kept (not logged again)", what, shard);
+}
+
 static void
 cw_sample(struct klsd *k, enum kls_metric id, const char *shard, double v)
 {
-	struct klsd_svc *s = &k->svc;
-
-	if (!s->cwacc || !k->cfg.metrics.cloudwatch)
-		return;
-	if (cw_acc_sample(s->cwacc, id, shard, v) < 0 && !s->cw_warned) {
-		s->cw_warned = true;
-		log_warn("CloudWatch metrics: a sample for %s was not kept (not logged again)",
-		    shard ? shard : "the worker");
-	}
+	if (cw_on(k) && cw_acc_sample(k->svc.cwacc, id, shard, v) < 0)
+		cw_not_kept(k, "a sample for", shard ? shard : "the worker");
 }
 
 /* What a reader's histogram of kind added, for the interval's CloudWatch distribution. */
 static void
 cw_latency(struct klsd *k, const char *shard, enum kls_lat_kind kind, const struct kls_latency *d)
 {
-	struct klsd_svc *s = &k->svc;
-
-	if (!s->cwacc || !k->cfg.metrics.cloudwatch)
-		return;
-	if (cw_acc_sample_latency(s->cwacc, kind, shard, d) < 0 && !s->cw_warned) {
-		s->cw_warned = true;
-		log_warn("CloudWatch metrics: a latency histogram of %s was not kept (not logged "
-		         "again)",
-		    shard);
-	}
+	if (cw_on(k) && cw_acc_sample_latency(k->svc.cwacc, kind, shard, d) < 0)
+		cw_not_kept(k, "a latency histogram of", shard);
 }
 
 /* One observation of a counter: its increase v (0 included: CloudWatch's sample count
@@ -465,12 +467,8 @@ observe_write(struct klsd *k, enum lease_write_kind kind, const char *key,
 		if (metrics_add(s->m, KLS_M_LEASE_WRITE_FAILURES, &l, 1) < 0)
 			log_warn("metrics: %s write failures", l.op);
 	}
-	if (s->cwacc && k->cfg.metrics.cloudwatch &&
-	    cw_acc_sample_write(s->cwacc, op, key, secs * 1000) < 0 && !s->cw_warned) {
-		s->cw_warned = true;
-		log_warn("CloudWatch metrics: a sample for %s was not kept (not logged again)",
-		    key);
-	}
+	if (cw_on(k) && cw_acc_sample_write(s->cwacc, op, key, secs * 1000) < 0)
+		cw_not_kept(k, "a sample for", key);
 }
 
 void
